@@ -1,0 +1,38 @@
+"""The `photon-bundle` command line: parse, call, present. No bundling logic lives here.
+
+Commands are registered explicitly in COMMANDS below. Heavy libraries (boto3, docker, pyelftools) are
+imported inside the commands that use them, so `photon-bundle --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from bundler import __version__
+from bundler.cli.common import run_guarded
+from bundler.cli.targets_cmd import targets
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="photon-bundle")
+def cli() -> None:
+    """Package Node.js serverless functions that use Prisma's native query engine.
+
+    \b
+    Exit codes: 0 ok · 1 internal error · 2 usage/config error · 3 project error
+    (malformed file, engine missing) · 4 size limit exceeded · 5 verification failed ·
+    6 engine download/cache failure · 7 Docker failure · 130 interrupted.
+    """
+
+
+COMMANDS: list[click.Command] = [targets]
+for _command in COMMANDS:
+    cli.add_command(_command)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    sys.exit(run_guarded(cli))

@@ -1,0 +1,68 @@
+"""What every command shares: error handling with exit codes, and output for people (stderr) and machines (stdout)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from bundler.errors import BundleError
+
+
+def debug_requested(argv: list[str] | None = None) -> bool:
+    args = sys.argv[1:] if argv is None else argv
+    return "--debug" in args or os.environ.get("PHOTON_BUNDLE_DEBUG", "") not in ("", "0")
+
+
+def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
+    """Run a click command; map errors to one clear message and a documented exit code."""
+    debug = debug_requested(argv)
+    try:
+        result = command.main(args=argv, prog_name="photon-bundle", standalone_mode=False)
+    except BundleError as err:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {err}", err=True)
+        return err.exit_code
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        return 130
+    except click.ClickException as err:
+        err.show()
+        return 2
+    except KeyboardInterrupt:
+        click.echo("interrupted: nothing was written at the final paths", err=True)
+        return 130
+    except Exception as err:  # noqa: BLE001 - the one place that turns any crash into a message
+        if debug:
+            traceback.print_exc()
+        click.echo(f"internal error: {type(err).__name__}: {err}", err=True)
+        click.echo("  this is a bug in photon-bundle; run again with --debug for the traceback", err=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+class Console:
+    """Human output goes to stderr (silenced by --quiet or --json); data goes to stdout."""
+
+    def __init__(self, *, quiet: bool = False, json_mode: bool = False) -> None:
+        self.quiet = quiet or json_mode
+        self.json_mode = json_mode
+
+    @property
+    def interactive(self) -> bool:
+        return not self.quiet and sys.stderr.isatty() and not os.environ.get("CI")
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(message, err=True)
+
+    def warn(self, message: str) -> None:
+        click.echo(f"warning: {message}", err=True)
+
+    def data(self, payload: Any) -> None:
+        click.echo(json.dumps(payload, indent=2, sort_keys=True))

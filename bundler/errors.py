@@ -1,0 +1,63 @@
+"""One exception hierarchy. Each error carries a message a user can act on; cli.py maps classes to exit codes.
+
+Exit codes (documented in the README):
+  0 success · 1 internal error · 2 usage or configuration error · 3 project error (malformed or
+  missing files, engine not found) · 4 size limit exceeded · 5 verification failed ·
+  6 engine download or cache failure · 7 Docker failure · 130 interrupted
+"""
+
+from __future__ import annotations
+
+
+class BundleError(Exception):
+    """Base class: `str(err)` is the message shown to the user; `hint` says how to fix it."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  fix: {self.hint}"
+
+
+class ConfigError(BundleError):
+    """Bad flags, config file keys or values, unknown runtime or platform."""
+
+    exit_code = 2
+
+
+class ProjectError(BundleError):
+    """The Node project is malformed, or something it needs is not on disk."""
+
+    exit_code = 3
+
+
+class EngineNotFoundError(ProjectError):
+    """The engine for the target is not in the project and no source could supply it."""
+
+
+class SizeLimitError(BundleError):
+    """An artifact is over a platform limit or --max-size."""
+
+    exit_code = 4
+
+
+class VerifyError(BundleError):
+    """A native binary or the artifact fails the runtime policy."""
+
+    exit_code = 5
+
+
+class EngineFetchError(BundleError):
+    """Download, checksum or cache failure while acquiring an engine."""
+
+    exit_code = 6
+
+
+class DockerError(BundleError):
+    """The Docker daemon is unreachable, an image is missing, or a container build failed."""
+
+    exit_code = 7
