@@ -219,10 +219,10 @@ def check_matrix(matrix: Matrix, path: Path) -> None:
         if r.legacy is not None and r.legacy not in matrix.legacy_targets:
             problems.append(f"runtime {r.platform}/{r.name}: legacy target {r.legacy!r} unknown")
         by_platform.setdefault(r.platform, []).append(r)
-    for platform, runtimes in by_platform.items():
+    for platform_key, runtimes in by_platform.items():
         nodes = [r.node for r in runtimes]
         if nodes != sorted(nodes):
-            problems.append(f"platform {platform}: runtimes must be listed oldest first")
+            problems.append(f"platform {platform_key}: runtimes must be listed oldest first")
     for legacy, modern in matrix.legacy_targets.items():
         if modern not in CURRENT_TARGETS:
             problems.append(f"legacy target {legacy} maps to unknown target {modern}")
@@ -258,7 +258,7 @@ def resolve(platform: str, runtime: str, arch: str = "x86_64") -> RuntimeProfile
             f"{info.title} runtime {runtime} does not run on {arch}",
             hint=f"use --arch {' or '.join(found.archs)}",
         )
-    return profile_for(found, info, arch)  # type: ignore[arg-type]
+    return profile_for(found, info, arch)
 
 
 def newest_runtime(platform: str) -> Runtime:
