@@ -12,6 +12,7 @@ import sys
 import click
 
 from bundler import __version__
+from bundler.cli.bundle_cmds import lambda_command
 from bundler.cli.common import run_guarded
 from bundler.cli.targets_cmd import targets
 
@@ -28,7 +29,7 @@ def cli() -> None:
     """
 
 
-COMMANDS: list[click.Command] = [targets]
+COMMANDS: list[click.Command] = [lambda_command, targets]
 for _command in COMMANDS:
     cli.add_command(_command)
 

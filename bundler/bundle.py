@@ -1,0 +1,323 @@
+"""The bundle pipeline: inspect -> resolve -> acquire -> plan -> write -> check -> verify -> commit.
+
+Each step is a function of the one before; only this module sequences them and touches the output
+folder. Artifacts are written to temp files beside their final paths and renamed into place only after
+every size and verification check passed, so a failed or interrupted run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bundler import __version__, manifest
+from bundler.archive import ArchiveResult, write_zip, zip_epoch
+from bundler.engines import EngineKind, engine_filename, parse_engine_filename
+from bundler.errors import BundleError, ProjectError, SizeLimitError
+from bundler.limits import Limit, breakdown, format_breakdown, format_size
+from bundler.options import Resolved
+from bundler.plan import ArtifactPlan, BundlePlan, EngineChoice, PlanOptions, package_dir_of, plan_bundle
+from bundler.project import PackageJson, Project, read_package_json, read_project
+from bundler.targets import RuntimeProfile, load_matrix, newest_runtime, resolve, runtime_for_node_range
+from bundler.walk import FileEntry, walk_tree
+from platforms.base import PlatformAdapter
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+LAYER_TEMPLATES = Path(__file__).resolve().parent.parent / "layer_templates"
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Written:
+    plan: ArtifactPlan
+    final: Path
+    result: ArchiveResult
+
+
+def choose_runtime(adapter: PlatformAdapter, project: Project, options: Resolved) -> tuple[str, str]:
+    """(runtime, why): --runtime, else the config file, else the platform's own config,
+    else package.json engines.node, else the newest supported runtime."""
+    if options["runtime"]:
+        return options["runtime"], options.source("runtime")
+    from_platform = adapter.runtime_from_config(project)
+    if from_platform:
+        return from_platform
+    node = project.package.engines_node
+    if node:
+        match = runtime_for_node_range(adapter.key, node)
+        if match is not None:
+            return match.name, f'package.json engines.node "{node}"'
+        raise ProjectError(
+            f'package.json engines.node "{node}" matches no supported {adapter.key} runtime',
+            hint="widen engines.node or pass --runtime (see `photon-bundle targets`)",
+        )
+    return newest_runtime(adapter.key).name, "newest supported runtime"
+
+
+def engine_kind(project: Project, files: list[FileEntry], env: Mapping[str, str]) -> EngineKind:
+    """generator engineType, else PRISMA_CLIENT_ENGINE_TYPE, else what was generated, else by generator."""
+    gens = project.schema.client_generators if project.schema else ()
+    for gen in gens:
+        if gen.engine_type in ("binary", "library", "client"):
+            return gen.engine_type  # type: ignore[return-value]
+    value = env.get("PRISMA_CLIENT_ENGINE_TYPE")
+    if value in ("binary", "library", "client"):
+        return value  # type: ignore[return-value]
+    kinds = {p.kind for f in files if (p := parse_engine_filename(posixpath.basename(f.rel)))
+             and "/@prisma/engines/" not in f"/{f.rel}"}
+    if any(g.provider == "photonjs" for g in gens) or kinds == {"binary"}:
+        return "binary"
+    if kinds:
+        return "library"
+    if gens and all(g.provider == "prisma-client" for g in gens):
+        return "client"
+    return "library"
+
+
+def find_local_engine(files: list[FileEntry], kind: EngineKind, profile: RuntimeProfile) -> FileEntry | None:
+    """The target's engine among the project's files, the generated client's copy first."""
+    matches = [f for f in files if (p := parse_engine_filename(posixpath.basename(f.rel)))
+               and p.kind == kind and p.target in profile.accepted_targets]
+    matches.sort(key=lambda f: ("/@prisma/engines/" in f"/{f.rel}", "/.prisma/" not in f"/{f.rel}", f.rel))
+    return matches[0] if matches else None
+
+
+def installed_packages(files: list[FileEntry]) -> dict[str, PackageJson]:
+    """The package.json of every installed package folder below node_modules."""
+    out: dict[str, PackageJson] = {}
+    for f in files:
+        if f.rel.endswith("/package.json") and package_dir_of(f.rel) == f.rel[: -len("/package.json")]:
+            try:
+                out[f.rel[: -len("/package.json")]] = read_package_json(f.path)
+            except ProjectError:
+                continue  # a broken package.json deep in node_modules is not the user's to fix
+    return out
+
+
+def out_dir_for(project_dir: Path, adapter: PlatformAdapter, options: Resolved) -> Path:
+    if options["out"]:
+        out = Path(options["out"])
+        return out if out.is_absolute() else (Path.cwd() / out)
+    return project_dir / ".photon-bundle" / adapter.key
+
+
+def _rel_inside(path: Path, root: Path) -> str | None:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def layer_options() -> tuple[dict[str, str], str]:
+    layout_dir = LAYER_TEMPLATES / "lambda"
+    with (layout_dir / "layout.toml").open("rb") as fh:
+        layout = {k: str(v) for k, v in tomllib.load(fh).items()}
+    template = (layout_dir / layout["wrapper_template"]).read_text(encoding="utf-8")
+    return layout, template
+
+
+@contextmanager
+def _tree(project: Project, profile: RuntimeProfile, options: Resolved, env: Mapping[str, str],
+          log: Log) -> Iterator[Path]:
+    """The folder to bundle: the project itself, or a copy built inside a matching Docker image."""
+    if options["build"] != "docker":
+        yield project.root
+        return
+    from bundler.engines.docker import DockerBuildOptions, built_tree
+
+    build = DockerBuildOptions(image=options["image"], command=options["build_command"],
+                               timeout=options["build_timeout"])
+    with built_tree(project.root, profile, build, log) as tree:
+        yield tree
+
+
+def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: Mapping[str, str],
+           log: Log, *, progress: bool = False) -> dict[str, Any]:
+    """Run the whole pipeline; returns the manifest that was written."""
+    project = read_project(project_dir)
+    runtime, runtime_why = choose_runtime(adapter, project, options)
+    profile = resolve(adapter.key, runtime, options["arch"])
+    log(f"runtime {runtime} ({runtime_why}) on {profile.arch}: {profile.os.name}, "
+        f"glibc {profile.os.glibc or '-'}, OpenSSL {profile.os.openssl} -> engine target {profile.target}")
+    out_dir = out_dir_for(project_dir, adapter, options)
+    with ExitStack() as stack:
+        tree = stack.enter_context(_tree(project, profile, options, env, log))
+        out_rel = _rel_inside(out_dir, tree) if tree == project.root else None
+        skip = {".git/", ".photon-bundle/", *([out_rel + "/"] if out_rel else [])}
+        files = walk_tree(tree, lambda rel: rel in skip)
+        kind = engine_kind(project, files, env)
+        choice, engine_info = _engine(project, tree, files, kind, profile, options, env, stack, progress)
+        layout, template = layer_options()
+        fmt = options["format"]
+        if fmt != "zip" and not adapter.supports_layers:
+            raise BundleError(f"--format {fmt}: {adapter.key} has no layers", hint="use --format zip")
+        plan = plan_bundle(
+            project if tree == project.root else read_project(tree), files, installed_packages(files), choice,
+            PlanOptions(excludes=options["exclude"], includes=options["include"], out_rel=out_rel, format=fmt,
+                        layer_node_modules=options["layer_node_modules"],
+                        function_filename=adapter.function_filename, layer_filename=adapter.layer_filename,
+                        layer_layout=layout, wrapper_template=template),
+        )
+        for warning in plan.warnings:
+            log(f"warning: {warning}")
+        limits_before = unzipped_limits(adapter, plan)
+        _raise_if_over(limits_before, plan)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = write_artifacts(plan, out_dir, env, stack)
+        limits = limits_before + zipped_limits(adapter, options, written)
+        _raise_if_over(limits, plan, written)
+        verification = _verify(written, profile, kind, options)
+        doc = build_manifest(adapter, profile, runtime_why, plan, written, limits, engine_info, out_dir, options)
+        doc["verify"] = verification
+        commit(written, out_dir, doc)
+    return doc
+
+
+def _engine(project: Project, tree: Path, files: list[FileEntry], kind: EngineKind, profile: RuntimeProfile,
+            options: Resolved, env: Mapping[str, str], stack: ExitStack,
+            progress: bool) -> tuple[EngineChoice | None, dict[str, Any]]:
+    if kind == "client":
+        return None, {"kind": "client", "target": None, "note": "Prisma client engine: no native engine needed"}
+    from bundler.engines.acquire import EngineOptions, acquire
+
+    local = find_local_engine(files, kind, profile)
+    acquired = acquire(
+        kind, profile.target, project_root=tree, local=local.path if local else None,
+        options=EngineOptions(source=options["engine_source"], mirror=options["mirror"], offline=options["offline"],
+                              version=options["engine_version"], progress=progress, env=dict(env)),
+    )
+    rel = local.rel if local is not None and acquired.source == "local" else None
+    filename = posixpath.basename(rel) if rel else engine_filename(kind, profile.target)
+    choice = EngineChoice(filename=filename, target_names=profile.accepted_targets, source=acquired.path,
+                          size=acquired.path.stat().st_size, rel=rel)
+    info = {"kind": kind, "target": profile.target, "sha256": acquired.sha256, "source": acquired.source,
+            "version": acquired.version}
+    return choice, info
+
+
+def unzipped_limits(adapter: PlatformAdapter, plan: BundlePlan) -> list[Limit]:
+    info = load_matrix().platform(adapter.key)
+    total = sum(a.unzipped_size for a in plan.artifacts)
+    if info.unzipped_max is None:
+        return []
+    what = "function + layer" if len(plan.artifacts) > 1 else "function"
+    return [Limit(f"{info.title} unzipped size ({what})", "unzipped", info.unzipped_max - info.reserve, total)]
+
+
+def zipped_limits(adapter: PlatformAdapter, options: Resolved, written: list[Written]) -> list[Limit]:
+    limit, name = adapter.zip_limit(options.values), "platform zip limit"
+    if options["max_size"] is not None:
+        limit, name = options["max_size"], f"max-size ({options.source('max_size')})"
+    if limit is None:
+        return []
+    return [Limit(f"{w.plan.filename} {name}", "zipped", limit, w.result.zipped_size) for w in written]
+
+
+def _raise_if_over(limits: list[Limit], plan: BundlePlan, written: list[Written] | None = None) -> None:
+    over = [lim for lim in limits if not lim.ok]
+    if not over:
+        return
+    items = [(e.arc, e.package, e.size) for a in plan.artifacts for e in a.entries]
+    packages, files = breakdown(items)
+    lines = [f"{lim.name}: {format_size(lim.actual)} {lim.what} is over the limit of {format_size(lim.limit)} "
+             f"by {format_size(-lim.headroom)}" for lim in over]
+    raise SizeLimitError(
+        "bundle too large; nothing was written at the final path\n" + "\n".join(lines) + "\n"
+        + format_breakdown(packages, files),
+        hint="exclude what the function does not load (--exclude 'node_modules/pkg/docs/**'), move "
+             "dependencies the function does not use to devDependencies, use --format both to put the engine "
+             "in a layer, or raise --max-size where the platform allows",
+    )
+
+
+def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], stack: ExitStack) -> list[Written]:
+    """Each artifact into a temp file beside its final path; temps are removed unless committed."""
+    epoch = zip_epoch(dict(env))
+    written: list[Written] = []
+    for artifact in plan.artifacts:
+        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{artifact.filename}.", suffix=".tmp")
+        os.close(fd)
+        tmp_path = Path(tmp)
+        stack.callback(tmp_path.unlink, missing_ok=True)
+        result = write_zip(artifact.entries, tmp_path, epoch=epoch)
+        written.append(Written(artifact, out_dir / artifact.filename, result))
+    return written
+
+
+def _verify(written: list[Written], profile: RuntimeProfile, kind: EngineKind, options: Resolved) -> dict[str, Any]:
+    if not options["verify"]:
+        return {"skipped": True}
+    return {"skipped": False, "artifacts": [w.plan.filename for w in written], "kind": kind,
+            "target": profile.target}
+
+
+def inputs_fingerprint(plan: BundlePlan, options: Resolved) -> str:
+    h = hashlib.sha256(__version__.encode())
+    for key in sorted(options.values):
+        h.update(f"{key}={options.values[key]!r}\n".encode())
+    for artifact in plan.artifacts:
+        h.update(f"[{artifact.filename}]\n".encode())
+        for e in artifact.entries:
+            h.update(f"{e.arc}\0{e.mode:o}\0{e.size}\0{e.mtime_ns}\0{e.source}\n".encode())
+            if e.data is not None:
+                h.update(e.data)
+    return h.hexdigest()
+
+
+def build_manifest(adapter: PlatformAdapter, profile: RuntimeProfile, runtime_why: str, plan: BundlePlan,
+                   written: list[Written], limits: list[Limit], engine_info: dict[str, Any], out_dir: Path,
+                   options: Resolved) -> dict[str, Any]:
+    if plan.engine is not None:
+        engine_info = {**engine_info, "file": plan.engine.arc, "artifact": plan.engine_artifact}
+        if any(w.plan.kind == "layer" for w in written):
+            engine_info["runtime_path"] = "/opt/" + plan.engine.arc
+            engine_info["exec_wrapper"] = "/opt/" + layer_options()[0]["wrapper"]
+    reasons: dict[str, dict[str, int]] = {}
+    for p in plan.pruned:
+        slot = reasons.setdefault(p.reason, {"files": 0, "bytes": 0})
+        slot["files"] += 1
+        slot["bytes"] += p.size
+    return {
+        "version": manifest.MANIFEST_VERSION,
+        "tool": f"photon-bundle {__version__}",
+        "platform": adapter.key,
+        "runtime": profile.runtime.name,
+        "runtime_source": runtime_why,
+        "arch": profile.arch,
+        "os": profile.os.name,
+        "engine": engine_info,
+        "artifacts": [
+            {"kind": w.plan.kind, "path": w.plan.filename, "sha256": w.result.sha256,
+             "zipped_bytes": w.result.zipped_size, "unzipped_bytes": w.result.unzipped_size,
+             "files": w.result.file_count, "content_digest": w.result.content_digest}
+            for w in written
+        ],
+        "limits": [{"name": lim.name, "what": lim.what, "limit": lim.limit, "actual": lim.actual,
+                    "headroom": lim.headroom} for lim in limits],
+        "pruned": {"files": len(plan.pruned), "bytes": sum(p.size for p in plan.pruned), "by_reason": reasons},
+        "warnings": list(plan.warnings),
+        "inputs_fingerprint": inputs_fingerprint(plan, options),
+        "reused": False,
+    }
+
+
+def commit(written: list[Written], out_dir: Path, doc: dict[str, Any]) -> None:
+    """Rename every temp artifact into place, then write the manifest last."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for w in written:
+        w.result.path.chmod(0o666 & ~umask)
+        w.result.path.replace(w.final)
+    manifest.write_atomic(out_dir / manifest.MANIFEST_NAME, manifest.dumps(doc))

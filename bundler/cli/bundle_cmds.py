@@ -1,0 +1,106 @@
+"""The platform commands (`photon-bundle lambda`, ...): one factory, so every platform shares its flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bundler.cli.common import Console
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+COMMON_OPTIONS: list[Decorator] = [
+    click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path), default=".", required=False),
+    click.option("--runtime", help="Runtime name, e.g. nodejs20.x (default: config file, engines.node, newest)."),
+    click.option("--arch", type=click.Choice(["x86_64", "arm64"]), help="CPU architecture [default: x86_64]."),
+    click.option("--out", help="Output folder [default: <project>/.photon-bundle/<platform>]."),
+    click.option("--max-size", help="Largest zipped artifact allowed, e.g. 25mb, 50MB, 250MiB, bytes."),
+    click.option("--format", "format_", type=click.Choice(["zip", "layer", "both"]),
+                 help="zip: one function zip; layer: a Lambda layer with the engine; both [default: zip]."),
+    click.option("--exclude", multiple=True, help="Leave out files matching this gitignore-style pattern."),
+    click.option("--include", multiple=True, help="Force in files matching this pattern (overrides excludes)."),
+    click.option("--layer-node-modules", is_flag=True, default=None,
+                 help="With a layer: put production node_modules in it too (nodejs/node_modules)."),
+    click.option("--engine-source", type=click.Choice(["auto", "local", "cache", "mirror", "docker"]),
+                 help="Where the engine comes from [default: auto = project, cache, Prisma cache, mirror]."),
+    click.option("--mirror", help="Engine mirror base URL (else PRISMA_ENGINES_MIRROR, else Prisma's)."),
+    click.option("--engine-version", help="prisma-engines commit hash, when the project does not say."),
+    click.option("--offline", is_flag=True, default=None, help="Never touch the network."),
+    click.option("--image", help="Docker image for --build docker / --engine-source docker."),
+    click.option("--build", type=click.Choice(["none", "docker"]),
+                 help="docker: install and generate inside an image matching the runtime [default: none]."),
+    click.option("--build-command", help="Shell command run in the container instead of the default recipe."),
+    click.option("--build-timeout", type=float, help="Seconds the container build may take [default: 900]."),
+    click.option("--verify/--no-verify", default=None, help="Check every native binary against the runtime."),
+    click.option("--force", is_flag=True, default=None, help="Rebuild even when nothing changed."),
+    click.option("--json", "json_mode", is_flag=True, help="Print the manifest as JSON on stdout."),
+    click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr."),
+    click.option("--debug", is_flag=True, help="Show tracebacks for errors."),
+]
+
+
+def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None = None) -> click.Command:
+    """A click command that bundles the project for `platform` with the shared flags (plus `extra`)."""
+
+    def run(project_dir: Path, json_mode: bool, quiet: bool, debug: bool, format_: str | None,
+            **flags: Any) -> None:
+        from bundler.bundle import bundle
+        from bundler.options import load_config, resolve
+        from platforms import ADAPTERS
+
+        adapter = ADAPTERS[platform]
+        console = Console(quiet=quiet, json_mode=json_mode)
+        env = dict(os.environ)
+        config = load_config(project_dir, list(ADAPTERS),
+                             {key: list(a.extra_keys) for key, a in ADAPTERS.items()})
+        flags["format"] = format_
+        flags["exclude"] = tuple(flags.get("exclude") or ())
+        flags["include"] = tuple(flags.get("include") or ())
+        options = resolve(platform, config, env, flags, dict(adapter.extra_keys))
+        doc = bundle(adapter, project_dir, options, env, console.info, progress=console.interactive)
+        if json_mode:
+            console.data(doc)
+        else:
+            console.info(summary(doc, project_dir, options))
+
+    command: Callable[..., Any] = run
+    for decorator in reversed([*COMMON_OPTIONS, *(extra or [])]):
+        command = decorator(command)
+    return click.command(name=platform, help=help_text)(command)
+
+
+def summary(doc: dict[str, Any], project_dir: Path, options: Any) -> str:
+    from bundler.limits import format_size
+
+    engine = doc["engine"]
+    lines = []
+    if engine.get("target"):
+        lines.append(f"engine: {engine['file']} ({engine['kind']}, {engine['target']}, from {engine['source']})")
+        if engine.get("exec_wrapper"):
+            lines.append(f"  layer: set AWS_LAMBDA_EXEC_WRAPPER={engine['exec_wrapper']} on the function "
+                         f"(engine at {engine['runtime_path']})")
+    else:
+        lines.append("engine: none needed (Prisma client engine)")
+    out = options["out"] or str(project_dir / ".photon-bundle" / doc["platform"])
+    for a in doc["artifacts"]:
+        lines.append(f"wrote {out}/{a['path']}: {format_size(a['zipped_bytes'])} zipped, "
+                     f"{format_size(a['unzipped_bytes'])} unzipped, {a['files']} files"
+                     + (" (unchanged, reused)" if doc.get("reused") else ""))
+    for lim in doc["limits"]:
+        lines.append(f"  {lim['name']}: {format_size(lim['headroom'])} headroom of {format_size(lim['limit'])}")
+    pruned = doc["pruned"]
+    lines.append(f"left out {pruned['files']} files ({format_size(pruned['bytes'])}):")
+    for reason, slot in sorted(pruned["by_reason"].items(), key=lambda kv: -kv[1]["bytes"]):
+        lines.append(f"  {format_size(slot['bytes']):>10}  {slot['files']:>6} files  {reason}")
+    lines.append(f"manifest: {out}/manifest.json")
+    return "\n".join(lines)
+
+
+lambda_command = bundle_command(
+    "lambda",
+    "Bundle the project for AWS Lambda: a function zip (and/or a layer) carrying only the engine the runtime needs.",
+)

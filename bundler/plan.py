@@ -1,0 +1,306 @@
+"""Which files go where: a pure function from the scanned tree to a BundlePlan.
+
+Inputs are values (the file list from walk.py, the package.json of every installed package, the
+project, the chosen engine); the output says for every file its archive path and mode, or why it was
+left out. Nothing here touches the file system, so tests assert on plans without writing zips.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+from bundler.engines import is_cli_engine, parse_engine_filename
+from bundler.project import PackageJson, Project
+from bundler.walk import FileEntry
+
+DEFAULT_EXCLUDES = (
+    ".git/", ".hg/", ".svn/", ".env", ".env.*", "*.pem", "*.key", "id_rsa*", ".npmrc", ".aws/",
+    ".photon-bundle/", "photon-bundle.toml", ".DS_Store",
+)
+# Packages and folders that only the Prisma CLI uses, never the function at run time.
+CLI_PACKAGES = ("prisma", "prisma2", "@prisma/cli", "@prisma/engines")
+JUNK_DIRS = ("node_modules/.cache/", "node_modules/.bin/")
+JUNK_FILES = ("node_modules/.package-lock.json", "node_modules/.yarn-integrity", "node_modules/.modules.yaml")
+_WASM = re.compile(r"^query_(?:engine|compiler(?:_fast|_small)?)_bg\.(?P<provider>\w+)\.wasm(?:-base64\.js)?$")
+APP = "(app)"
+ENGINE = "(engine)"
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    arc: str  # path inside the archive
+    size: int
+    mode: int  # 0o644 or 0o755
+    package: str  # owning npm package, APP or ENGINE: for the size breakdown
+    source: Path | None = None  # file to copy, or
+    data: bytes | None = None  # generated content (the layer's exec wrapper)
+    mtime_ns: int = 0  # of the source, for the no-op rebuild fingerprint (never written to the zip)
+
+
+@dataclass(frozen=True)
+class Pruned:
+    rel: str
+    size: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ArtifactPlan:
+    kind: str  # "function" | "layer"
+    filename: str
+    entries: tuple[PlanEntry, ...]
+
+    @property
+    def unzipped_size(self) -> int:
+        return sum(e.size for e in self.entries)
+
+
+@dataclass(frozen=True)
+class BundlePlan:
+    artifacts: tuple[ArtifactPlan, ...]
+    engine: PlanEntry | None  # the engine as placed in its artifact
+    engine_artifact: str | None  # the filename of the artifact that carries it
+    pruned: tuple[Pruned, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The one engine the bundle carries: a file already in the tree (`rel`) or one from elsewhere."""
+
+    filename: str
+    target_names: frozenset[str]  # target names that denote the runtime's engine (legacy included)
+    source: Path
+    size: int
+    rel: str | None = None  # set when the engine is a file of the scanned tree
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    excludes: tuple[str, ...] = ()
+    includes: tuple[str, ...] = ()
+    out_rel: str | None = None  # the output folder, relative to the root, when it is inside the project
+    format: str = "zip"  # zip | layer | both
+    layer_node_modules: bool = False
+    function_filename: str = "function.zip"
+    layer_filename: str = "layer.zip"
+    layer_layout: Mapping[str, str] = field(default_factory=dict)
+    wrapper_template: str = ""
+
+
+def package_dir_of(rel: str) -> str | None:
+    """The installed package folder that owns a path below node_modules ("node_modules/@a/b"), or None."""
+    parts = rel.split("/")
+    last = max((i for i, p in enumerate(parts[:-1]) if p == "node_modules"), default=-1)
+    if last < 0 or last + 1 >= len(parts) - 1:
+        return None
+    name = parts[last + 1]
+    if name.startswith("@"):
+        if last + 2 >= len(parts) - 1:
+            return None
+        return "/".join(parts[: last + 3])
+    return "/".join(parts[: last + 2])
+
+
+def resolve_package(from_dir: str, name: str, installed: Mapping[str, PackageJson]) -> str | None:
+    """Node's lookup: <dir>/node_modules/<name> from the requiring package's folder up to the root."""
+    directory = from_dir
+    while True:
+        if posixpath.basename(directory) != "node_modules":
+            candidate = posixpath.join(directory, "node_modules", name) if directory else f"node_modules/{name}"
+            if candidate in installed:
+                return candidate
+        if not directory:
+            return None
+        directory = posixpath.dirname(directory)
+
+
+def dependency_closure(root: PackageJson, installed: Mapping[str, PackageJson]) -> tuple[set[str], list[str]]:
+    """Package folders the production code can load, and warnings for required packages not installed."""
+    seen: set[str] = set()
+    warnings: list[str] = []
+    queue: list[tuple[str, str, bool, str]] = [
+        ("", name, name in root.optional and name not in root.dependencies, "package.json")
+        for name in root.runtime_dependencies
+    ]
+    while queue:
+        from_dir, name, optional, wanted_by = queue.pop()
+        found = resolve_package(from_dir, name, installed)
+        if found is None:
+            if not optional:
+                warnings.append(f"dependency {name} (of {wanted_by}) is not installed; run `npm ci` first")
+            continue
+        if found in seen:
+            continue
+        seen.add(found)
+        pkg = installed[found]
+        for dep in pkg.runtime_dependencies:
+            queue.append((found, dep, dep in pkg.optional and dep not in pkg.dependencies, pkg.name or found))
+    return seen, sorted(warnings)
+
+
+def generated_client_dirs(project: Project, closure: Iterable[str]) -> list[str]:
+    """Folders below node_modules holding a generated client, which no package.json names."""
+    dirs: list[str] = []
+    if "node_modules/@prisma/client" in set(closure):
+        dirs.append("node_modules/.prisma/")
+    schema = project.schema
+    if schema is not None:
+        if schema.is_photon:
+            dirs.append("node_modules/@generated/")
+        base = posixpath.dirname(schema.path)
+        for gen in schema.client_generators:
+            if gen.output and not gen.output.startswith("env:"):
+                out = posixpath.normpath(posixpath.join(base, gen.output))
+                if out.startswith("node_modules/"):
+                    dirs.append(out.rstrip("/") + "/")
+    return dirs
+
+
+def _spec(patterns: Iterable[str]) -> pathspec.GitIgnoreSpec:
+    return pathspec.GitIgnoreSpec.from_lines(list(patterns))
+
+
+def plan_bundle(
+    project: Project,
+    files: list[FileEntry],
+    installed: Mapping[str, PackageJson],
+    engine: EngineChoice | None,
+    options: PlanOptions,
+) -> BundlePlan:
+    """Decide every file's fate. `engine` None means the client needs no native engine (Prisma 7)."""
+    closure, warnings = dependency_closure(project.package, installed)
+    client_dirs = tuple(generated_client_dirs(project, closure))
+    default_spec = _spec(DEFAULT_EXCLUDES + ((options.out_rel.rstrip("/") + "/",) if options.out_rel else ()))
+    user_spec = _spec(options.excludes)
+    include_spec = _spec(options.includes)
+    provider = project.schema.datasource_provider if project.schema else None
+
+    kept: list[PlanEntry] = []
+    pruned: list[Pruned] = []
+    engine_entry: PlanEntry | None = None
+    for f in files:
+        reason, package = _fate(f.rel, closure, client_dirs, installed, engine, provider)
+        if reason is None and default_spec.match_file(f.rel):
+            reason = "excluded by default (secrets and junk)"
+        if reason is None and user_spec.match_file(f.rel):
+            reason = "excluded by your exclude patterns"
+        if reason is not None and not reason.startswith("engine") and include_spec.match_file(f.rel):
+            reason = None
+        if reason is not None:
+            pruned.append(Pruned(f.rel, f.size, reason))
+            continue
+        is_engine = engine is not None and f.rel == engine.rel
+        mode = 0o755 if is_engine or f.mode & 0o111 else 0o644
+        entry = PlanEntry(arc=f.rel, size=f.size, mode=mode, package=ENGINE if is_engine else package,
+                          source=f.path, mtime_ns=f.mtime_ns)
+        if is_engine:
+            engine_entry = entry
+        kept.append(entry)
+
+    if engine is not None and engine_entry is None:
+        engine_entry = PlanEntry(arc=_engine_home(files, client_dirs) + engine.filename, size=engine.size,
+                                 mode=0o755, package=ENGINE, source=engine.source)
+        kept.append(engine_entry)
+    artifacts, placed = _split(kept, engine_entry, options)
+    carrier = next((a.filename for a in artifacts if placed is not None and placed in a.entries), None)
+    return BundlePlan(artifacts=artifacts, engine=placed, engine_artifact=carrier, pruned=tuple(pruned),
+                      warnings=tuple(warnings))
+
+
+def _fate(
+    rel: str,
+    closure: set[str],
+    client_dirs: tuple[str, ...],
+    installed: Mapping[str, PackageJson],
+    engine: EngineChoice | None,
+    provider: str | None,
+) -> tuple[str | None, str]:
+    """(why the file is left out or None, owning package label)."""
+    name = posixpath.basename(rel)
+    parsed = parse_engine_filename(name)
+    if parsed is not None and not (engine is not None and rel == engine.rel):
+        if engine is not None and parsed.target in engine.target_names:
+            return "another copy or kind of the target's engine (only one is bundled)", ENGINE
+        return "engines for other targets", ENGINE
+    if is_cli_engine(name):
+        return "CLI-only engine (never used at run time)", ENGINE
+    wasm = _WASM.match(name)
+    if wasm and provider and not provider.startswith("env:") and wasm.group("provider") != provider:
+        return "query engines for other databases", ENGINE
+    if not rel.startswith("node_modules/") and "/node_modules/" not in rel:
+        return None, APP
+    if rel.startswith(JUNK_DIRS) or rel in JUNK_FILES:
+        return "node_modules cache and tool links", "(node_modules)"
+    for client in client_dirs:
+        if rel.startswith(client):
+            return None, "(prisma client)"
+    owner = package_dir_of(rel)
+    if owner is None:
+        return "not part of any installed package", "(node_modules)"
+    label = installed[owner].name or owner if owner in installed else owner
+    if any(owner == f"node_modules/{cli}" or owner.endswith(f"/node_modules/{cli}") for cli in CLI_PACKAGES):
+        return "Prisma CLI package (not needed at run time)", label
+    if owner not in closure:
+        pkg = installed.get(owner)
+        if pkg is None:
+            return "not part of any installed package", label
+        return "not a production dependency", label
+    return None, label
+
+
+def _engine_home(files: list[FileEntry], client_dirs: tuple[str, ...]) -> str:
+    """Where an engine from outside the project goes: beside the engines the client was generated with."""
+    for f in files:
+        if parse_engine_filename(posixpath.basename(f.rel)) and f.rel.startswith(client_dirs):
+            return posixpath.dirname(f.rel) + "/"
+    for d in client_dirs:
+        if d == "node_modules/.prisma/":
+            return "node_modules/.prisma/client/"
+    return (client_dirs[0] if client_dirs else "node_modules/.prisma/client/")
+
+
+def _split(kept: list[PlanEntry], engine: PlanEntry | None,
+           options: PlanOptions) -> tuple[tuple[ArtifactPlan, ...], PlanEntry | None]:
+    """The function artifact, the layer, or both; and the engine entry as placed."""
+    if options.format == "zip":
+        return (ArtifactPlan("function", options.function_filename, _sorted(kept)),), engine
+    layout = options.layer_layout
+    layer: list[PlanEntry] = []
+    function: list[PlanEntry] = []
+    placed = None
+    for entry in kept:
+        if entry is engine:
+            placed = _moved(entry, f"{layout['engine_dir']}/{posixpath.basename(entry.arc)}")
+            layer.append(placed)
+        elif options.layer_node_modules and entry.arc.startswith("node_modules/"):
+            layer.append(_moved(entry, layout["node_modules_dir"] + entry.arc[len("node_modules"):]))
+        else:
+            function.append(entry)
+    if engine is not None:
+        kind = "LIBRARY" if engine.arc.endswith(".node") else "BINARY"
+        engine_path = f"/opt/{layout['engine_dir']}/{posixpath.basename(engine.arc)}"
+        script = (options.wrapper_template.replace("{{ENGINE_VAR}}", f"PRISMA_QUERY_ENGINE_{kind}")
+                  .replace("{{ENGINE_PATH}}", engine_path)
+                  .replace("{{WRAPPER_PATH}}", f"/opt/{layout['wrapper']}"))
+        data = script.encode()
+        layer.append(PlanEntry(arc=layout["wrapper"], size=len(data), mode=0o755, package=ENGINE, data=data))
+    layer_plan = ArtifactPlan("layer", options.layer_filename, _sorted(layer))
+    if options.format == "layer":
+        return (layer_plan,), placed
+    return (ArtifactPlan("function", options.function_filename, _sorted(function)), layer_plan), placed
+
+
+def _moved(entry: PlanEntry, arc: str) -> PlanEntry:
+    return PlanEntry(arc=arc, size=entry.size, mode=entry.mode, package=entry.package, source=entry.source,
+                     data=entry.data, mtime_ns=entry.mtime_ns)
+
+
+def _sorted(entries: list[PlanEntry]) -> tuple[PlanEntry, ...]:
+    return tuple(sorted(entries, key=lambda e: e.arc))

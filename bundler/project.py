@@ -1,0 +1,250 @@
+"""Read the Node project: package.json, lockfile kind, schema.prisma generators and datasource.
+
+Reading is I/O at the edge; the parsers (`parse_package_json`, `parse_schema`) are pure functions of text,
+so malformed files are tested without a file system. Every parse error names the file and the line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bundler.errors import ProjectError
+
+LOCKFILES = (("package-lock.json", "npm"), ("npm-shrinkwrap.json", "npm"), ("yarn.lock", "yarn"),
+             ("pnpm-lock.yaml", "pnpm"))
+SCHEMA_CANDIDATES = ("prisma/schema.prisma", "schema.prisma", "prisma/project.prisma", "project.prisma")
+CLIENT_PROVIDERS = ("prisma-client-js", "photonjs", "prisma-client")
+
+
+@dataclass(frozen=True)
+class PackageJson:
+    """The fields of a package.json that bundling needs."""
+
+    name: str | None
+    version: str | None
+    main: str | None
+    dependencies: dict[str, str] = field(default_factory=dict)
+    optional: dict[str, str] = field(default_factory=dict)
+    dev: dict[str, str] = field(default_factory=dict)
+    engines_node: str | None = None
+    prisma_schema: str | None = None
+
+    @property
+    def runtime_dependencies(self) -> list[str]:
+        """Production dependencies, optional ones included, in a stable order."""
+        return sorted({*self.dependencies, *self.optional})
+
+
+@dataclass(frozen=True)
+class Generator:
+    name: str
+    provider: str
+    line: int
+    output: str | None = None
+    binary_targets: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()  # Photon.js 2019 name of binaryTargets
+    engine_type: str | None = None
+
+    @property
+    def is_client(self) -> bool:
+        return self.provider in CLIENT_PROVIDERS
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return self.binary_targets or self.platforms
+
+
+@dataclass(frozen=True)
+class Schema:
+    path: str  # relative to the project root
+    generators: tuple[Generator, ...]
+    datasource_provider: str | None
+
+    @property
+    def client_generators(self) -> tuple[Generator, ...]:
+        return tuple(g for g in self.generators if g.is_client)
+
+    @property
+    def is_photon(self) -> bool:
+        """A 2019 Photon.js project (generator provider `photonjs` or the `platforms` field)."""
+        return any(g.provider == "photonjs" or g.platforms for g in self.generators)
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    package: PackageJson
+    lockfile: str | None  # "npm" | "yarn" | "pnpm" | None
+    schema: Schema | None
+
+
+def read_project(root: Path) -> Project:
+    """Inspect a project directory. Raises ProjectError naming the file for anything malformed or missing."""
+    if not root.is_dir():
+        raise ProjectError(f"project directory {root} does not exist", hint="pass the folder holding package.json")
+    pkg_path = root / "package.json"
+    if not pkg_path.is_file():
+        raise ProjectError(f"no package.json in {root}", hint="run photon-bundle in (or pass) the Node project folder")
+    package = parse_package_json(_read_text(pkg_path), str(pkg_path))
+    lockfile = next((kind for name, kind in LOCKFILES if (root / name).is_file()), None)
+    schema = None
+    candidates = ([package.prisma_schema] if package.prisma_schema else []) + list(SCHEMA_CANDIDATES)
+    for candidate in candidates:
+        path = root / candidate
+        if path.is_file():
+            schema = parse_schema(_read_text(path), candidate)
+            break
+    return Project(root=root, package=package, lockfile=lockfile, schema=schema)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ProjectError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise ProjectError(f"{path}: cannot be read: {err.strerror}") from None
+
+
+def parse_package_json(text: str, where: str) -> PackageJson:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ProjectError(
+            f"{where}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}", hint="fix the JSON syntax at that line"
+        ) from None
+    if not isinstance(data, dict):
+        raise ProjectError(f"{where}: expected a JSON object at the top level")
+
+    def deps(key: str) -> dict[str, str]:
+        value = data.get(key) or {}
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ProjectError(f"{where}: {key!r} must be an object of name -> version strings")
+        return dict(value)
+
+    engines = data.get("engines") or {}
+    prisma = data.get("prisma") or {}
+    return PackageJson(
+        name=_opt_str(data, "name", where),
+        version=_opt_str(data, "version", where),
+        main=_opt_str(data, "main", where),
+        dependencies=deps("dependencies"),
+        optional=deps("optionalDependencies"),
+        dev=deps("devDependencies"),
+        engines_node=engines.get("node") if isinstance(engines, dict) else None,
+        prisma_schema=prisma.get("schema") if isinstance(prisma, dict) else None,
+    )
+
+
+def read_package_json(path: Path) -> PackageJson:
+    return parse_package_json(_read_text(path), str(path))
+
+
+def _opt_str(data: dict[str, object], key: str, where: str) -> str | None:
+    value = data.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise ProjectError(f"{where}: {key!r} must be a string")
+
+
+# ------------------------------------------------------------------ schema.prisma
+
+_BLOCK_START = re.compile(r"^(generator|datasource|model|enum|type|view)\s+(\w+)\s*\{\s*$")
+_ASSIGN = re.compile(r"^(\w+)\s*=\s*(.+)$")
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def parse_schema(text: str, where: str) -> Schema:
+    """Parse the generator and datasource blocks of a Prisma schema (2019 Photon.js files included)."""
+    generators: list[Generator] = []
+    provider: str | None = None
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = _strip_comment(lines[i]).strip()
+        i += 1
+        if not line:
+            continue
+        m = _BLOCK_START.match(line)
+        if not m:
+            if line.startswith(("generator", "datasource")):
+                raise ProjectError(f"{where}:{i}: expected `{line.split()[0]} <name> {{`", hint="fix the block header")
+            continue
+        kind, name, start = m.group(1), m.group(2), i
+        body: dict[str, tuple[str, int]] = {}
+        while True:
+            if i >= len(lines):
+                raise ProjectError(f"{where}:{start}: {kind} {name!r} is not closed", hint="add the missing `}`")
+            raw = _strip_comment(lines[i]).strip()
+            i += 1
+            if raw == "}":
+                break
+            if not raw or kind not in ("generator", "datasource"):
+                continue
+            assign = _ASSIGN.match(raw)
+            if not assign:
+                raise ProjectError(f"{where}:{i}: expected `key = value` in {kind} {name!r}, found {raw!r}")
+            value, value_line = assign.group(2).strip(), i
+            if value.startswith("[") and "]" not in value:  # a list continued on the next lines
+                while "]" not in value:
+                    if i >= len(lines):
+                        raise ProjectError(f"{where}:{value_line}: list for {assign.group(1)!r} is not closed")
+                    value += " " + _strip_comment(lines[i]).strip()
+                    i += 1
+            body[assign.group(1)] = (value, value_line)
+        if kind == "generator":
+            generators.append(_generator(name, body, start, where))
+        elif kind == "datasource" and "provider" in body:
+            provider = _string_value(*body["provider"], where)
+    return Schema(path=where, generators=tuple(generators), datasource_provider=provider)
+
+
+def _generator(name: str, body: dict[str, tuple[str, int]], line: int, where: str) -> Generator:
+    if "provider" not in body:
+        raise ProjectError(
+            f"{where}:{line}: generator {name!r} has no provider", hint='add provider = "prisma-client-js"'
+        )
+    output = body.get("output")
+    engine = body.get("engineType")
+    return Generator(
+        name=name,
+        provider=_string_value(*body["provider"], where),
+        line=line,
+        output=_string_value(*output, where) if output else None,
+        binary_targets=_list_value(*body["binaryTargets"], where) if "binaryTargets" in body else (),
+        platforms=_list_value(*body["platforms"], where) if "platforms" in body else (),
+        engine_type=_string_value(*engine, where) if engine else None,
+    )
+
+
+def _strip_comment(line: str) -> str:
+    in_string = False
+    for idx, ch in enumerate(line):
+        if ch == '"' and (idx == 0 or line[idx - 1] != "\\"):
+            in_string = not in_string
+        elif ch == "/" and not in_string and line[idx: idx + 2] == "//":
+            return line[:idx]
+    return line
+
+
+def _string_value(value: str, line: int, where: str) -> str:
+    env = re.fullmatch(r'env\(\s*"([^"]*)"\s*\)', value)
+    if env:
+        return f"env:{env.group(1)}"
+    m = _STRING.fullmatch(value)
+    if not m:
+        raise ProjectError(f"{where}:{line}: expected a quoted string, found {value!r}")
+    return m.group(1)
+
+
+def _list_value(value: str, line: int, where: str) -> tuple[str, ...]:
+    if not (value.startswith("[") and value.endswith("]")):
+        raise ProjectError(f"{where}:{line}: expected a list like [\"native\"], found {value!r}")
+    inner = value[1:-1].strip()
+    if not inner:
+        return ()
+    items = [item.strip() for item in inner.split(",") if item.strip()]
+    return tuple(_string_value(item, line, where) for item in items)

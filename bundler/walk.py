@@ -1,0 +1,85 @@
+"""Walk a project tree once: every regular file with its mode, size and mtime, symlinks followed.
+
+A symlink whose target leaves the project root is an error naming it; a directory link back to one of
+its own ancestors is a cycle, also an error. `skip_dir` lets the caller prune folders (excluded ones,
+the output folder) before they are entered, so they cannot cause either error.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bundler.errors import ProjectError
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    rel: str  # POSIX path relative to the root, as seen through links
+    path: Path  # where the bytes are (the real file)
+    mode: int  # st_mode permission bits
+    size: int
+    mtime_ns: int
+
+
+def walk_tree(root: Path, skip_dir: Callable[[str], bool] = lambda rel: False) -> list[FileEntry]:
+    """All files below root, sorted by relative path."""
+    real_root = root.resolve()
+    out: list[FileEntry] = []
+    _walk(real_root, "", real_root, (real_root,), skip_dir, out)
+    out.sort(key=lambda e: e.rel)
+    return out
+
+
+def _walk(
+    real_root: Path,
+    prefix: str,
+    directory: Path,
+    ancestors: tuple[Path, ...],
+    skip_dir: Callable[[str], bool],
+    out: list[FileEntry],
+) -> None:
+    try:
+        entries = list(os.scandir(directory))
+    except OSError as err:
+        raise ProjectError(f"cannot read folder {directory}: {err.strerror}") from None
+    for entry in entries:
+        rel = f"{prefix}{entry.name}"
+        if entry.is_symlink():
+            target = Path(os.path.realpath(entry.path))
+            if not _inside(target, real_root):
+                raise ProjectError(
+                    f"symlink {rel} points outside the project to {target}",
+                    hint="copy the target into the project, or exclude the link (--exclude)",
+                )
+            try:
+                st = target.stat()
+            except OSError:
+                raise ProjectError(f"symlink {rel} is broken (points to {target})",
+                                   hint="remove it or exclude it (--exclude)") from None
+            if stat.S_ISDIR(st.st_mode):
+                if skip_dir(rel + "/"):
+                    continue
+                if target in ancestors:
+                    raise ProjectError(
+                        f"symlink cycle: {rel} points back to its own parent folder {target}",
+                        hint="remove the link or exclude it (--exclude)",
+                    )
+                _walk(real_root, rel + "/", target, (*ancestors, target), skip_dir, out)
+            elif stat.S_ISREG(st.st_mode):
+                out.append(FileEntry(rel, target, st.st_mode, st.st_size, st.st_mtime_ns))
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            if skip_dir(rel + "/"):
+                continue
+            _walk(real_root, rel + "/", Path(entry.path), (*ancestors, Path(entry.path)), skip_dir, out)
+        elif entry.is_file(follow_symlinks=False):
+            st = entry.stat(follow_symlinks=False)
+            out.append(FileEntry(rel, Path(entry.path), st.st_mode, st.st_size, st.st_mtime_ns))
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents

@@ -1,0 +1,14 @@
+"""The explicit registry of platform adapters: name -> adapter. No registration by import side effect."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from platforms.aws_lambda import LambdaAdapter
+from platforms.base import PlatformAdapter
+
+PlatformName = Literal["lambda"]
+
+ADAPTERS: dict[str, PlatformAdapter] = {
+    "lambda": LambdaAdapter(),
+}

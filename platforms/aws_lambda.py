@@ -1,0 +1,28 @@
+"""AWS Lambda: one function zip, optionally a layer with the engine and an exec wrapper.
+
+Runtimes, OS profiles and limits come from runtimes.toml ([platform.lambda], [[runtime]] platform =
+"lambda"). Lambda has no config file of its own; the runtime comes from --runtime, photon-bundle.toml,
+package.json engines.node or the newest runtime (bundler/bundle.py:choose_runtime).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bundler.project import Project
+from bundler.targets import load_matrix
+
+
+class LambdaAdapter:
+    key = "lambda"
+    function_filename = "function.zip"
+    layer_filename = "layer.zip"
+    supports_layers = True
+    extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = {}
+
+    def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
+        return None
+
+    def zip_limit(self, options: Mapping[str, Any]) -> int | None:
+        return load_matrix().platform(self.key).zip_max

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bundler.errors import ConfigError
+from bundler.limits import breakdown, parse_size
+from bundler.options import load_config, resolve
+
+
+@pytest.mark.parametrize(("text", "size"), [
+    ("25mb", 25 * 1024 * 1024), ("50MB", 52428800), ("250MiB", 250 << 20), ("5242880", 5242880),
+    ("1.5kb", 1536), ("1gb", 1 << 30), (" 10 mb ", 10 << 20), ("100b", 100),
+])
+def test_parse_size(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "mb", "25 megabytes", "-1mb", "1e6"])
+def test_parse_size_rejects(text: str) -> None:
+    with pytest.raises(ConfigError, match="cannot read size"):
+        parse_size(text)
+
+
+def test_breakdown_orders_by_size() -> None:
+    packages, files = breakdown([("a/1", "a", 10), ("a/2", "a", 5), ("b/1", "b", 12)], top=5)
+    assert [(c.name, c.size, c.files) for c in packages] == [("a", 15, 2), ("b", 12, 1)]
+    assert [c.name for c in files] == ["b/1", "a/1", "a/2"]
+
+
+def test_precedence(tmp_path: Path) -> None:
+    (tmp_path / "photon-bundle.toml").write_text(
+        'runtime = "nodejs18.x"\nmax_size = "40mb"\nexclude = ["docs/**"]\n[lambda]\nruntime = "nodejs20.x"\n')
+    config = load_config(tmp_path, ["lambda", "gcf"], {})
+    opts = resolve("lambda", config, {"PHOTON_BUNDLE_MAX_SIZE": "30mb"}, {"arch": "arm64", "runtime": None})
+    assert opts["runtime"] == "nodejs20.x"
+    assert opts.source("runtime") == "photon-bundle.toml [lambda]"
+    assert opts["max_size"] == 30 << 20
+    assert opts.source("max_size") == "PHOTON_BUNDLE_MAX_SIZE"
+    assert opts["arch"] == "arm64"
+    assert opts.source("arch") == "--arch"
+    assert opts["exclude"] == ("docs/**",)
+    assert opts["format"] == "zip"
+    gcf = resolve("gcf", config, {}, {})
+    assert gcf["runtime"] == "nodejs18.x"
+
+
+def test_unknown_key_suggests(tmp_path: Path) -> None:
+    (tmp_path / "photon-bundle.toml").write_text('[lambda]\nruntme = "nodejs20.x"\n')
+    with pytest.raises(ConfigError, match=r"(?s)unknown key .runtme. in \[lambda\].*did you mean runtime"):
+        load_config(tmp_path, ["lambda"], {})
+
+
+def test_unknown_section_suggests(tmp_path: Path) -> None:
+    (tmp_path / "photon-bundle.toml").write_text('[lamda]\nruntime = "nodejs20.x"\n')
+    with pytest.raises(ConfigError, match=r"(?s)unknown section \[lamda\].*did you mean lambda"):
+        load_config(tmp_path, ["lambda"], {})
+
+
+def test_bad_toml_and_bad_value(tmp_path: Path) -> None:
+    (tmp_path / "photon-bundle.toml").write_text('runtime = \n')
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config(tmp_path, ["lambda"], {})
+    with pytest.raises(ConfigError, match="--format: bad value 'tar'"):
+        resolve("lambda", {}, {}, {"format": "tar"})
