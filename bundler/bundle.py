@@ -174,12 +174,17 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
             log(f"warning: {warning}")
         limits_before = unzipped_limits(adapter, plan)
         _raise_if_over(limits_before, plan)
+        fingerprint = inputs_fingerprint(plan, options, engine_info.get("sha256"))
+        previous = None if options["force"] else reusable(out_dir, fingerprint)
+        if previous is not None:
+            log("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
+            return previous
         out_dir.mkdir(parents=True, exist_ok=True)
         written = write_artifacts(plan, out_dir, env, stack)
         limits = limits_before + zipped_limits(adapter, options, written)
         _raise_if_over(limits, plan, written)
         verification = _verify(written, profile, kind, options)
-        doc = build_manifest(adapter, profile, runtime_why, plan, written, limits, engine_info, out_dir, options)
+        doc = build_manifest(adapter, profile, runtime_why, plan, written, limits, engine_info, fingerprint)
         doc["verify"] = verification
         commit(written, out_dir, doc)
     return doc
@@ -263,9 +268,10 @@ def _verify(written: list[Written], profile: RuntimeProfile, kind: EngineKind, o
             "target": profile.target}
 
 
-def inputs_fingerprint(plan: BundlePlan, options: Resolved) -> str:
-    h = hashlib.sha256(__version__.encode())
-    for key in sorted(options.values):
+def inputs_fingerprint(plan: BundlePlan, options: Resolved, engine_sha256: str | None) -> str:
+    """Everything the artifacts depend on: tool version, options, every planned file's stat, the engine."""
+    h = hashlib.sha256(f"{__version__}\n{engine_sha256}\n".encode())
+    for key in sorted(set(options.values) - {"force", "offline", "mirror"}):
         h.update(f"{key}={options.values[key]!r}\n".encode())
     for artifact in plan.artifacts:
         h.update(f"[{artifact.filename}]\n".encode())
@@ -276,9 +282,30 @@ def inputs_fingerprint(plan: BundlePlan, options: Resolved) -> str:
     return h.hexdigest()
 
 
+def reusable(out_dir: Path, fingerprint: str) -> dict[str, Any] | None:
+    """The previous manifest, marked reused, when its inputs match and its artifacts are intact."""
+    previous = manifest.read(out_dir / manifest.MANIFEST_NAME)
+    if previous is None or previous.get("inputs_fingerprint") != fingerprint:
+        return None
+    for artifact in previous.get("artifacts", []):
+        path = out_dir / artifact["path"]
+        intact = path.is_file() and path.stat().st_size == artifact["zipped_bytes"]
+        if not intact or file_sha256(path) != artifact["sha256"]:
+            return None
+    return {**previous, "reused": True}
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def build_manifest(adapter: PlatformAdapter, profile: RuntimeProfile, runtime_why: str, plan: BundlePlan,
-                   written: list[Written], limits: list[Limit], engine_info: dict[str, Any], out_dir: Path,
-                   options: Resolved) -> dict[str, Any]:
+                   written: list[Written], limits: list[Limit], engine_info: dict[str, Any],
+                   fingerprint: str) -> dict[str, Any]:
     if plan.engine is not None:
         engine_info = {**engine_info, "file": plan.engine.arc, "artifact": plan.engine_artifact}
         if any(w.plan.kind == "layer" for w in written):
@@ -308,7 +335,7 @@ def build_manifest(adapter: PlatformAdapter, profile: RuntimeProfile, runtime_wh
                     "headroom": lim.headroom} for lim in limits],
         "pruned": {"files": len(plan.pruned), "bytes": sum(p.size for p in plan.pruned), "by_reason": reasons},
         "warnings": list(plan.warnings),
-        "inputs_fingerprint": inputs_fingerprint(plan, options),
+        "inputs_fingerprint": fingerprint,
         "reused": False,
     }
 
