@@ -1,0 +1,315 @@
+"""Get the query engine a bundle needs, from the first source that has it, and say where it came from.
+
+Sources (`--engine-source`):
+
+    auto    the project's own engine on disk → photon-bundle's cache → Prisma's cache → the mirror
+    local   only the project's engine on disk
+    cache   only the caches (photon-bundle's, then Prisma's): never the network
+    mirror  download from the mirror (into photon-bundle's cache), skipping cached copies
+    docker  the Docker source, when one is plugged in (see DOCKER_SOURCE)
+
+Everything fetched lands in photon-bundle's cache (cache.py), under a per-engine lock, so the path
+returned is never inside the user's project unless the source is "local". When every source fails, the
+error lists what each one said.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, cast
+
+from bundler.engines import EngineKind, engine_filename
+from bundler.engines.cache import CacheEntry, EngineCache, cache_root, sha256_file
+from bundler.engines.mirror import MirrorClient, Progress, engine_url, mirror_base
+from bundler.engines.prisma_cache import find_in_prisma_cache, prisma_cache_roots
+from bundler.engines.version import engines_version
+from bundler.errors import BundleError, ConfigError, EngineFetchError, EngineNotFoundError, ProjectError
+from bundler.targets import closest
+
+log = logging.getLogger(__name__)
+
+SOURCES: tuple[str, ...] = ("auto", "local", "cache", "mirror", "docker")
+Step = str  # "cache" | "prisma-cache" | "mirror"
+STEPS_FOR_SOURCE: dict[str, tuple[Step, ...]] = {
+    "auto": ("cache", "prisma-cache", "mirror"),
+    "cache": ("cache", "prisma-cache"),
+    "mirror": ("mirror",),
+}
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    source: str = "auto"  # auto|local|cache|mirror|docker
+    mirror: str | None = None  # --mirror
+    offline: bool = False
+    version: str | None = None  # --engine-version
+    cache_dir: Path | None = None  # override (tests); else env/XDG/home
+    timeout: float = 30.0
+    progress: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)  # the environment, passed in
+
+
+@dataclass(frozen=True)
+class AcquiredEngine:
+    path: Path  # the engine file on disk (never inside the user's project unless source == "local")
+    source: str  # "local" | "cache" | "prisma-cache" | "mirror" | "docker"
+    sha256: str
+    kind: EngineKind
+    target: str
+    version: str | None
+
+
+class EngineSource(Protocol):
+    """The shape of a pluggable source (the Docker one): return the engine or raise a BundleError."""
+
+    def __call__(
+        self,
+        kind: EngineKind,
+        target: str,
+        *,
+        version: str | None,
+        project_root: Path,
+        options: EngineOptions,
+    ) -> AcquiredEngine: ...
+
+
+# The Docker source. Set it explicitly (tests, or the CLI at start-up), or define
+# `docker_source(kind, target, *, version, project_root, options) -> AcquiredEngine` in
+# bundler/engines/docker.py: `--engine-source docker` finds it there when this is None.
+DOCKER_SOURCE: EngineSource | None = None
+DOCKER_MODULE = "bundler.engines.docker"
+
+
+def docker_source() -> EngineSource | None:
+    if DOCKER_SOURCE is not None:
+        return DOCKER_SOURCE
+    try:
+        module = importlib.import_module(DOCKER_MODULE)
+    except ModuleNotFoundError as err:
+        if err.name == DOCKER_MODULE:
+            return None
+        raise
+    found = getattr(module, "docker_source", None)
+    return cast("EngineSource", found) if callable(found) else None
+
+
+# ------------------------------------------------------------------------------------------ public
+
+
+def acquire(
+    kind: EngineKind,
+    target: str,
+    *,
+    project_root: Path,
+    local: Path | None,
+    options: EngineOptions,
+) -> AcquiredEngine:
+    """The engine file for `kind` and `target`, from the source `options.source` selects."""
+    source = _check_source(options.source)
+    filename = _native_filename(kind, target)
+    if source == "local":
+        if local is None or not local.is_file():
+            raise EngineNotFoundError(
+                f"the {kind} engine {filename} for target {target} is not in the project"
+                + (f" (expected {local})" if local is not None else ""),
+                hint=_binary_targets_hint(target) + ", or use --engine-source auto|mirror to download it",
+            )
+        return _from_local(kind, target, local, project_root, options)
+    if source == "docker":
+        plugged = docker_source()
+        if plugged is None:
+            raise ConfigError(
+                "--engine-source docker is not available: no Docker engine source is installed",
+                hint="use --engine-source auto, local, cache or mirror",
+            )
+        return plugged(
+            kind, target, version=_version_or_none(project_root, options), project_root=project_root, options=options
+        )
+
+    failures: list[str] = []
+    if source == "auto":
+        if local is not None and local.is_file():
+            return _from_local(kind, target, local, project_root, options)
+        failures.append(f"project: no {filename} on disk" + (f" (expected {local})" if local is not None else ""))
+    try:
+        version = engines_version(project_root, options.version, options.env)
+    except ProjectError as err:
+        raise EngineNotFoundError(
+            f"the {kind} engine {filename} for target {target} is not in the project, and photon-bundle cannot "
+            f"fetch it: {err.message}",
+            hint=f"{err.hint}; or {_binary_targets_hint(target)}" if err.hint else _binary_targets_hint(target),
+        ) from None
+    return fetch_engine(kind, target, version, options, steps=STEPS_FOR_SOURCE[source], failures=failures)
+
+
+def fetch_engine(
+    kind: EngineKind,
+    target: str,
+    version: str,
+    options: EngineOptions,
+    *,
+    steps: tuple[Step, ...] = STEPS_FOR_SOURCE["auto"],
+    failures: list[str] | None = None,
+) -> AcquiredEngine:
+    """The engine of a known version from the caches and/or the mirror (no project involved).
+
+    `steps` is a subset of ("cache", "prisma-cache", "mirror"), tried in that order. `failures` are
+    earlier sources' reasons, repeated in the error when every step fails.
+    """
+    filename = _native_filename(kind, target)
+    tried = list(failures or [])
+    fetch_failed: EngineFetchError | None = None
+    url = engine_url(mirror_base(options.mirror, options.env), version, target, kind) if "mirror" in steps else ""
+    cache = EngineCache(cache_root(options.cache_dir, options.env))
+    entry = cache.entry(version, target, kind)
+
+    def found(path: Path, source: str, sha256: str) -> AcquiredEngine:
+        log.info("engine %s (%s, %s) from %s: %s", filename, target, version, source, path)
+        return AcquiredEngine(path=path, source=source, sha256=sha256, kind=kind, target=target, version=version)
+
+    with cache.locked(entry) as writable:
+        if "cache" in steps:
+            had_file = entry.path.is_file()
+            sha = cache.lookup(entry, may_discard=writable)
+            if sha is not None:
+                return found(entry.path, "cache", sha)
+            state = "was damaged and is discarded" if had_file else "not there"
+            tried.append(f"photon-bundle cache: {entry.path} {state}")
+        if "prisma-cache" in steps:
+            hit = find_in_prisma_cache(kind, target, version, options.env)
+            if hit.path is not None and hit.sha256 is not None:
+                path = cache.store_copy(entry, hit.path, hit.sha256) if writable else hit.path
+                return found(path, "prisma-cache", hit.sha256)
+            roots = " or ".join(str(r / "master" / version / target) for r in prisma_cache_roots(options.env))
+            tried.append(f"Prisma's cache: not in {roots}" + "".join(f"; {note}" for note in hit.notes))
+        if "mirror" in steps:
+            if options.offline:
+                tried.append(f"mirror: not contacted (--offline): {url}")
+            elif not writable:
+                fetch_failed = EngineFetchError(
+                    f"the engine cache {entry.dir} is not writable",
+                    hint="make it writable or point PHOTON_BUNDLE_CACHE at a writable folder",
+                )
+                tried.append(f"mirror: not tried, {fetch_failed.message}")
+            else:
+                try:
+                    return found(*_download(entry, cache, url, options, label=f"{target} {filename}"))
+                except EngineFetchError as err:
+                    fetch_failed = err
+                    tried.append(f"mirror: {err.message}")
+    raise _summary(kind, target, version, filename, tried, fetch_failed, options)
+
+
+# ----------------------------------------------------------------------------------------- helpers
+
+
+def _check_source(source: str) -> str:
+    if source not in SOURCES:
+        raise ConfigError(f"unknown engine source {source!r}", hint=closest(source, list(SOURCES)))
+    return source
+
+
+def _native_filename(kind: EngineKind, target: str) -> str:
+    if kind == "client":
+        raise ConfigError(
+            f"the 'client' engine type has no native query engine to acquire (target {target})",
+            hint="nothing to fetch: Prisma's client engine runs as WebAssembly inside the generated client",
+        )
+    return engine_filename(kind, target)
+
+
+def _binary_targets_hint(target: str) -> str:
+    return (
+        f'add binaryTargets = ["native", "{target}"] to the generator block in schema.prisma and re-run '
+        "`prisma generate`"
+    )
+
+
+def _version_or_none(project_root: Path, options: EngineOptions) -> str | None:
+    try:
+        return engines_version(project_root, options.version, options.env)
+    except BundleError:
+        return None
+
+
+def _from_local(
+    kind: EngineKind, target: str, local: Path, project_root: Path, options: EngineOptions
+) -> AcquiredEngine:
+    return AcquiredEngine(
+        path=local,
+        source="local",
+        sha256=sha256_file(local),
+        kind=kind,
+        target=target,
+        version=_version_or_none(project_root, options),
+    )
+
+
+def _download(
+    entry: CacheEntry, cache: EngineCache, url: str, options: EngineOptions, *, label: str
+) -> tuple[Path, str, str]:
+    client = MirrorClient(env=options.env, timeout=options.timeout)
+    expected = client.checksums(url)
+    with _progress_bar(options.progress, label) as progress:
+        download = client.download(url, entry.dir, expected=expected, progress=progress)
+    path = cache.store(entry, download.path, download.sha256)
+    return path, "mirror", download.sha256
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool, label: str) -> Iterator[Progress | None]:
+    """A rich progress bar on stderr (bytes, rate); imported here so `--help` stays fast."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+    from rich.progress import Progress as RichProgress
+
+    with RichProgress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"downloading {label}", total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _summary(
+    kind: EngineKind,
+    target: str,
+    version: str,
+    filename: str,
+    tried: list[str],
+    fetch_failed: EngineFetchError | None,
+    options: EngineOptions,
+) -> BundleError:
+    head = f"cannot get the {kind} engine {filename} for target {target} (engine version {version}):"
+    message = head + "".join(f"\n  - {line}" for line in tried)
+    fetch_cmd = f"photon-bundle engines fetch --target {target} --kind {kind} --version {version}"
+    if fetch_failed is not None:
+        return EngineFetchError(message, hint=fetch_failed.hint)
+    if options.offline:
+        return EngineNotFoundError(
+            message, hint=f"run `{fetch_cmd}` once while online (it fills the cache), or drop --offline"
+        )
+    return EngineNotFoundError(message, hint=f"run `{fetch_cmd}`, or {_binary_targets_hint(target)}")

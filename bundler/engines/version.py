@@ -1,0 +1,94 @@
+"""Which prisma-engines commit a project needs (FACTS.md section 4): the version part of every engine URL.
+
+Precedence: env `BINARY_DOWNLOAD_VERSION` (Prisma's own override) > `@prisma/engines-version`'s
+package.json > `@prisma/client`'s package.json > `--engine-version`. `node_modules` is looked up from the
+project directory upwards, the way Node resolves packages (hoisted monorepos keep them in a parent).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from bundler.errors import ConfigError, ProjectError
+
+ENV_OVERRIDE = "BINARY_DOWNLOAD_VERSION"
+ENGINES_VERSION_PACKAGE = ("@prisma", "engines-version")
+CLIENT_PACKAGE = ("@prisma", "client")
+
+# A version becomes a URL segment and a cache folder name: keep it to characters that are safe in both.
+_SAFE_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+def check_version(version: str, *, origin: str) -> str:
+    """Return `version` stripped, or raise ConfigError when it cannot be a prisma-engines version."""
+    value = version.strip()
+    if not _SAFE_VERSION.match(value):
+        raise ConfigError(
+            f"engine version {version!r} from {origin} is not a prisma-engines version",
+            hint="use the commit hash from node_modules/@prisma/engines-version/package.json "
+            '("prisma": {"enginesVersion": ...}), e.g. --engine-version 605197351a3c8bdd595af2d2a9bc3025bca48ea2',
+        )
+    return value
+
+
+def _package_dirs(project_root: Path, package: tuple[str, str]) -> Iterator[Path]:
+    for folder in (project_root, *project_root.parents):
+        yield folder.joinpath("node_modules", *package, "package.json")
+
+
+def _read_engines_version(manifest: Path, *, commit_fallback: bool) -> str | None:
+    """`prisma.enginesVersion` of a package.json; None when the file or the field is absent."""
+    try:
+        raw = json.loads(manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ProjectError(
+            f"cannot read {manifest}: {err}",
+            hint="reinstall the project's dependencies (npm ci / yarn install), or pass --engine-version",
+        ) from None
+    prisma = raw.get("prisma") if isinstance(raw, dict) else None
+    if not isinstance(prisma, dict):
+        return None
+    value = prisma.get("enginesVersion")
+    if isinstance(value, str) and value.strip():
+        return check_version(value, origin=str(manifest))
+    # Prisma 2.0-era manifests carried the engine commit as `prisma.version`; accept it only if it is one.
+    value = prisma.get("version")
+    if commit_fallback and isinstance(value, str) and _COMMIT.match(value.strip()):
+        return value.strip()
+    return None
+
+
+def engines_version(project_root: Path, options_version: str | None, env: Mapping[str, str]) -> str:
+    """The prisma-engines commit hash the project's client was built for.
+
+    Raises ProjectError, naming every place it looked, when no source gives a version.
+    """
+    override = env.get(ENV_OVERRIDE, "").strip()
+    if override:
+        return check_version(override, origin=f"${ENV_OVERRIDE}")
+    looked: list[str] = []
+    for package, commit_fallback in ((ENGINES_VERSION_PACKAGE, False), (CLIENT_PACKAGE, True)):
+        for manifest in _package_dirs(project_root, package):
+            version = _read_engines_version(manifest, commit_fallback=commit_fallback)
+            if version is not None:
+                return version
+            if manifest.is_file():
+                looked.append(f"{manifest} (no prisma.enginesVersion)")
+                break  # Node would resolve this package here: a parent's copy is not the project's
+        else:
+            where = project_root.joinpath("node_modules", *package, "package.json")
+            looked.append(f"{where} (missing, nor in any parent folder)")
+    if options_version is not None and options_version.strip():
+        return check_version(options_version, origin="--engine-version")
+    raise ProjectError(
+        "cannot tell which engine version to fetch; looked in:\n    "
+        + "\n    ".join([*looked, "--engine-version (not given)"]),
+        hint="install the project's dependencies (npm ci) so @prisma/engines-version is present, or pass "
+        f"--engine-version <prisma-engines commit hash> (or set {ENV_OVERRIDE})",
+    )
