@@ -1,0 +1,58 @@
+# photon-bundle: the two set-up commands for a fresh machine are `make demo` and `make test`.
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+EXAMPLE := examples/lambda-app
+ENGINE_DIR := $(EXAMPLE)/node_modules/.prisma/client
+# The example's stand-in engines: small real ELF files built from examples/engine-standin.c and
+# named as Prisma names its engines (they stand in for Prisma's real ~20 MB engines).
+EXAMPLE_TARGETS := rhel-openssl-3.0.x rhel-openssl-1.0.x debian-openssl-3.0.x linux-arm64-openssl-3.0.x
+
+.PHONY: tools install demo test lint unit integration bench clean example-engines
+
+# zip/unzip (Debian) are used by the demo, the benchmark and archive tests.
+tools:
+	@command -v unzip >/dev/null && command -v zip >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zip unzip >/dev/null; }
+
+install:
+	$(PIP) install --quiet --disable-pip-version-check -e '.[test]'
+
+example-engines: $(foreach t,$(EXAMPLE_TARGETS),$(ENGINE_DIR)/libquery_engine-$(t).so.node) \
+	$(EXAMPLE)/node_modules/@prisma/engines/schema-engine-debian-openssl-3.0.x
+
+$(ENGINE_DIR)/libquery_engine-%.so.node: examples/engine-standin.c
+	gcc -shared -fPIC -O2 -DTARGET='"$*"' -o $@ $<
+
+$(EXAMPLE)/node_modules/@prisma/engines/schema-engine-%: examples/engine-standin.c
+	gcc -O2 -DTARGET='"schema-engine-$*"' -DWITH_MAIN -o $@ $<
+
+# Bundle the example app for AWS Lambda (Node 20, Amazon Linux 2023), then prove the bundle loads in node.
+demo: install tools example-engines
+	photon-bundle lambda $(EXAMPLE) --out build/demo
+	photon-bundle lambda $(EXAMPLE) --out build/demo-layer --format both
+	rm -rf build/demo-unpacked && mkdir -p build/demo-unpacked && cd build/demo-unpacked && unzip -q ../demo/function.zip
+	node -e "require('./build/demo-unpacked/handler.js').handler({}).then(r => console.log('handler says:', r.body))"
+
+lint:
+	ruff check .
+	mypy
+
+unit:
+	$(PYTHON) -m pytest -q tests/unit
+
+integration:
+	$(PYTHON) -m pytest -q tests/integration tests/e2e
+
+# Installs everything the tests need (Python deps; Debian's docker.io, docker-registry, busybox-static, zip),
+# starts dockerd, lints, then runs every tier. pytest exits non-zero when no test ran.
+test: install tools
+	bash scripts/ensure-docker.sh
+	$(MAKE) lint
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests
+
+bench: install
+	$(PYTHON) -m benchmarks.run
+
+clean:
+	rm -rf build .photon-bundle $(EXAMPLE)/.photon-bundle benchmarks/.work
+	rm -f $(ENGINE_DIR)/libquery_engine-* $(EXAMPLE)/node_modules/@prisma/engines/schema-engine-*
