@@ -18,13 +18,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pathspec
+
 from bundler import __version__, manifest
 from bundler.archive import ArchiveResult, write_zip, zip_epoch
 from bundler.engines import EngineKind, engine_filename, parse_engine_filename
 from bundler.errors import BundleError, ProjectError, SizeLimitError
 from bundler.limits import Limit, breakdown, format_breakdown, format_size
 from bundler.options import Resolved
-from bundler.plan import ArtifactPlan, BundlePlan, EngineChoice, PlanOptions, package_dir_of, plan_bundle
+from bundler.plan import (
+    DEFAULT_EXCLUDES,
+    ArtifactPlan,
+    BundlePlan,
+    EngineChoice,
+    PlanOptions,
+    package_dir_of,
+    plan_bundle,
+)
 from bundler.project import PackageJson, Project, read_package_json, read_project
 from bundler.targets import RuntimeProfile, load_matrix, newest_runtime, resolve, runtime_for_node_range
 from bundler.walk import FileEntry, walk_tree
@@ -156,7 +166,8 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
         tree = stack.enter_context(_tree(project, profile, options, env, log))
         out_rel = _rel_inside(out_dir, tree) if tree == project.root else None
         skip = {".git/", ".photon-bundle/", *([out_rel + "/"] if out_rel else [])}
-        files = walk_tree(tree, lambda rel: rel in skip)
+        excluded_link = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *options["exclude"]])
+        files = walk_tree(tree, skip_dir=lambda rel: rel in skip, skip_link=excluded_link.match_file)
         kind = engine_kind(project, files, env)
         choice, engine_info = _engine(project, tree, files, kind, profile, options, env, stack, progress)
         layout, template = layer_options()

@@ -1,8 +1,9 @@
 """Walk a project tree once: every regular file with its mode, size and mtime, symlinks followed.
 
 A symlink whose target leaves the project root is an error naming it; a directory link back to one of
-its own ancestors is a cycle, also an error. `skip_dir` lets the caller prune folders (excluded ones,
-the output folder) before they are entered, so they cannot cause either error.
+its own ancestors is a cycle, also an error. `skip_dir` lets the caller prune folders (the output
+folder, .git) before they are entered, and `skip_link` lets it ignore links the user excluded, so
+neither can cause either error.
 """
 
 from __future__ import annotations
@@ -25,11 +26,16 @@ class FileEntry:
     mtime_ns: int
 
 
-def walk_tree(root: Path, skip_dir: Callable[[str], bool] = lambda rel: False) -> list[FileEntry]:
-    """All files below root, sorted by relative path."""
+def _never(rel: str) -> bool:
+    return False
+
+
+def walk_tree(root: Path, skip_dir: Callable[[str], bool] = _never,
+              skip_link: Callable[[str], bool] = _never) -> list[FileEntry]:
+    """All files below root, sorted by relative path. Folder paths passed to the callbacks end in '/'."""
     real_root = root.resolve()
     out: list[FileEntry] = []
-    _walk(real_root, "", real_root, (real_root,), skip_dir, out)
+    _walk(real_root, "", real_root, (real_root,), (skip_dir, skip_link), out)
     out.sort(key=lambda e: e.rel)
     return out
 
@@ -39,9 +45,10 @@ def _walk(
     prefix: str,
     directory: Path,
     ancestors: tuple[Path, ...],
-    skip_dir: Callable[[str], bool],
+    skips: tuple[Callable[[str], bool], Callable[[str], bool]],
     out: list[FileEntry],
 ) -> None:
+    skip_dir, skip_link = skips
     try:
         entries = list(os.scandir(directory))
     except OSError as err:
@@ -49,6 +56,8 @@ def _walk(
     for entry in entries:
         rel = f"{prefix}{entry.name}"
         if entry.is_symlink():
+            if skip_link(rel) or skip_link(rel + "/"):
+                continue
             target = Path(os.path.realpath(entry.path))
             if not _inside(target, real_root):
                 raise ProjectError(
@@ -68,14 +77,14 @@ def _walk(
                         f"symlink cycle: {rel} points back to its own parent folder {target}",
                         hint="remove the link or exclude it (--exclude)",
                     )
-                _walk(real_root, rel + "/", target, (*ancestors, target), skip_dir, out)
+                _walk(real_root, rel + "/", target, (*ancestors, target), skips, out)
             elif stat.S_ISREG(st.st_mode):
                 out.append(FileEntry(rel, target, st.st_mode, st.st_size, st.st_mtime_ns))
             continue
         if entry.is_dir(follow_symlinks=False):
             if skip_dir(rel + "/"):
                 continue
-            _walk(real_root, rel + "/", Path(entry.path), (*ancestors, Path(entry.path)), skip_dir, out)
+            _walk(real_root, rel + "/", Path(entry.path), (*ancestors, Path(entry.path)), skips, out)
         elif entry.is_file(follow_symlinks=False):
             st = entry.stat(follow_symlinks=False)
             out.append(FileEntry(rel, Path(entry.path), st.st_mode, st.st_size, st.st_mtime_ns))
