@@ -73,7 +73,9 @@ class PrismaClient {
   constructor() {
     this.enginePath = findEngine();
     const mode = fs.statSync(this.enginePath).mode;
-    if (this.enginePath.includes('query-engine') && (mode & 0o111) === 0) throw new Error('EACCES: engine not executable');
+    if (this.enginePath.includes('query-engine') && (mode & 0o111) === 0) {
+      throw new Error('EACCES: engine not executable');
+    }
   }
 }
 module.exports = { PrismaClient };
