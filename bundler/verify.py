@@ -1,0 +1,1174 @@
+"""`verify`: check an artifact (zip or directory) against a runtime, the way auditwheel checks a wheel.
+
+Three layers, each separate:
+
+* policies — what each runtime OS offers (platforms/policies.toml), loaded once, checked on load;
+* facts — ELF facts of every native file (bundler/elf.py, pure);
+* verdicts — per file, independent checks (elf, arch, libc, libraries, symbols, exec-bit), each
+  pass / warn / fail / skip, the file's verdict being the strictest; plus artifact checks (engine,
+  size). A finding names the file, the failing fact, what the runtime has, and the fix.
+
+Only `_ZipArtifact` / `_DirArtifact` touch the file system; everything after the scan is pure.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import stat
+import sys
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from bundler.elf import (
+    BrokenElf,
+    ElfFacts,
+    ElfResult,
+    NotElf,
+    guess_format,
+    is_elf,
+    read_elf,
+    split_version,
+    version_key,
+)
+from bundler.engines import EngineName, engine_filename, is_cli_engine, parse_engine_filename
+from bundler.errors import ConfigError, ProjectError
+from bundler.limits import format_size
+from bundler.targets import ARCHES, Arch, Matrix, Runtime, RuntimeProfile, load_matrix, profile_for
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python < 3.11 only
+    import tomli as tomllib
+
+POLICY_FILE = Path(__file__).resolve().parent.parent / "platforms" / "policies.toml"
+REPORT_VERSION = 1
+
+Severity = Literal["error", "warning"]
+Verdict = Literal["pass", "warn", "fail", "skip"]
+_RANK: dict[str, int] = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
+FILE_CHECKS = ("elf", "arch", "libc", "libraries", "symbols", "exec-bit")
+ARTIFACT_CHECKS = ("engine", "size")
+ENGINE_KINDS = ("auto", "binary", "library", "client")
+
+# The so-names of each OpenSSL series (FACTS.md section 3); 1.0 has Red Hat's and Debian's names.
+_SSL_SONAMES: dict[str, tuple[frozenset[str], ...]] = {
+    "3.0.x": (frozenset({"libssl.so.3", "libcrypto.so.3"}),),
+    "1.1.x": (frozenset({"libssl.so.1.1", "libcrypto.so.1.1"}),),
+    "1.0.x": (frozenset({"libssl.so.10", "libcrypto.so.10"}), frozenset({"libssl.so.1.0.0", "libcrypto.so.1.0.0"})),
+}
+_MARCH = {"x86_64": "x86_64", "arm64": "aarch64"}
+_NODE_ARCH = {"x86_64": "x64", "arm64": "arm64"}
+_SHARED_LIB = re.compile(r"\.so(?:\.\d+)*$")
+_PREBUILD = re.compile(r"(?:^|/)prebuilds/(?P<platform>[a-z0-9]+)-(?P<arch>[a-z0-9]+)(?:[-+][^/]*)?/")
+
+
+# ---------------------------------------------------------------------------------------------- policies
+
+
+def openssl_series(version: str) -> tuple[int, ...]:
+    """ABI series of an OpenSSL version: 3.x is one series (libssl.so.3); 1.1 and 1.0 are their own."""
+    numbers = [n for n, _ in version_key(version)]
+    return tuple(numbers[:1]) if numbers and numbers[0] >= 3 else tuple(numbers[:2])
+
+
+@dataclass(frozen=True)
+class OpenSslPolicy:
+    version: str
+    sonames: tuple[str, ...]
+    tags: frozenset[str]
+
+    def allows(self, number: str) -> bool:
+        """Whether an `OPENSSL_<number>` version tag exists in this OpenSSL: same series, not newer."""
+        return openssl_series(number) == openssl_series(self.version) and version_key(number) <= version_key(
+            self.version
+        )
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What one runtime operating system offers to a native file."""
+
+    key: str
+    family: str
+    order: int
+    libc: str
+    glibc: str | None
+    symbols: Mapping[str, str]
+    openssl: OpenSslPolicy
+    libraries: tuple[str, ...]
+    search_path: tuple[str, ...]
+    uncertain: tuple[str, ...] = ()
+    note: str = ""
+
+    def system_libraries(self, arch: str, interpreter: str) -> frozenset[str]:
+        names = {lib.replace("{march}", _MARCH.get(arch, arch)) for lib in self.libraries}
+        names.add(posixpath.basename(interpreter))
+        return frozenset(names)
+
+    def is_uncertain(self, what: str) -> bool:
+        return what in self.uncertain
+
+
+@dataclass(frozen=True)
+class Policies:
+    interpreters: Mapping[str, Mapping[str, str]]
+    by_os: Mapping[str, Policy]
+
+    def for_os(self, key: str) -> Policy:
+        try:
+            return self.by_os[key]
+        except KeyError:
+            raise ConfigError(f"no runtime policy for operating system {key!r} in {POLICY_FILE.name}") from None
+
+    def interpreter(self, libc: str, arch: str) -> str:
+        return self.interpreters[libc][arch]
+
+
+@lru_cache(maxsize=4)
+def load_policies(path: Path = POLICY_FILE) -> Policies:
+    """The runtime policies, checked against themselves and against runtimes.toml."""
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"cannot read runtime policies {path}: {err}") from None
+    policies = _build_policies(raw, path)
+    check_policies(policies, load_matrix(), path)
+    return policies
+
+
+def _build_policies(raw: dict[str, Any], path: Path) -> Policies:
+    try:
+        by_os = {
+            key: Policy(
+                key=key,
+                family=value["family"],
+                order=int(value["order"]),
+                libc=value["libc"],
+                glibc=value.get("glibc"),
+                symbols=dict(value.get("symbols", {})),
+                openssl=OpenSslPolicy(
+                    version=value["openssl"]["version"],
+                    sonames=tuple(value["openssl"]["sonames"]),
+                    tags=frozenset(value["openssl"].get("tags", ())),
+                ),
+                libraries=tuple(value["libraries"]),
+                search_path=tuple(value.get("search_path", ["@system"])),
+                uncertain=tuple(value.get("uncertain", ())),
+                note=value.get("note", ""),
+            )
+            for key, value in raw["policy"].items()
+        }
+        interpreters = {libc: dict(by_arch) for libc, by_arch in raw["interpreters"].items()}
+    except (KeyError, TypeError, ValueError) as err:
+        raise ConfigError(f"{path}: invalid runtime policy data: missing or bad field {err}") from None
+    return Policies(interpreters=interpreters, by_os=by_os)
+
+
+def check_policies(policies: Policies, matrix: Matrix, path: Path = POLICY_FILE) -> None:
+    """Invariants of the policy data; a violation is a bug in the data, reported with the file name."""
+    problems: list[str] = []
+    for key in sorted(set(matrix.oses) - set(policies.by_os)):
+        problems.append(f"os {key} of runtimes.toml has no policy")
+    for key in sorted(set(policies.by_os) - set(matrix.oses)):
+        problems.append(f"policy {key} names no os of runtimes.toml")
+    for libc, by_arch in policies.interpreters.items():
+        if set(by_arch) != {"x86_64", "arm64"}:
+            problems.append(f"interpreters.{libc}: need exactly x86_64 and arm64, got {sorted(by_arch)}")
+    for policy in policies.by_os.values():
+        problems.extend(_policy_problems(policy, policies, matrix))
+    families: dict[str, list[Policy]] = {}
+    for policy in policies.by_os.values():
+        families.setdefault(policy.family, []).append(policy)
+    for family, members in families.items():
+        members.sort(key=lambda p: p.order)
+        orders = [p.order for p in members]
+        if len(set(orders)) != len(orders):
+            problems.append(f"family {family}: two policies share an order")
+        for older, newer in zip(members, members[1:]):
+            if older.libc != newer.libc:
+                problems.append(f"family {family}: {older.key} and {newer.key} differ in libc")
+            for ns, highest in older.symbols.items():
+                if ns not in newer.symbols:
+                    problems.append(f"family {family}: {newer.key} lacks {ns}, which the older {older.key} has")
+                elif version_key(newer.symbols[ns]) < version_key(highest):
+                    problems.append(
+                        f"family {family}: {newer.key} allows {ns} up to {newer.symbols[ns]}, "
+                        f"below the older {older.key}'s {highest} (a newer OS must allow a superset)"
+                    )
+    if problems:
+        raise ConfigError(f"{path}: invalid runtime policy data:\n  " + "\n  ".join(problems))
+
+
+def _policy_problems(policy: Policy, policies: Policies, matrix: Matrix) -> Iterator[str]:
+    where = f"policy {policy.key}"
+    if policy.libc not in policies.interpreters:
+        yield f"{where}: libc {policy.libc!r} has no interpreters entry"
+    os_ = matrix.oses.get(policy.key)
+    if os_ is not None:
+        if policy.libc != os_.libc:
+            yield f"{where}: libc {policy.libc} but runtimes.toml says {os_.libc}"
+        if policy.glibc != os_.glibc:
+            yield f"{where}: glibc {policy.glibc} but runtimes.toml says {os_.glibc}"
+        if version_key(policy.openssl.version)[: len(version_key(os_.openssl))] != version_key(os_.openssl):
+            yield f"{where}: openssl.version {policy.openssl.version} disagrees with runtimes.toml's {os_.openssl}"
+        if openssl_series(policy.openssl.version) != openssl_series(os_.ssl.replace(".x", ".0")):
+            yield f"{where}: openssl.version {policy.openssl.version} is not in the {os_.ssl} series of runtimes.toml"
+        if frozenset(policy.openssl.sonames) not in _SSL_SONAMES.get(os_.ssl, ()):
+            yield f"{where}: openssl.sonames {list(policy.openssl.sonames)} are not the {os_.ssl} so-names"
+    if policy.libc == "glibc":
+        if policy.glibc is None or policy.symbols.get("GLIBC") != policy.glibc:
+            yield f"{where}: symbols.GLIBC must equal glibc ({policy.glibc})"
+    elif "GLIBC" in policy.symbols or policy.glibc is not None:
+        yield f"{where}: a {policy.libc} system has no glibc and no GLIBC symbol versions"
+    for ns, highest in policy.symbols.items():
+        if not version_key(highest):
+            yield f"{where}: symbols.{ns} = {highest!r} is not a version number"
+    missing = [s for s in policy.openssl.sonames if s not in policy.libraries]
+    if missing:
+        yield f"{where}: openssl.sonames {missing} are not in libraries"
+    if len(set(policy.libraries)) != len(policy.libraries):
+        yield f"{where}: a library is listed twice"
+    fields = {"glibc", "libc", "libraries", "search_path"} | {f"symbols.{ns}" for ns in policy.symbols}
+    fields |= {"openssl.version", "openssl.sonames", "openssl.tags"}
+    for name in policy.uncertain:
+        if name not in fields:
+            yield f"{where}: uncertain names {name!r}, which is not a field of the policy"
+    if policy.uncertain and not policy.note:
+        yield f"{where}: uncertain fields need a note saying why"
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+@dataclass(frozen=True)
+class Finding:
+    file: str  # path inside the artifact; "" for the artifact as a whole
+    check: str
+    severity: Severity
+    message: str
+    has: str = ""  # what the runtime has
+    fix: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "file": self.file,
+            "check": self.check,
+            "severity": self.severity,
+            "message": self.message,
+            "has": self.has,
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class FileReport:
+    path: str
+    role: str  # engine, engine-other, cli-engine, addon, library, executable, elf
+    facts: ElfResult | None
+    checks: Mapping[str, Verdict]
+    size: int = 0
+    skipped: str | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        """The strictest of the file's checks."""
+        if self.skipped is not None:
+            return "skip"
+        return max(self.checks.values(), key=_RANK.__getitem__, default="pass")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "role": self.role,
+            "size": self.size,
+            "verdict": self.verdict,
+            "checks": dict(self.checks),
+            "skipped": self.skipped,
+            "facts": None if self.facts is None else self.facts.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class Sizes:
+    zip_bytes: int | None
+    unzipped_bytes: int
+    extra_unzipped: int
+    zip_max: int | None
+    unzipped_max: int | None
+
+    def to_json(self) -> dict[str, int | None]:
+        return {
+            "zip": self.zip_bytes,
+            "unzipped": self.unzipped_bytes,
+            "extra_unzipped": self.extra_unzipped,
+            "unzipped_total": self.unzipped_bytes + self.extra_unzipped,
+            "zip_max": self.zip_max,
+            "unzipped_max": self.unzipped_max,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    artifact: str
+    profile: RuntimeProfile
+    policy: Policy
+    engine_kind: str | None
+    files: tuple[FileReport, ...]
+    findings: tuple[Finding, ...]
+    checks: Mapping[str, Verdict]
+    sizes: Sizes
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def verdict(self) -> Verdict:
+        verdicts = [*self.checks.values(), *(f.verdict for f in self.files)]
+        return max(verdicts, key=_RANK.__getitem__, default="pass")
+
+    @property
+    def runtime_label(self) -> str:
+        return _runtime_label(self.profile)
+
+    def to_json(self) -> dict[str, Any]:
+        profile = self.profile
+        return {
+            "version": REPORT_VERSION,
+            "ok": self.ok,
+            "verdict": self.verdict,
+            "artifact": self.artifact,
+            "platform": profile.platform.key,
+            "runtime": profile.runtime.name,
+            "arch": profile.arch,
+            "os": {"key": profile.os.key, "name": profile.os.name, "libc": profile.os.libc, "glibc": profile.os.glibc},
+            "target": profile.target,
+            "accepted_targets": sorted(profile.accepted_targets),
+            "engine": self.engine_kind or "client",
+            "policy": {
+                "os": self.policy.key,
+                "symbols": dict(self.policy.symbols),
+                "openssl": self.policy.openssl.version,
+                "uncertain": list(self.policy.uncertain),
+            },
+            "summary": {"errors": len(self.errors), "warnings": len(self.warnings), "files": len(self.files)},
+            "checks": dict(self.checks),
+            "sizes": self.sizes.to_json(),
+            "files": [f.to_json() for f in self.files],
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+def _runtime_label(profile: RuntimeProfile) -> str:
+    return f"{profile.platform.title} {profile.runtime.name} ({profile.os.name}, {profile.arch})"
+
+
+# ---------------------------------------------------------------------------------------------- artifacts
+
+
+@dataclass(frozen=True)
+class _Entry:
+    path: str
+    size: int
+    mode: int | None  # permission bits; None when the zip stores no Unix mode
+    symlink: bool = False
+
+
+class _Artifact(Protocol):
+    zip_bytes: int | None
+
+    def entries(self) -> list[_Entry]: ...
+
+    def read(self, entry: _Entry, limit: int | None = None) -> bytes: ...
+
+
+class _ZipArtifact:
+    def __init__(self, path: Path) -> None:
+        try:
+            self._zip = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as err:
+            raise ProjectError(
+                f"cannot read {path} as a zip file: {err}",
+                hint="give a deployment zip or an unpacked directory",
+            ) from None
+        self.zip_bytes: int | None = path.stat().st_size
+
+    def close(self) -> None:
+        self._zip.close()
+
+    def entries(self) -> list[_Entry]:
+        out: list[_Entry] = []
+        for info in self._zip.infolist():
+            if info.is_dir():
+                continue
+            unix = info.external_attr >> 16
+            mode = stat.S_IMODE(unix) if (unix or info.create_system == 3) else None
+            out.append(_Entry(info.filename, info.file_size, mode, symlink=stat.S_ISLNK(unix)))
+        return out
+
+    def read(self, entry: _Entry, limit: int | None = None) -> bytes:
+        with self._zip.open(entry.path) as fh:
+            return fh.read() if limit is None else fh.read(limit)
+
+
+class _DirArtifact:
+    def __init__(self, path: Path) -> None:
+        self.root = path
+        self.zip_bytes: int | None = None
+
+    def close(self) -> None:
+        pass
+
+    def entries(self) -> list[_Entry]:
+        out: list[_Entry] = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames.sort()
+            for name in sorted(filenames):
+                full = Path(dirpath, name)
+                rel = full.relative_to(self.root).as_posix()
+                try:
+                    st = full.stat()
+                except OSError:  # dangling symlink
+                    out.append(_Entry(rel, 0, None, symlink=True))
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    out.append(_Entry(rel, st.st_size, stat.S_IMODE(st.st_mode), symlink=full.is_symlink()))
+        return out
+
+    def read(self, entry: _Entry, limit: int | None = None) -> bytes:
+        with (self.root / entry.path).open("rb") as fh:
+            return fh.read() if limit is None else fh.read(limit)
+
+
+def _open_artifact(path: Path) -> _ZipArtifact | _DirArtifact:
+    if path.is_dir():
+        return _DirArtifact(path)
+    if not path.exists():
+        raise ProjectError(f"{path} does not exist", hint="give a deployment zip or an unpacked directory")
+    return _ZipArtifact(path)
+
+
+def unzipped_size(path: Path) -> int:
+    """Bytes a zip or directory takes once extracted (e.g. a layer deployed with a function)."""
+    artifact = _open_artifact(path)
+    try:
+        return sum(e.size for e in artifact.entries())
+    finally:
+        artifact.close()
+
+
+_READ_ERRORS = (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, ValueError)
+
+
+# ---------------------------------------------------------------------------------------------- checks
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Everything a file check needs: the runtime, its policy, and the artifact's other files."""
+
+    profile: RuntimeProfile
+    policy: Policy
+    interpreter: str
+    system: frozenset[str]
+    index: frozenset[str]
+    elves: Mapping[str, ElfFacts]
+    links: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def os_name(self) -> str:
+        return self.profile.os.name
+
+
+def _context(
+    profile: RuntimeProfile, policies: Policies, index: frozenset[str], elves: Mapping[str, ElfFacts],
+    links: Mapping[str, str],
+) -> _Context:
+    policy = policies.for_os(profile.os.key)
+    interpreter = policies.interpreter(policy.libc, profile.arch)
+    return _Context(
+        profile=profile,
+        policy=policy,
+        interpreter=interpreter,
+        system=policy.system_libraries(profile.arch, interpreter),
+        index=index,
+        elves=elves,
+        links=links,
+    )
+
+
+_SYSTEM = "@system"
+
+
+def _artifact_dir(entry: str, origin: str) -> str | None:
+    """A search-path entry as a directory inside the artifact, or None when it points outside."""
+    expanded = entry.replace("${ORIGIN}", origin).replace("$ORIGIN", origin)
+    if expanded.startswith("/") or "$" in expanded:
+        return None
+    normal = posixpath.normpath(expanded) if expanded else "."
+    if normal == ".." or normal.startswith("../"):
+        return None
+    return "" if normal == "." else normal
+
+
+def _resolve(path: str, facts: ElfFacts, name: str, ctx: _Context) -> str | None:
+    """Where the loader finds DT_NEEDED `name`: _SYSTEM, a path inside the artifact, or None."""
+    if "/" in name:
+        return None
+    origin = posixpath.dirname(path)
+    steps: list[str | None] = []
+    if facts.rpath and not facts.runpath:
+        steps += [_artifact_dir(d, origin) for d in facts.rpath]
+    steps += [_SYSTEM if d == _SYSTEM else _artifact_dir(d, "") for d in ctx.policy.search_path]
+    steps += [_artifact_dir(d, origin) for d in facts.runpath]
+    steps.append(_SYSTEM)
+    for step in steps:
+        if step is None:
+            continue
+        if step == _SYSTEM:
+            if name in ctx.system:
+                return _SYSTEM
+            continue
+        candidate = posixpath.join(step, name) if step else name
+        if candidate in ctx.index:
+            return ctx.links.get(candidate, candidate)
+    return None
+
+
+def _search_description(ctx: _Context) -> str:
+    parts = ["system" if d == _SYSTEM else (f"{d}/" if d else "the artifact root") for d in ctx.policy.search_path]
+    return ", ".join(parts) + ", RPATH/RUNPATH"
+
+
+def _check_arch(path: str, facts: ElfFacts, ctx: _Context) -> list[Finding]:
+    if facts.arch == ctx.profile.arch and facts.elf_class == 64 and facts.little_endian:
+        return []
+    return [
+        Finding(
+            path, "arch", "error", f"built for {facts.arch} ({facts.elf_class}-bit {facts.machine})",
+            has=f"{ctx.profile.runtime.name} runs on {ctx.profile.arch}",
+        )
+    ]
+
+
+def _check_libc(path: str, facts: ElfFacts, ctx: _Context) -> list[Finding]:
+    libc = facts.libc
+    if libc in ("none", "unknown"):
+        return []
+    if libc != ctx.policy.libc:
+        via = f"interpreter {facts.interpreter}" if facts.interpreter else f"needs {', '.join(facts.needed)}"
+        return [
+            Finding(
+                path, "libc", "error", f"needs {libc} ({via})",
+                has=f"{ctx.os_name} has {ctx.policy.libc}, loader {ctx.interpreter}",
+            )
+        ]
+    if facts.interpreter and facts.interpreter != ctx.interpreter:
+        return [
+            Finding(
+                path, "libc", "error", f"asks for the loader {facts.interpreter}",
+                has=f"{ctx.os_name}'s loader is {ctx.interpreter}",
+            )
+        ]
+    return []
+
+
+def _check_libraries(path: str, facts: ElfFacts, ctx: _Context) -> tuple[list[Finding], dict[str, str | None]]:
+    found = {name: _resolve(path, facts, name, ctx) for name in facts.needed}
+    missing = [name for name, where in found.items() if where is None]
+    if not missing:
+        return [], found
+    ssl = [m for m in missing if m.startswith(("libssl.", "libcrypto."))]
+    if ssl:
+        has = f"{ctx.os_name} has OpenSSL {ctx.policy.openssl.version} ({', '.join(ctx.policy.openssl.sonames)})"
+    else:
+        has = "system libraries: " + ", ".join(sorted(ctx.system))
+    finding = Finding(
+        path, "libraries", "error",
+        f"needs {', '.join(missing)}: not a system library of {ctx.os_name} and not shipped where the loader "
+        f"looks ({_search_description(ctx)})",
+        has=has,
+    )
+    return [finding], found
+
+
+def _symbol_allowed(ns: str, number: str, policy: Policy) -> bool:
+    if ns == "OPENSSL":
+        return policy.openssl.allows(number)
+    highest = policy.symbols.get(ns)
+    return highest is not None and version_key(number) <= version_key(highest)
+
+
+def _symbol_has(ns: str, policy: Policy, os_name: str) -> str:
+    if ns == "OPENSSL":
+        text = f"{os_name} has OpenSSL {policy.openssl.version} ({', '.join(policy.openssl.sonames)})"
+        uncertain = policy.is_uncertain("openssl.version")
+    elif ns in policy.symbols:
+        text = f"{os_name} has {ns} up to {ns}_{policy.symbols[ns]}"
+        uncertain = policy.is_uncertain(f"symbols.{ns}")
+    else:
+        text = f"{os_name} has no {ns} symbol versions ({policy.libc})"
+        uncertain = False
+    return text + (" (uncertain number: see platforms/policies.toml)" if uncertain else "")
+
+
+def _check_symbols(path: str, facts: ElfFacts, found: Mapping[str, str | None], ctx: _Context) -> list[Finding]:
+    findings: list[Finding] = []
+    failing: dict[str, tuple[str, str]] = {}  # namespace -> (highest failing number, library)
+    unknown: dict[str, str] = {}
+    for library, version in facts.required_versions():
+        where = found[library] if library in found else _resolve(path, facts, library, ctx)
+        if where is None:
+            continue  # reported by the libraries check
+        if where != _SYSTEM:
+            shipped = ctx.elves.get(where)
+            if shipped is not None and shipped.version_defs and version not in shipped.version_defs:
+                findings.append(
+                    Finding(
+                        path, "symbols", "error",
+                        f"needs {version} from {library}, which the shipped {where} does not define",
+                        has=f"{where} defines {', '.join(shipped.version_defs)}",
+                    )
+                )
+            continue
+        split = split_version(version)
+        if split is None:
+            if version in ctx.policy.openssl.tags:
+                continue
+            if version == "GLIBC_PRIVATE":
+                findings.append(
+                    Finding(
+                        path, "symbols", "error", f"needs GLIBC_PRIVATE from {library}",
+                        has="GLIBC_PRIVATE symbols belong to one glibc build and are never portable",
+                    )
+                )
+            else:
+                unknown.setdefault(version, library)
+            continue
+        ns, number = split
+        if ns not in ctx.policy.symbols and ns not in ("OPENSSL", "GLIBC"):
+            unknown.setdefault(version, library)
+            continue
+        if not _symbol_allowed(ns, number, ctx.policy) and (
+            ns not in failing or version_key(number) > version_key(failing[ns][0])
+        ):
+            failing[ns] = (number, library)
+    for ns, (number, library) in sorted(failing.items()):
+        findings.append(
+            Finding(
+                path, "symbols", "error", f"needs {ns}_{number} (from {library})",
+                has=_symbol_has(ns, ctx.policy, ctx.os_name),
+            )
+        )
+    for version, library in sorted(unknown.items()):
+        findings.append(
+            Finding(
+                path, "symbols", "warning",
+                f"needs {version} from {library}; the {ctx.policy.key} policy does not cover it, so it is not checked",
+                has=f"{ctx.os_name}: unknown",
+                fix="check the file on the runtime itself (photon-bundle bundle --engine-source docker builds there)",
+            )
+        )
+    return findings
+
+
+def _file_findings(path: str, facts: ElfFacts, ctx: _Context) -> dict[str, list[Finding]]:
+    """The independent ELF checks of one file against one runtime (no exec bit: that is the artifact's)."""
+    libraries, found = _check_libraries(path, facts, ctx)
+    return {
+        "arch": _check_arch(path, facts, ctx),
+        "libc": _check_libc(path, facts, ctx),
+        "libraries": libraries,
+        "symbols": _check_symbols(path, facts, found, ctx),
+    }
+
+
+def _passes(path: str, facts: ElfFacts, ctx: _Context) -> bool:
+    return not any(f.severity == "error" for fs in _file_findings(path, facts, ctx).values() for f in fs)
+
+
+def _alternatives(path: str, facts: ElfFacts, ctx: _Context, policies: Policies) -> str:
+    """'or use runtime X' for the oldest other runtime of the platform where this file passes."""
+    profile = ctx.profile
+    runtimes = _preferred_runtimes(profile)
+    candidates: list[tuple[Runtime, Arch]] = [(r, profile.arch) for r in runtimes if r != profile.runtime]
+    if facts.arch != profile.arch and facts.arch in ARCHES:
+        candidates += [(r, facts.arch) for r in runtimes]
+    for runtime, arch in candidates:
+        if arch not in runtime.archs:
+            continue
+        other = profile_for(runtime, profile.platform, arch)
+        if _passes(path, facts, _context(other, policies, ctx.index, ctx.elves, ctx.links)):
+            flag = "" if arch == profile.arch else f" --arch {arch}"
+            return f"or deploy on runtime {runtime.name}{flag} ({runtime.os.name})"
+    return ""
+
+
+def _preferred_runtimes(profile: RuntimeProfile) -> list[Runtime]:
+    """The platform's runtimes, supported ones first, each group oldest first."""
+    runtimes = load_matrix().runtimes_for(profile.platform.key)
+    return sorted(runtimes, key=lambda r: r.deprecated)
+
+
+def _engine_fix(profile: RuntimeProfile) -> str:
+    image = profile.image
+    docker = f" or bundle with --engine-source docker (takes the engine from {image})" if image else ""
+    return (
+        f'set binaryTargets = ["native", "{profile.target}"] in the generator block of schema.prisma and run '
+        f"prisma generate,{docker}"
+    ).rstrip(",")
+
+
+def _rebuild_fix(path: str, profile: RuntimeProfile) -> str:
+    where = profile.image or profile.os.name
+    return f"rebuild {posixpath.basename(path)} for {profile.os.name} on {profile.arch} (npm rebuild inside {where})"
+
+
+def _with_fix(finding: Finding, fix: str) -> Finding:
+    if finding.fix:
+        return finding
+    return Finding(finding.file, finding.check, finding.severity, finding.message, finding.has, fix)
+
+
+def _foreign_prebuild(path: str, profile: RuntimeProfile) -> str | None:
+    """Why a file in a prebuilds/<platform>-<arch>/ folder is never loaded on this runtime, if it is not."""
+    m = _PREBUILD.search(path)
+    if not m:
+        return None
+    wanted = _NODE_ARCH[profile.arch]
+    if m.group("platform") != "linux" or m.group("arch") != wanted:
+        return f"prebuild for {m.group('platform')}-{m.group('arch')}; node-gyp-build loads linux-{wanted} only"
+    name = posixpath.basename(path)
+    if ".musl." in name and profile.os.libc != "musl":
+        return f"musl prebuild; {profile.os.name} uses {profile.os.libc}"
+    if ".glibc." in name and profile.os.libc != "glibc":
+        return f"glibc prebuild; {profile.os.name} uses {profile.os.libc}"
+    return None
+
+
+def _role(name: str, engine: EngineName | None, facts: ElfResult | None) -> str:
+    if is_cli_engine(name):
+        return "cli-engine"
+    if engine is not None:
+        return "engine"
+    if name.endswith(".node"):
+        return "addon"
+    if isinstance(facts, ElfFacts):
+        return "executable" if facts.is_executable else "library"
+    if _SHARED_LIB.search(name):
+        return "library"
+    return "elf"
+
+
+# ---------------------------------------------------------------------------------------------- verify
+
+
+@dataclass
+class _Scanned:
+    entry: _Entry
+    engine: EngineName | None
+    facts: ElfResult | None
+    role: str
+    read_error: str | None = None
+
+
+def _scan(artifact: _Artifact, entries: list[_Entry]) -> tuple[list[_Scanned], dict[str, str]]:
+    scanned: list[_Scanned] = []
+    links: dict[str, str] = {}
+    for entry in entries:
+        name = posixpath.basename(entry.path)
+        # in a directory, a symbolic link to a file reads like the file itself; in a zip it holds the target
+        if entry.symlink and isinstance(artifact, _ZipArtifact):
+            try:
+                target = artifact.read(entry).decode("utf-8", "replace")
+            except _READ_ERRORS:
+                continue
+            links[entry.path] = posixpath.normpath(posixpath.join(posixpath.dirname(entry.path), target))
+            continue
+        engine = parse_engine_filename(name)
+        candidate_by_name = engine is not None or name.endswith(".node") or bool(_SHARED_LIB.search(name))
+        try:
+            head = artifact.read(entry, 16) if entry.size else b""
+            if not is_elf(head) and not candidate_by_name and not is_cli_engine(name):
+                continue
+            facts: ElfResult = read_elf(artifact.read(entry), entry.path) if is_elf(head) else NotElf(
+                entry.path, guess_format(head)
+            )
+        except _READ_ERRORS as err:
+            scanned.append(_Scanned(entry, engine, None, _role(name, engine, None), read_error=str(err)))
+            continue
+        scanned.append(_Scanned(entry, engine, facts, _role(name, engine, facts)))
+    return scanned, links
+
+
+def verify_artifact(
+    path: Path,
+    profile: RuntimeProfile,
+    *,
+    engine_kind: str | None = "auto",
+    extra_unzipped: int = 0,
+    limits: tuple[int | None, int | None] | None = None,
+    policies: Policies | None = None,
+) -> Report:
+    """Check a deployment zip or an unpacked directory against one runtime.
+
+    engine_kind: "auto" expects the target's binary or library engine, "binary" / "library" that kind,
+    None or "client" no native engine (Prisma 7 / engineType client). extra_unzipped: bytes of other
+    artifacts deployed with this one (layers) for the combined unzipped limit. limits: (zip_max,
+    unzipped_max) overriding the platform's; None entries mean no limit.
+    """
+    if engine_kind == "client":
+        engine_kind = None
+    if engine_kind is not None and engine_kind not in ENGINE_KINDS:
+        raise ConfigError(f"unknown engine kind {engine_kind!r}", hint=f"use one of: {', '.join(ENGINE_KINDS)}")
+    policies = policies or load_policies()
+    artifact = _open_artifact(path)
+    try:
+        entries = artifact.entries()
+        scanned, links = _scan(artifact, entries)
+        zip_bytes = artifact.zip_bytes
+    finally:
+        artifact.close()
+    index = frozenset(e.path for e in entries)
+    elves = {s.entry.path: s.facts for s in scanned if isinstance(s.facts, ElfFacts)}
+    ctx = _context(profile, policies, index, elves, links)
+
+    findings: list[Finding] = []
+    engine_findings, loaded_engines = _engine_checks(scanned, profile, engine_kind)
+    findings += engine_findings
+    files: list[FileReport] = []
+    for item in scanned:
+        report, file_findings = _check_scanned(item, ctx, policies, loaded_engines)
+        files.append(report)
+        findings += file_findings
+    size_findings, sizes = _size_checks(entries, zip_bytes, extra_unzipped, limits, profile)
+    findings += size_findings
+    checks: dict[str, Verdict] = {"engine": _verdict(engine_findings), "size": _verdict(size_findings)}
+    order = {c: i for i, c in enumerate((*ARTIFACT_CHECKS, *FILE_CHECKS))}
+    findings.sort(key=lambda f: (f.severity != "error", f.file, order.get(f.check, 99)))
+    return Report(
+        artifact=str(path),
+        profile=profile,
+        policy=ctx.policy,
+        engine_kind=engine_kind,
+        files=tuple(files),
+        findings=tuple(findings),
+        checks=checks,
+        sizes=sizes,
+    )
+
+
+def _verdict(findings: Iterable[Finding]) -> Verdict:
+    severities = {f.severity for f in findings}
+    return "fail" if "error" in severities else "warn" if "warning" in severities else "pass"
+
+
+def _engine_checks(
+    scanned: list[_Scanned], profile: RuntimeProfile, engine_kind: str | None
+) -> tuple[list[Finding], set[str]]:
+    """The target's engine is present and is the only query engine; returns findings and the loaded engines."""
+    findings: list[Finding] = []
+    engines = [s for s in scanned if s.engine is not None and s.role == "engine"]
+    kinds = ("binary", "library") if engine_kind == "auto" else (engine_kind,)
+    accepted = profile.accepted_targets
+    loaded = [s for s in engines if engine_kind is not None and s.engine is not None and s.engine.target in accepted
+              and s.engine.kind in kinds]
+    if engine_kind is not None and not loaded:
+        expected = " or ".join(engine_filename(k, profile.target) for k in kinds)  # type: ignore[arg-type]
+        found = ", ".join(s.entry.path for s in engines) or "no query engine"
+        findings.append(
+            Finding(
+                "", "engine", "error",
+                f"the query engine for {profile.target} is missing (expected {expected})",
+                has=f"found: {found}",
+                fix=_engine_fix(profile) + "; if the project uses engineType = \"client\", verify with --engine client",
+            )
+        )
+    if len({s.engine.kind for s in loaded if s.engine}) > 1:
+        findings.append(
+            Finding(
+                "", "engine", "error",
+                f"both a binary and a library engine for {profile.target}: Prisma loads one of them",
+                has=", ".join(s.entry.path for s in loaded),
+                fix='keep the one matching the generator\'s engineType (or pass --engine binary / --engine library)',
+            )
+        )
+    elif len(loaded) > 1:
+        findings.extend(
+            Finding(
+                s.entry.path, "engine", "warning", f"another copy of the {profile.target} engine",
+                has=f"{len(loaded)} copies in the artifact",
+                fix="keep the copy next to the generated client; exclude the others",
+            )
+            for s in loaded[1:]
+        )
+    loaded_paths = {s.entry.path for s in loaded}
+    for s in engines:
+        if s.entry.path in loaded_paths or s.engine is None:
+            continue
+        if engine_kind is None:
+            findings.append(
+                Finding(
+                    s.entry.path, "engine", "warning",
+                    f"engineType client loads no native engine: this {s.engine.kind} engine is dead weight "
+                    f"({format_size(s.entry.size)})",
+                    fix="exclude it from the artifact",
+                )
+            )
+            continue
+        why = (
+            f"a {s.engine.kind} engine, but the expected engine type is {engine_kind}"
+            if s.engine.target in accepted
+            else f"the query engine for {s.engine.target}, not for this runtime's {profile.target}: never loaded"
+        )
+        alternatives = [
+            r.name
+            for r in _preferred_runtimes(profile)
+            if profile.arch in r.archs
+            and s.engine.target in profile_for(r, profile.platform, profile.arch).accepted_targets
+        ]
+        alt = f"; or deploy on runtime {alternatives[0]}, which uses {s.engine.target}" if alternatives else ""
+        findings.append(
+            Finding(
+                s.entry.path, "engine", "error", why,
+                has=f"{_runtime_label(profile)} needs {profile.target}",
+                fix=_engine_fix(profile) + f"; remove {posixpath.basename(s.entry.path)}" + alt,
+            )
+        )
+    return findings, loaded_paths
+
+
+def _check_scanned(
+    item: _Scanned, ctx: _Context, policies: Policies, loaded_engines: set[str]
+) -> tuple[FileReport, list[Finding]]:
+    path, entry, facts = item.entry.path, item.entry, item.facts
+    profile = ctx.profile
+    role = item.role
+    if item.engine is not None and role == "engine" and path not in loaded_engines:
+        role = "engine-other"
+    skipped: str | None = None
+    if role == "engine-other":
+        skipped = "query engine that this runtime never loads (see the engine check)"
+    elif role == "cli-engine":
+        skipped = "CLI-only engine, never run by the function"
+    else:
+        skipped = _foreign_prebuild(path, profile)
+    if skipped is not None:
+        findings: list[Finding] = []
+        if role == "cli-engine":
+            findings.append(
+                Finding(
+                    path, "engine", "warning", f"CLI-only engine, never used at run time ({format_size(entry.size)})",
+                    fix="exclude it (photon-bundle bundle leaves CLI engines out)",
+                )
+            )
+        return FileReport(path, role, facts, {}, entry.size, skipped=skipped), findings
+
+    fix = _engine_fix(profile) if role == "engine" else _rebuild_fix(path, profile)
+    by_check: dict[str, list[Finding]] = {c: [] for c in FILE_CHECKS}
+    if item.read_error is not None:
+        by_check["elf"].append(Finding(path, "elf", "error", f"cannot be read: {item.read_error}",
+                                       fix="write the artifact again"))
+    elif isinstance(facts, NotElf):
+        severity: Severity = "warning" if role in ("library", "elf") else "error"
+        by_check["elf"].append(
+            Finding(
+                path, "elf", severity, f"is not an ELF file but {facts.format}",
+                has=f"{profile.os.name} on {profile.arch} loads ELF files only",
+                fix=fix if severity == "error" else "remove it if nothing loads it",
+            )
+        )
+    elif isinstance(facts, BrokenElf):
+        by_check["elf"].append(
+            Finding(path, "elf", "error", f"is a broken ELF file: {facts.reason}",
+                    fix="replace it with a complete copy (an interrupted download or copy?)")
+        )
+    elif isinstance(facts, ElfFacts):
+        results = _file_findings(path, facts, ctx)
+        alt = ""
+        if any(f.severity == "error" for fs in results.values() for f in fs) and role != "engine":
+            alt = _alternatives(path, facts, ctx, policies)
+        for check, found in results.items():
+            by_check[check] = [_with_fix(f, "; ".join(p for p in (fix, alt) if p)) for f in found]
+    needs_exec = (item.engine is not None and item.engine.kind == "binary") or (
+        isinstance(facts, ElfFacts) and facts.is_executable
+    )
+    if needs_exec and not entry.symlink:
+        by_check["exec-bit"] = _check_exec(entry, role)
+    checks: dict[str, Verdict] = {
+        c: (_verdict(by_check[c]) if (c != "exec-bit" or needs_exec) else "skip") for c in FILE_CHECKS
+    }
+    if not isinstance(facts, ElfFacts):
+        for c in ("arch", "libc", "libraries", "symbols"):
+            checks[c] = "skip"
+    return FileReport(path, role, facts, checks, entry.size), [f for fs in by_check.values() for f in fs]
+
+
+def _check_exec(entry: _Entry, role: str) -> list[Finding]:
+    if entry.mode is not None and entry.mode & 0o111:
+        return []
+    why = " (Prisma's chmod +x fails with EROFS/EACCES)" if role == "engine" else ""
+    message = (
+        "is not executable: the zip stores no Unix permissions for it"
+        if entry.mode is None
+        else f"is not executable (mode {entry.mode:04o})"
+    )
+    return [
+        Finding(
+            entry.path, "exec-bit", "error", message,
+            has=f"the function's file system is read-only: it cannot be made executable there{why}",
+            fix="chmod 755 it before zipping and write the zip with Unix permissions (photon-bundle bundle keeps them)",
+        )
+    ]
+
+
+def _size_checks(
+    entries: list[_Entry],
+    zip_bytes: int | None,
+    extra_unzipped: int,
+    limits: tuple[int | None, int | None] | None,
+    profile: RuntimeProfile,
+) -> tuple[list[Finding], Sizes]:
+    platform = profile.platform
+    if limits is None:
+        zip_max = platform.zip_max
+        unzipped_max = None if platform.unzipped_max is None else platform.unzipped_max - platform.reserve
+    else:
+        zip_max, unzipped_max = limits
+    unzipped = sum(e.size for e in entries)
+    sizes = Sizes(zip_bytes, unzipped, extra_unzipped, zip_max, unzipped_max)
+    findings: list[Finding] = []
+    if zip_bytes is not None and zip_max is not None and zip_bytes > zip_max:
+        findings.append(
+            Finding(
+                "", "size", "error",
+                f"the zip is {format_size(zip_bytes)} ({zip_bytes} bytes), "
+                f"over the limit by {zip_bytes - zip_max} bytes",
+                has=f"{platform.title} takes zips up to {format_size(zip_max)} ({zip_max} bytes)",
+                fix="move node_modules into a layer, leave out dev dependencies and CLI engines, "
+                "or upload through S3 where the platform allows it",
+            )
+        )
+    elif zip_bytes is not None and limits is None and platform.default_max and zip_bytes > platform.default_max:
+        findings.append(
+            Finding(
+                "", "size", "warning",
+                f"the zip is {format_size(zip_bytes)}, over the default limit of {format_size(platform.default_max)}",
+                has=f"{platform.title} allows up to {format_size(zip_max or platform.default_max)} when configured",
+                fix='raise config.maxLambdaSize in now.json (e.g. "50mb")',
+            )
+        )
+    total = unzipped + extra_unzipped
+    if unzipped_max is not None and total > unzipped_max:
+        layers = f" with {extra_unzipped} bytes of layers" if extra_unzipped else ""
+        reserve = platform.reserve if limits is None else 0
+        findings.append(
+            Finding(
+                "", "size", "error",
+                f"unzipped size is {format_size(total)} ({total} bytes{layers}), over the limit by "
+                f"{total - unzipped_max} bytes",
+                has=f"{platform.title} allows {format_size(unzipped_max)} ({unzipped_max} bytes) unzipped"
+                + (f" ({reserve} bytes of it reserved by the platform)" if reserve else ""),
+                fix="leave out dev dependencies, CLI engines and engines of other targets; prune node_modules",
+            )
+        )
+    return findings, sizes
+
+
+# ---------------------------------------------------------------------------------------------- human output
+
+
+_CHECK_LABELS = {"elf": "elf", "arch": "arch", "libc": "libc", "libraries": "libs", "symbols": "symbols",
+                 "exec-bit": "exec"}
+_MARKS = {"pass": "ok", "warn": "warn", "fail": "FAIL", "skip": "-"}
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
+def format_report(report: Report) -> str:
+    """The report as a table and a list of findings, for people."""
+    profile = report.profile
+    os_ = profile.os
+    libc = f"glibc {os_.glibc}" if os_.glibc else os_.libc
+    lines = [
+        f"verify {report.artifact}",
+        f"  against {profile.platform.title} {profile.runtime.name} on {profile.arch}: {os_.name}, {libc}, "
+        f"OpenSSL {os_.openssl}; engine target {profile.target} ({report.engine_kind or 'client'} engine)",
+        "",
+    ]
+    if report.files:
+        width = min(70, max(len("file"), *(len(f.path) for f in report.files)))
+        header = ["file".ljust(width), "role".ljust(12), *(_CHECK_LABELS[c].ljust(7) for c in FILE_CHECKS), "verdict"]
+        lines.append("  ".join(header))
+        for f in report.files:
+            cells = [_shorten(f.path, width).ljust(width), f.role.ljust(12)]
+            cells += [_MARKS[f.checks.get(c, "skip")].ljust(7) for c in FILE_CHECKS]
+            cells.append("skipped: " + f.skipped if f.skipped else _MARKS[f.verdict])
+            lines.append("  ".join(cells).rstrip())
+    else:
+        lines.append("no native files found")
+    s = report.sizes
+    size_parts = []
+    if s.zip_bytes is not None:
+        size_parts.append(f"zip {format_size(s.zip_bytes)}" + (f" of {format_size(s.zip_max)}" if s.zip_max else ""))
+    unz = f"unzipped {format_size(s.unzipped_bytes + s.extra_unzipped)}"
+    if s.extra_unzipped:
+        unz += f" (with {format_size(s.extra_unzipped)} of layers)"
+    size_parts.append(unz + (f" of {format_size(s.unzipped_max)}" if s.unzipped_max else ""))
+    lines += [
+        "",
+        f"artifact: engine {_MARKS[report.checks['engine']]} · size {_MARKS[report.checks['size']]} "
+        f"({'; '.join(size_parts)})",
+    ]
+    for title, group in (("errors", report.errors), ("warnings", report.warnings)):
+        if not group:
+            continue
+        lines += ["", f"{title} ({len(group)}):"]
+        for finding in group:
+            lines.append(f"  {finding.file or '(artifact)'}  [{finding.check}]  {finding.message}")
+            if finding.has:
+                lines.append(f"      runtime: {finding.has}")
+            if finding.fix:
+                lines.append(f"      fix: {finding.fix}")
+    verdict = "OK" if report.ok else "FAILED"
+    counts = f"{_count(len(report.errors), 'error')}, {_count(len(report.warnings), 'warning')}"
+    lines += ["", f"result: {verdict} ({counts})"]
+    return "\n".join(lines)
+
+
+__all__ = [
+    "FILE_CHECKS",
+    "FileReport",
+    "Finding",
+    "Policies",
+    "Policy",
+    "Report",
+    "Sizes",
+    "check_policies",
+    "format_report",
+    "load_policies",
+    "unzipped_size",
+    "verify_artifact",
+]
