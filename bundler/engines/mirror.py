@@ -153,6 +153,18 @@ def describe(err: BaseException) -> str:
 # ---------------------------------------------------------------------------------------------- I/O
 
 
+class ChecksumMissingError(EngineFetchError):
+    """A .sha256 file is not on the mirror (and missing checksums are not to be ignored)."""
+
+
+def _not_found(url: str, why: str) -> EngineFetchError:
+    return EngineFetchError(
+        f"engine not found on the mirror: {url} ({why})",
+        hint="check that this engine version and target exist on the mirror "
+        f"(--mirror, ${MIRROR_ENV}); Prisma does not publish every target (e.g. linux-nixos, BSDs)",
+    )
+
+
 class _MissingError(Exception):
     """The server says the file is not there (HTTP 404/410, or no such file for file://)."""
 
@@ -303,7 +315,7 @@ class MirrorClient:
                     IGNORE_MISSING_ENV,
                 )
                 return None
-            raise EngineFetchError(
+            raise ChecksumMissingError(
                 f"checksum file missing on the mirror: {url} (not found)",
                 hint="a mirror must serve <file>.gz.sha256 and <file>.sha256 beside each <file>.gz; to accept an "
                 f"unverified engine anyway set {IGNORE_MISSING_ENV}=1",
@@ -317,8 +329,26 @@ class MirrorClient:
         return digest
 
     def checksums(self, url: str) -> Checksums:
+        """Both checksums of the engine at `url` (a .gz). A missing one is fatal unless told to ignore it."""
         gz_url, file_url = checksum_urls(url)
-        return Checksums(gz=self.checksum(gz_url), file=self.checksum(file_url))
+        try:
+            return Checksums(gz=self.checksum(gz_url), file=self.checksum(file_url))
+        except ChecksumMissingError:
+            missing = self._missing(url)
+            if missing is not None:  # say what is really wrong: the engine itself is not there
+                raise _not_found(url, missing) from None
+            raise
+
+    def _missing(self, url: str) -> str | None:
+        """One GET, body not read: why the server says the file is not there, or None."""
+        try:
+            stream, _ = self._open(url)
+        except _MissingError as err:
+            return str(err)
+        except (_TransientError, EngineFetchError):
+            return None
+        stream.close()
+        return None
 
     # -- the engine --------------------------------------------------------------------------------
 
@@ -336,11 +366,7 @@ class MirrorClient:
             try:
                 stream, total = self._open(url)
             except _MissingError as err:
-                raise EngineFetchError(
-                    f"engine not found on the mirror: {url} ({err})",
-                    hint="check that this engine version and target exist on the mirror "
-                    f"(--mirror, ${MIRROR_ENV}); Prisma does not publish every target (e.g. linux-nixos, BSDs)",
-                ) from None
+                raise _not_found(url, str(err)) from None
             with contextlib.closing(stream):
                 return self._stream(url, stream, total, dest_dir, expected, progress)
 
