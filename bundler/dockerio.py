@@ -354,6 +354,9 @@ def run_logged(box: Any, *, timeout: float, log: Log = _nothing, prefix: str = "
     timer.daemon = True
     try:
         box.start()
+    except Exception as err:  # noqa: BLE001
+        _fail("the container could not start", err)
+    try:
         timer.start()
         pending = b""
         for chunk in box.logs(stream=True, follow=True, stdout=True, stderr=True):
@@ -369,7 +372,7 @@ def run_logged(box: Any, *, timeout: float, log: Log = _nothing, prefix: str = "
             log(prefix + line)
         status = box.wait(timeout=max(timeout - (time.monotonic() - started), 0) + 30)
     except Exception as err:  # noqa: BLE001 - Ctrl-C (KeyboardInterrupt) passes through untouched
-        _fail("the container failed", err)
+        _fail("lost the container while it ran", err)
     finally:
         timer.cancel()
     return RunResult(

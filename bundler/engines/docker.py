@@ -132,9 +132,9 @@ def build_image(profile: RuntimeProfile, options: DockerBuildOptions) -> str:
     return image
 
 
-def skip_in_copy(relative: PurePosixPath, is_dir: bool) -> bool:
+def skip_in_copy(relative: PurePosixPath, _is_dir: bool) -> bool:
     """What is not copied into the container: node_modules (any depth), .git and the output dir (top)."""
-    if is_dir and relative.name in EXCLUDED_NAMES:
+    if relative.name in EXCLUDED_NAMES:
         return True
     return len(relative.parts) == 1 and relative.name in EXCLUDED_AT_ROOT
 
@@ -174,7 +174,12 @@ def built_tree(
         ) as box:
             copied = dockerio.put_directory(box, project_root, CONTAINER_PROJECT, skip=skip_in_copy)
             log(f"copied {copied} entries of {project_root} into the container")
-            result = dockerio.run_logged(box, timeout=options.timeout, log=log, prefix=LOG_PREFIX)
+            try:
+                result = dockerio.run_logged(box, timeout=options.timeout, log=log, prefix=LOG_PREFIX)
+            except DockerError as err:
+                if emulated and "exec format error" in str(err):
+                    raise _no_emulation(host, info) from err
+                raise
             _check(result, image=image, info=info, host=host, recipe=recipe, timeout=options.timeout)
             log(f"build finished in {result.seconds:.1f} s; copying the project out")
             report = dockerio.fetch_directory(box, CONTAINER_PROJECT, staging / "project")
@@ -199,15 +204,19 @@ def _check(
     if "exec format error" in "\n".join(result.tail) and dockerio.platform_for(host) != dockerio.platform_for(
         info.machine
     ):
-        raise DockerError(
-            f"this Docker host ({host}) cannot run {info.platform} containers: no emulation for that architecture",
-            hint=f"install QEMU user emulation on the Docker host (Debian: `apt-get install qemu-user-static "
-            f"binfmt-support`), build on a {info.machine} machine, or take the engine from the mirror instead",
-        )
+        raise _no_emulation(host, info)
     raise DockerError(
         f"the build in {image} failed: `{recipe}` exited with code {result.exit_code}; last lines:\n{last}",
         hint=f"fix the error shown above (try the recipe in `docker run --rm -it {shlex.quote(image)} sh`), "
         "or give another build command",
+    )
+
+
+def _no_emulation(host: str, info: dockerio.ImageInfo) -> DockerError:
+    return DockerError(
+        f"this Docker host ({host}) cannot run {info.platform} containers: no emulation for that architecture",
+        hint=f"install QEMU user emulation on the Docker host (Debian: `apt-get install qemu-user-static "
+        f"binfmt-support`), build on a {info.machine} machine, or take the engine from the mirror instead",
     )
 
 
