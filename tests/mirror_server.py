@@ -21,8 +21,10 @@ import contextlib
 import gzip
 import hashlib
 import http.server
+import os
 import socket
 import subprocess
+import sys
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -290,3 +292,26 @@ def _make_handler(server: MirrorServer) -> type[http.server.BaseHTTPRequestHandl
                 self.wfile.write(body)
 
     return Handler
+
+
+# ------------------------------------------------------------------------------------- CLI helper
+
+
+def engines_cli() -> list[str]:
+    """argv prefix for `photon-bundle engines` in a subprocess (`python -m bundler engines` once registered)."""
+    from bundler.cli import COMMANDS
+
+    if any(command.name == "engines" for command in COMMANDS):
+        return [sys.executable, "-m", "bundler", "engines"]
+    return [sys.executable, "-m", "bundler.cli.engines_cmd"]  # until the lead registers the group
+
+
+def cli_env(cache: Path, home: Path, **extra: str) -> dict[str, str]:
+    """os.environ without anything that would steer engine fetching, plus a private cache and home."""
+    drop = {"BINARY_DOWNLOAD_VERSION", "PRISMA_ENGINES_MIRROR", "PRISMA_BINARIES_MIRROR", "XDG_CACHE_HOME",
+            "PRISMA_ENGINES_CHECKSUM_IGNORE_MISSING", "PHOTON_BUNDLE_DEBUG"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(PHOTON_BUNDLE_CACHE=str(cache), HOME=str(home), NO_PROXY="127.0.0.1,localhost",
+               no_proxy="127.0.0.1,localhost")
+    env.update(extra)
+    return env
