@@ -208,25 +208,19 @@ def guess_format(head: bytes) -> str:
 
 
 def read_elf(source: Source, name: str) -> ElfResult:
-    """The facts of one file. Never raises for bad content; a Path that cannot be read raises OSError."""
+    """The facts of one file (bytes, a binary stream read from its position, or a path).
+
+    Never raises for bad content; a Path or stream that cannot be read raises OSError.
+    """
     if isinstance(source, Path):
         with source.open("rb") as fh:
             return read_elf(fh.read(), name)
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        stream: IO[bytes] = io.BytesIO(data)
-        size = len(data)
-    else:
-        stream = source
-        start = stream.tell()
-        size = stream.seek(0, io.SEEK_END) - start
-        stream.seek(start)
-    head = stream.read(16)
-    stream.seek(-len(head), io.SEEK_CUR)
-    if not is_elf(head):
-        return NotElf(name=name, format=guess_format(head))
+    # pyelftools reads from offset 0 and seeks freely: work on an in-memory copy from the current position
+    data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else source.read()
+    if not is_elf(data):
+        return NotElf(name=name, format=guess_format(data[:16]))
     try:
-        return _facts(stream, name, size)
+        return _facts(io.BytesIO(data), name, len(data))
     except _TruncatedError as err:
         return BrokenElf(name=name, reason=str(err))
     except Exception as err:  # noqa: BLE001 - pyelftools raises many types for malformed input
@@ -239,6 +233,7 @@ class _TruncatedError(Exception):
 
 def _facts(stream: IO[bytes], name: str, size: int) -> ElfFacts:
     from elftools.elf.elffile import ELFFile
+    from elftools.elf.segments import InterpSegment
 
     if size < 52:
         raise _TruncatedError(f"truncated: {size} bytes, shorter than an ELF header")
@@ -252,7 +247,7 @@ def _facts(stream: IO[bytes], name: str, size: int) -> ElfFacts:
         kind = segment["p_type"]
         if kind in ("PT_LOAD", "PT_INTERP", "PT_DYNAMIC"):
             _check_extent(size, segment["p_offset"], segment["p_filesz"], f"segment {kind}")
-        if kind == "PT_INTERP":
+        if isinstance(segment, InterpSegment):
             interpreter = segment.get_interp_name()
         elif kind == "PT_DYNAMIC":
             dynamic_segment = segment

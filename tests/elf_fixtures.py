@@ -22,6 +22,7 @@ Each fixture and what it needs (checked with objdump -T / readelf -V on Debian 1
 * header_only  -- the first 40 bytes of an ELF file (shorter than an ELF header).
 * rpath_exe    -- executable NEEDing libshipped.so.1 with RUNPATH $ORIGIN/../lib; libshipped_so is that
                   library (soname libshipped.so.1, defines version SHIPPED_1.0).
+* norpath_exe  -- the same executable without RUNPATH: found only where the runtime's search path looks.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class ElfFixtures:
     truncated: Path
     header_only: Path
     rpath_exe: Path
+    norpath_exe: Path
     libshipped_so: Path
 
 
@@ -149,6 +151,7 @@ def build_fixtures(root: Path) -> ElfFixtures:
     rpath_exe = compile_source(
         _RPATH_C, root / "rpath_exe", str(libshipped_so), "-Wl,--enable-new-dtags", "-Wl,-rpath,$ORIGIN/../lib",
     )
+    norpath_exe = compile_source(_RPATH_C, root / "norpath_exe", str(libshipped_so))
     return ElfFixtures(
         root=root,
         static_exe=static_exe,
@@ -162,6 +165,7 @@ def build_fixtures(root: Path) -> ElfFixtures:
         truncated=truncated,
         header_only=header_only,
         rpath_exe=rpath_exe,
+        norpath_exe=norpath_exe,
         libshipped_so=libshipped_so,
     )
 
