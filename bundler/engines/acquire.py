@@ -198,7 +198,7 @@ def fetch_engine(
                 tried.append(f"mirror: not tried, {fetch_failed.message}")
             else:
                 try:
-                    return found(*_download(entry, cache, url, options, label=f"{target} {filename}"))
+                    return found(*_download(entry, cache, url, options, label=f"{target} {kind}"))
                 except EngineFetchError as err:
                     fetch_failed = err
                     tried.append(f"mirror: {err.message}")
@@ -272,21 +272,19 @@ def _progress_bar(enabled: bool, label: str) -> Iterator[Progress | None]:
         BarColumn,
         DownloadColumn,
         TextColumn,
-        TimeRemainingColumn,
         TransferSpeedColumn,
     )
     from rich.progress import Progress as RichProgress
 
     with RichProgress(
         TextColumn("{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=20),
         DownloadColumn(),
         TransferSpeedColumn(),
-        TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
     ) as bar:
-        task = bar.add_task(f"downloading {label}", total=None)
+        task = bar.add_task(label, total=None)
 
         def update(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total)

@@ -328,3 +328,14 @@ def test_not_gzip_at_all(tmp_path: Path, server: MirrorServer, elf: bytes) -> No
     with pytest.raises(EngineFetchError, match="corrupt gzip data"):
         _fetch(tmp_path, server.base_url)
     assert _cache_is_clean(tmp_path)
+
+
+def test_progress_bar_off_a_terminal_writes_nothing_to_stdout(
+    tmp_path: Path, server: MirrorServer, elf: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _publish(server, elf)
+    options = EngineOptions(mirror=server.base_url, cache_dir=tmp_path / "cache", env=_env(tmp_path), version=HASH,
+                            progress=True)
+    got = acquire("binary", TARGET, project_root=tmp_path, local=None, options=options)
+    assert got.path.read_bytes() == elf
+    assert capsys.readouterr().out == ""
