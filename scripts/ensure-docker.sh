@@ -6,11 +6,14 @@
 #  2. start dockerd in the background when the socket does not answer (log: $DOCKERD_LOG);
 #  3. wait up to $DOCKER_WAIT seconds (default 60) for `docker info` to work.
 #
+# Environment: DOCKERD_LOG (default /tmp/dockerd.log), DOCKER_WAIT (60), DOCKERD_FLAGS (extra dockerd flags).
+#
 # It prints one clear line either way and ALWAYS exits 0: it must never fail the test command by itself.
 # When the daemon is not available, the tests marked `docker` skip with a loud reason instead.
 # A DOCKER_HOST pointing elsewhere is honoured: then nothing is installed or started, only checked.
 
 DOCKERD_LOG="${DOCKERD_LOG:-/tmp/dockerd.log}"
+DOCKERD_FLAGS="${DOCKERD_FLAGS:-}"  # extra dockerd flags, e.g. --storage-driver=vfs where overlay2 fails
 DOCKER_WAIT="${DOCKER_WAIT:-60}"
 SOCK=/var/run/docker.sock
 
@@ -79,7 +82,8 @@ start_daemon() {
     if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid 2>/dev/null)" 2>/dev/null; then
         as_root rm -f /var/run/docker.pid
     fi
-    as_root sh -c "nohup dockerd >>'$DOCKERD_LOG' 2>&1 </dev/null &" || {
+    # shellcheck disable=SC2086 # DOCKERD_FLAGS is a list of flags
+    as_root sh -c "nohup dockerd $DOCKERD_FLAGS >>'$DOCKERD_LOG' 2>&1 </dev/null &" || {
         say "cannot start dockerd (needs root or passwordless sudo)"
         return 1
     }

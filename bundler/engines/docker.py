@@ -37,7 +37,7 @@ from typing import Any
 
 from bundler import dockerio
 from bundler.engines import EngineKind, engine_filename, parse_engine_filename
-from bundler.errors import ConfigError, DockerError, EngineNotFoundError
+from bundler.errors import ConfigError, DockerError, EngineNotFoundError, ProjectError
 from bundler.targets import RuntimeProfile
 
 Log = Callable[[str], None]
@@ -150,7 +150,7 @@ def built_tree(
     Removed on exit. The container is removed on success, failure, timeout and Ctrl-C."""
     project_root = project_root.resolve()
     if not (project_root / "package.json").is_file():
-        raise ConfigError(f"{project_root} has no package.json", hint="run photon-bundle in the project directory")
+        raise ProjectError(f"{project_root} has no package.json", hint="run photon-bundle in the project directory")
     image = build_image(profile, options)
     platform = dockerio.platform_for(profile.arch)
     recipe = options.command or default_recipe(project_root)
