@@ -78,9 +78,10 @@ class EngineSource(Protocol):
     ) -> AcquiredEngine: ...
 
 
-# The Docker source. Set it explicitly (tests, or the CLI at start-up), or define
+# The Docker source, in order of precedence: the `docker=` argument of acquire(); this variable (set it
+# explicitly, e.g. at CLI start-up or in tests); else a function
 # `docker_source(kind, target, *, version, project_root, options) -> AcquiredEngine` in
-# bundler/engines/docker.py: `--engine-source docker` finds it there when this is None.
+# bundler/engines/docker.py, imported only when `--engine-source docker` asks for it.
 DOCKER_SOURCE: EngineSource | None = None
 DOCKER_MODULE = "bundler.engines.docker"
 
@@ -108,8 +109,13 @@ def acquire(
     project_root: Path,
     local: Path | None,
     options: EngineOptions,
+    docker: EngineSource | None = None,
 ) -> AcquiredEngine:
-    """The engine file for `kind` and `target`, from the source `options.source` selects."""
+    """The engine file for `kind` and `target`, from the source `options.source` selects.
+
+    `docker` is the Docker source for this call (e.g. a closure over the RuntimeProfile and the Docker
+    build options); without it, `--engine-source docker` uses docker_source().
+    """
     source = _check_source(options.source)
     filename = _native_filename(kind, target)
     if source == "local":
@@ -121,7 +127,7 @@ def acquire(
             )
         return _from_local(kind, target, local, project_root, options)
     if source == "docker":
-        plugged = docker_source()
+        plugged = docker if docker is not None else docker_source()
         if plugged is None:
             raise ConfigError(
                 "--engine-source docker is not available: no Docker engine source is installed",

@@ -140,3 +140,15 @@ def test_docker_source_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
                   options=_options(tmp_path, source="docker", version=HASH))
     assert got.source == "docker"
     assert calls == [("binary", TARGET, HASH)]
+
+
+@pytest.mark.usefixtures("no_docker_source")
+def test_docker_source_passed_per_call(tmp_path: Path) -> None:
+    def bound(kind: EngineKind, target: str, *, version: str | None, project_root: Path,
+              options: EngineOptions) -> AcquiredEngine:
+        return AcquiredEngine(path=project_root / "built", source="docker", sha256=DIGEST, kind=kind, target=target,
+                              version=version)
+
+    got = acquire("library", TARGET, project_root=tmp_path, local=None, options=_options(tmp_path, source="docker"),
+                  docker=bound)
+    assert (got.source, got.path, got.version) == ("docker", tmp_path / "built", None)
