@@ -72,7 +72,11 @@ def fetch(
     json_mode: bool,
     quiet: bool,
 ) -> None:
-    """Download engines into the cache (verified by sha256), unless a cached copy is already there."""
+    """Download engines into the cache, verified by sha256.
+
+    A copy already in photon-bundle's cache, or in Prisma's own cache with a matching .sha256, is used
+    instead of downloading.
+    """
     env = dict(os.environ)
     console = Console(quiet=quiet, json_mode=json_mode)
     engine_kind = cast("EngineKind", kind)
