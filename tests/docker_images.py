@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import struct
 import subprocess
 import tarfile
@@ -155,3 +156,34 @@ class ImageFactory:
         self.made.clear()
         # dangling layers of what we built
         self.client.images.prune(filters={"label": f"{TEST_LABEL}=1", "dangling": True})
+
+
+def host_node_entries() -> dict[str, Entry]:
+    """The host's `node` with the shared libraries it loads and its npm, as image entries: an offline
+    stand-in for a Node.js build image (run it only on the host's own architecture)."""
+    node = Path(shutil.which("node") or "/usr/bin/node").resolve()
+    npm_root = Path("/usr/lib/node_modules/npm")
+    if not node.is_file() or not npm_root.is_dir():
+        raise FileNotFoundError("needs the host's node and /usr/lib/node_modules/npm")
+    entries: dict[str, Entry] = {
+        "/usr/bin/node": File(node.read_bytes(), 0o755),
+        "/usr/bin/npm": Link("../lib/node_modules/npm/bin/npm-cli.js"),
+        "/usr/bin/npx": Link("../lib/node_modules/npm/bin/npx-cli.js"),
+        "/usr/bin/env": Link("/bin/busybox"),
+        "/root": Dir(0o700),
+    }
+    ldd = subprocess.run(["ldd", str(node)], capture_output=True, text=True, check=True).stdout
+    for line in ldd.splitlines():
+        parts = line.split()
+        paths = [p for p in parts if p.startswith("/")]
+        for lib in paths:
+            real = Path(lib).resolve()
+            entries[str(real)] = File(real.read_bytes(), 0o755)
+            if str(real) != lib:
+                entries[lib] = Link(str(real))
+    for item in sorted(npm_root.rglob("*")):
+        if item.is_symlink():
+            entries[str(item)] = Link(str(item.readlink()))
+        elif item.is_file():
+            entries[str(item)] = File(item.read_bytes(), item.stat().st_mode & 0o777)
+    return entries
