@@ -722,8 +722,10 @@ def _alternatives(path: str, facts: ElfFacts, ctx: _Context, policies: Policies)
 
 def _preferred_runtimes(profile: RuntimeProfile) -> list[Runtime]:
     """The platform's runtimes, supported ones first, each group oldest first."""
-    runtimes = load_matrix().runtimes_for(profile.platform.key)
-    return sorted(runtimes, key=lambda r: r.deprecated)
+    matrix = load_matrix()
+    if profile.platform.key not in matrix.platforms:  # a profile built by hand (e.g. a Docker base image)
+        return []
+    return sorted(matrix.runtimes_for(profile.platform.key), key=lambda r: r.deprecated)
 
 
 def _engine_fix(profile: RuntimeProfile) -> str:
@@ -736,8 +738,8 @@ def _engine_fix(profile: RuntimeProfile) -> str:
 
 
 def _rebuild_fix(path: str, profile: RuntimeProfile) -> str:
-    where = profile.image or profile.os.name
-    return f"rebuild {posixpath.basename(path)} for {profile.os.name} on {profile.arch} (npm rebuild inside {where})"
+    where = f"inside {profile.image}" if profile.image else f"on {profile.os.name}"
+    return f"rebuild {posixpath.basename(path)} for {profile.os.name} on {profile.arch} (npm rebuild {where})"
 
 
 def _with_fix(finding: Finding, fix: str) -> Finding:
@@ -841,7 +843,7 @@ def verify_artifact(
     artifact = _open_artifact(path)
     try:
         entries = artifact.entries()
-        scanned, links = _scan(artifact, entries)
+        scanned, links = _scan(artifact, sorted(entries, key=lambda e: e.path))
         zip_bytes = artifact.zip_bytes
     finally:
         artifact.close()

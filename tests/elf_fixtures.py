@@ -23,6 +23,7 @@ Each fixture and what it needs (checked with objdump -T / readelf -V on Debian 1
 * rpath_exe    -- executable NEEDing libshipped.so.1 with RUNPATH $ORIGIN/../lib; libshipped_so is that
                   library (soname libshipped.so.1, defines version SHIPPED_1.0).
 * norpath_exe  -- the same executable without RUNPATH: found only where the runtime's search path looks.
+* libshipped_v2_so -- another libshipped.so.1 that defines SHIPPED_2.0 but not SHIPPED_1.0.
 """
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional, Union
+
+# (archive path, content, Unix mode or None for "no Unix attributes")
+Member = tuple[str, Union[bytes, Path], Optional[int]]
 
 EM_AARCH64 = 183
 E_MACHINE_OFFSET = 18  # e_machine in the ELF header (after e_ident[16] and e_type[2])
@@ -97,6 +103,7 @@ class ElfFixtures:
     rpath_exe: Path
     norpath_exe: Path
     libshipped_so: Path
+    libshipped_v2_so: Path
 
 
 def have_compilers() -> bool:
@@ -152,6 +159,13 @@ def build_fixtures(root: Path) -> ElfFixtures:
         _RPATH_C, root / "rpath_exe", str(libshipped_so), "-Wl,--enable-new-dtags", "-Wl,-rpath,$ORIGIN/../lib",
     )
     norpath_exe = compile_source(_RPATH_C, root / "norpath_exe", str(libshipped_so))
+    v2 = root / "v2"
+    v2.mkdir(exist_ok=True)
+    (v2 / "shipped.map").write_text(_SHIPPED_MAP.replace("SHIPPED_1.0", "SHIPPED_2.0"))
+    libshipped_v2_so = compile_source(
+        _SHIPPED_C, v2 / "libshipped.so.1", "-shared", "-fPIC", "-Wl,-soname,libshipped.so.1",
+        f"-Wl,--version-script={v2 / 'shipped.map'}",
+    )
     return ElfFixtures(
         root=root,
         static_exe=static_exe,
@@ -167,19 +181,20 @@ def build_fixtures(root: Path) -> ElfFixtures:
         rpath_exe=rpath_exe,
         norpath_exe=norpath_exe,
         libshipped_so=libshipped_so,
+        libshipped_v2_so=libshipped_v2_so,
     )
 
 
-def make_zip(path: Path, members: list[tuple[str, bytes | Path, int | None]]) -> Path:
+def make_zip(path: Path, members: Sequence[Member]) -> Path:
     """A zip whose members carry the given Unix modes (None: no Unix attributes, as Windows tools write)."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, content, mode in members:
             data = content.read_bytes() if isinstance(content, Path) else content
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
-            if mode is None:
+            if mode is None:  # MS-DOS attributes only (archive bit), as Windows tools write
                 info.create_system = 0
-                info.external_attr = 0
+                info.external_attr = 0x20
             else:
                 info.create_system = 3
                 info.external_attr = (0o100000 | mode) << 16
@@ -187,11 +202,11 @@ def make_zip(path: Path, members: list[tuple[str, bytes | Path, int | None]]) ->
     return path
 
 
-def make_tree(root: Path, members: list[tuple[str, bytes | Path, int]]) -> Path:
+def make_tree(root: Path, members: Sequence[Member]) -> Path:
     """The same as make_zip, as an unpacked directory."""
     for name, content, mode in members:
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content.read_bytes() if isinstance(content, Path) else content)
-        target.chmod(mode)
+        target.chmod(0o644 if mode is None else mode)
     return root
