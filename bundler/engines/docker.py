@@ -292,3 +292,29 @@ def engine_from_container(
         out.chmod(0o755 if kind == "binary" else mode | 0o444)
         log(f"engine from the container: {engine.relative_to(tree)} -> {out}")
         return out
+
+
+def docker_source_for(
+    profile: RuntimeProfile, build: DockerBuildOptions, log: Callable[[str], None], dest_dir: Path
+) -> Callable[..., Any]:
+    """An `acquire(docker=...)` source (bundler.engines.acquire.EngineSource): builds the project in the
+    profile's image and returns the engine it produced, copied into `dest_dir` (owned by the caller)."""
+    from bundler.engines.acquire import AcquiredEngine, EngineOptions
+    from bundler.engines.cache import sha256_file
+
+    def source(
+        kind: EngineKind, target: str, *, version: str | None, project_root: Path, options: EngineOptions
+    ) -> AcquiredEngine:
+        del options  # mirror/cache settings do not apply to a container build
+        if target not in profile.accepted_targets:
+            raise ConfigError(
+                f"the Docker build for {profile.platform.title} {profile.runtime.name} ({profile.arch}) makes "
+                f"{profile.target} engines, not {target}",
+                hint="choose the runtime and --arch that need this target, or another --engine-source",
+            )
+        path = engine_from_container(project_root, profile, kind, build, log, dest_dir)
+        return AcquiredEngine(
+            path=path, source="docker", sha256=sha256_file(path), kind=kind, target=target, version=version
+        )
+
+    return source

@@ -23,7 +23,7 @@ from bundler.engines.docker import (
     engine_from_container,
     skip_in_copy,
 )
-from bundler.errors import DockerError, EngineNotFoundError
+from bundler.errors import ConfigError, DockerError, EngineNotFoundError
 from bundler.targets import resolve
 from tests.docker_images import File, ImageFactory, aarch64_exit_elf
 from tests.integration.docker_fixtures import (  # noqa: F401 - fixtures
@@ -323,3 +323,36 @@ def test_what_is_left_out_of_the_copy() -> None:
     assert not skip_in_copy(P("src/.git"), True)
     assert skip_in_copy(P("node_modules"), False)  # a link named node_modules too
     assert not skip_in_copy(P("src/node_modules.js"), False)
+
+
+def test_docker_source_plugs_into_acquire(
+    build_image: str,
+    tmp_path: Path,
+) -> None:
+    from bundler.engines.acquire import EngineOptions, acquire
+    from bundler.engines.docker import docker_source_for
+
+    project = make_project(tmp_path)
+    source = docker_source_for(
+        PROFILE, DockerBuildOptions(image=build_image, command=RECIPE), lambda _l: None, tmp_path / "engines"
+    )
+    got = acquire(
+        "binary",
+        "rhel-openssl-1.0.x",
+        project_root=project,
+        local=None,
+        options=EngineOptions(source="docker"),
+        docker=source,
+    )
+    assert got.source == "docker"
+    assert got.path == tmp_path / "engines" / "query-engine-rhel-openssl-1.0.x"
+    assert got.sha256 == hashlib.sha256(Path("/bin/busybox").read_bytes()).hexdigest()
+    with pytest.raises(ConfigError, match=re.escape("makes rhel-openssl-1.0.x engines, not debian-openssl-3.0.x")):
+        acquire(
+            "binary",
+            "debian-openssl-3.0.x",
+            project_root=project,
+            local=None,
+            options=EngineOptions(source="docker"),
+            docker=source,
+        )
