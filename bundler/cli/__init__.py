@@ -14,6 +14,7 @@ import click
 from bundler import __version__
 from bundler.cli.bundle_cmds import lambda_command
 from bundler.cli.common import run_guarded
+from bundler.cli.engines_cmd import engines
 from bundler.cli.targets_cmd import targets
 
 
@@ -29,7 +30,7 @@ def cli() -> None:
     """
 
 
-COMMANDS: list[click.Command] = [lambda_command, targets]
+COMMANDS: list[click.Command] = [lambda_command, targets, engines]
 for _command in COMMANDS:
     cli.add_command(_command)
 
