@@ -447,8 +447,8 @@ class _DirArtifact:
                 except OSError:  # dangling symlink
                     out.append(_Entry(rel, 0, None, symlink=True))
                     continue
-                if stat.S_ISREG(st.st_mode):
-                    out.append(_Entry(rel, st.st_size, stat.S_IMODE(st.st_mode), symlink=full.is_symlink()))
+                if stat.S_ISREG(st.st_mode):  # a symbolic link to a file counts as that file
+                    out.append(_Entry(rel, st.st_size, stat.S_IMODE(st.st_mode)))
         return out
 
     def read(self, entry: _Entry, limit: int | None = None) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -206,6 +207,31 @@ def test_version_needed_from_a_shipped_library(fx: ElfFixtures, tmp_path: Path) 
     # a shipped library without version definitions satisfies any version (glibc only warns)
     members = [("bin/app", fx.rpath_exe, 0o755), ("lib/libshipped.so.1", fx.plain_so, 0o644)]
     assert verify_artifact(make_zip(tmp_path / "unversioned.zip", members), resolve(*UBUNTU2204), engine_kind=None).ok
+
+
+def test_symbolic_links_to_shipped_libraries(fx: ElfFixtures, tmp_path: Path) -> None:
+    # lib/libshipped.so.1 -> libshipped.so.1.0.0, as `cp -P` / zip --symlinks store it
+    zip_path = tmp_path / "links.zip"
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        zf.writestr(_unix_info("bin/app", 0o100755), fx.rpath_exe.read_bytes())
+        zf.writestr(_unix_info("lib/libshipped.so.1", 0o120777), b"libshipped.so.1.0.0")
+        zf.writestr(_unix_info("lib/libshipped.so.1.0.0", 0o100644), fx.libshipped_v2_so.read_bytes())
+    report = verify_artifact(zip_path, resolve(*AL2023), engine_kind=None)
+    (sym,) = report.errors  # the link was followed to the library, whose versions do not match
+    assert sym.file == "bin/app" and "lib/libshipped.so.1.0.0" in sym.message
+    assert {f.path for f in report.files} == {"bin/app", "lib/libshipped.so.1.0.0"}
+    members: list[Member] = [("bin/app", fx.rpath_exe, 0o755), ("real/libshipped.so.1", fx.libshipped_so, 0o644)]
+    tree = make_tree(tmp_path / "links", members)
+    (tree / "lib").mkdir()
+    (tree / "lib" / "libshipped.so.1").symlink_to("../real/libshipped.so.1")
+    assert verify_artifact(tree, resolve(*AL2023), engine_kind=None).ok
+
+
+def _unix_info(name: str, mode: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    info.create_system = 3
+    info.external_attr = mode << 16
+    return info
 
 
 def test_directory_and_zip_give_the_same_verdicts(fx: ElfFixtures, tmp_path: Path) -> None:
