@@ -737,6 +737,15 @@ def _engine_fix(profile: RuntimeProfile) -> str:
     ).rstrip(",")
 
 
+def _refetch_fix(profile: RuntimeProfile) -> str:
+    """For an engine named for the right target whose content is not built for it (renamed, or corrupted)."""
+    docker = f", or --engine-source docker to take it from {profile.image}" if profile.image else ""
+    return (
+        f"the file is named for {profile.target} but is not a working {profile.target} engine: bundle again with "
+        f"--engine-source mirror{docker}"
+    )
+
+
 def _rebuild_fix(path: str, profile: RuntimeProfile) -> str:
     where = f"inside {profile.image}" if profile.image else f"on {profile.os.name}"
     return f"rebuild {posixpath.basename(path)} for {profile.os.name} on {profile.arch} (npm rebuild {where})"
@@ -982,7 +991,7 @@ def _check_scanned(
             )
         return FileReport(path, role, facts, {}, entry.size, skipped=skipped), findings
 
-    fix = _engine_fix(profile) if role == "engine" else _rebuild_fix(path, profile)
+    fix = _refetch_fix(profile) if role == "engine" else _rebuild_fix(path, profile)
     by_check: dict[str, list[Finding]] = {c: [] for c in FILE_CHECKS}
     if item.read_error is not None:
         by_check["elf"].append(Finding(path, "elf", "error", f"cannot be read: {item.read_error}",

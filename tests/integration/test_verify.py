@@ -286,6 +286,15 @@ def test_zip_with_the_engine_of_another_target(fx: ElfFixtures, tmp_path: Path) 
     assert report.files[0].verdict == "skip"  # never loaded, so its ELF facts are not judged
 
 
+def test_engine_named_right_but_built_wrong(fx: ElfFixtures, tmp_path: Path) -> None:
+    name = f"{ENGINE_DIR}/query-engine-rhel-openssl-1.0.x"
+    report = verify_artifact(make_zip(tmp_path / "e.zip", [(name, fx.glibc234_exe, 0o755)]), resolve(*AL2))
+    (sym,) = report.errors
+    assert (sym.file, sym.check) == (name, "symbols") and "GLIBC_2.34" in sym.message
+    assert "--engine-source mirror" in sym.fix and "build-nodejs18.x" in sym.fix
+    assert report.checks["engine"] == "pass"
+
+
 def test_extra_engine_next_to_the_right_one(fx: ElfFixtures, tmp_path: Path) -> None:
     members: list[Member] = [
         (f"{ENGINE_DIR}/libquery_engine-rhel-openssl-1.0.x.so.node", fx.plain_so, 0o644),
