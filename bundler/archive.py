@@ -5,10 +5,19 @@ timestamp is fixed (SOURCE_DATE_EPOCH, else 1980-01-01), modes are normalised an
 external attributes (create_system 3) so `unzip` and Lambda keep the exec bit, and no extra fields
 are written except zip64 where sizes demand it.
 
-Python's zipfile cannot take data compressed elsewhere, so the format is written here (APPNOTE 6.3):
-entries are deflated concurrently on worker threads (zlib and hashlib release the GIL), and the writer
-consumes the results strictly in order, so the output is byte-identical to the serial path
-(`workers=1`). Large files are compressed in chunks into a spooled temp file, keeping memory flat.
+Python's zipfile cannot take data compressed elsewhere, so the format is written here (APPNOTE 6.3).
+The work is cut into jobs that worker threads run concurrently (zlib and hashlib release the GIL):
+
+* a small entry (below SPLIT_MIN) is one job: read, CRC, sha256, deflate, all in memory;
+* a large file is cut into SEGMENT-sized jobs, deflated independently the way pigz does it: each
+  segment is primed with the 32 KiB before it as the deflate dictionary and ends with a sync flush
+  (the last one finishes the stream), so the pieces concatenate into one valid deflate stream and a
+  single 20 MB engine keeps every core busy. The writer thread takes the segments in order, updates
+  CRC and sha256 over the raw bytes and spools the compressed bytes (memory stays flat).
+
+How a file is cut depends only on its size, never on the number of workers, and the writer consumes
+job results strictly in order, so the output is byte-identical to the serial path (`workers=1`).
+Jobs in flight are bounded by count and by bytes, so peak memory does not grow with file sizes.
 """
 
 from __future__ import annotations
@@ -24,12 +33,21 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol, Union
 
-CHUNK = 1 << 20
-SPOOL_MAX = 8 << 20  # compressed output larger than this goes to a temp file
+from bundler.errors import ProjectError
+
+CHUNK = 1 << 20  # copy buffer
+SEGMENT = 1 << 20  # large files are deflated in segments of this size, one job each
+SPLIT_MIN = 2 * SEGMENT  # files at least this large are segmented
+DICT_SIZE = 32 << 10  # deflate's window: each segment is primed with this much of the data before it
+SPOOL_MAX = 8 << 20  # a segmented entry's compressed bytes beyond this go to a temp file
+INFLIGHT_BYTES = 8 << 20  # per worker: uncompressed bytes of jobs submitted but not yet written
+INFLIGHT_MAX_BYTES = 64 << 20
+INFLIGHT_JOBS = 64  # per worker
 ZIP64_LIMIT = 0xFFFFFFFF
 DOS_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can hold
+DOS_LAST = 4354819198  # 2107-12-31T23:59:58Z, the latest
 
 
 class ArchiveEntry(Protocol):
@@ -86,7 +104,7 @@ def zip_epoch(env: dict[str, str] | None = None) -> int:
 
 
 def _dos_time(epoch: int) -> tuple[int, int]:
-    t = time.gmtime(epoch)
+    t = time.gmtime(min(max(epoch, DOS_EPOCH), DOS_LAST))
     dos_date = ((t.tm_year - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday
     dos_time = (t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2)
     return dos_time, dos_date
@@ -98,43 +116,143 @@ class _Compressed:
     size: int
     sha256: str
     method: int  # 8 deflate, 0 stored
-    payload: bytes | IO[bytes]  # compressed bytes, or a temp file holding them
+    payload: bytes | IO[bytes]  # compressed (or stored) bytes, or a temp file holding them
     payload_size: int
 
 
-def _read_chunks(entry: ArchiveEntry) -> Iterator[bytes]:
-    if entry.data is not None:
-        yield entry.data
+@dataclass(frozen=True)
+class _Job:
+    entry: ArchiveEntry
+    offset: int  # segments: where the segment starts in the file
+    length: int  # segments: its length; -1: the whole entry
+    last: bool  # the entry's last (or only) job
+    cost: int  # bytes to read, for the in-flight budget
+
+    def run(self, level: int) -> _Compressed | _Segment:
+        return _compress(self.entry, level) if self.length < 0 else _deflate_segment(self, level)
+
+
+@dataclass(frozen=True)
+class _Segment:
+    raw: bytes
+    deflated: bytes
+
+
+_Result = Union[_Compressed, _Segment]
+
+
+def _jobs(entry: ArchiveEntry) -> Iterator[_Job]:
+    """An entry's jobs: one, or a segment job per SEGMENT of a large file (by size alone)."""
+    size = _source_size(entry)
+    if size < SPLIT_MIN or entry.data is not None:
+        yield _Job(entry, 0, -1, True, max(size, 1))
         return
+    for offset in range(0, size, SEGMENT):
+        length = min(SEGMENT, size - offset)
+        yield _Job(entry, offset, length, offset + length >= size, length)
+
+
+def _source_size(entry: ArchiveEntry) -> int:
+    if entry.data is not None:
+        return len(entry.data)
     assert entry.source is not None
-    with entry.source.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            yield chunk
+    size = getattr(entry, "size", None)  # the plan's size (from the walk), to spare a stat
+    if isinstance(size, int):
+        return size
+    try:
+        return entry.source.stat().st_size
+    except OSError as err:
+        raise _unreadable(entry, err) from None
+
+
+def _unreadable(entry: ArchiveEntry, err: OSError) -> ProjectError:
+    return ProjectError(f"cannot read {entry.source} (for {entry.arc}): {err.strerror or err}",
+                        hint="run again when nothing else changes the project")
+
+
+def _changed(entry: ArchiveEntry) -> ProjectError:
+    return ProjectError(f"{entry.source} changed size while it was being zipped (for {entry.arc})",
+                        hint="run again when nothing else writes to the project")
 
 
 def _compress(entry: ArchiveEntry, level: int) -> _Compressed:
-    crc, size = 0, 0
-    sha = hashlib.sha256()
+    """A whole (small) entry, in memory: stored when deflate does not make it smaller."""
+    if entry.data is not None:
+        raw = entry.data
+    else:
+        assert entry.source is not None
+        try:
+            with entry.source.open("rb") as fh:
+                raw = fh.read()
+        except OSError as err:
+            raise _unreadable(entry, err) from None
     comp = zlib.compressobj(level, zlib.DEFLATED, -15)
-    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX)  # noqa: SIM115 - returned to caller
-    for chunk in _read_chunks(entry):
-        crc = zlib.crc32(chunk, crc)
-        size += len(chunk)
-        sha.update(chunk)
-        spool.write(comp.compress(chunk))
-    spool.write(comp.flush())
-    compressed_size = spool.tell()
-    if compressed_size >= size:  # incompressible (or empty): store it as it is
-        spool.close()
-        if entry.data is not None:
-            return _Compressed(crc, size, sha.hexdigest(), 0, entry.data, size)
-        stored: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX)  # noqa: SIM115
-        for chunk in _read_chunks(entry):
-            stored.write(chunk)
+    deflated = comp.compress(raw) + comp.flush()
+    crc, sha = zlib.crc32(raw), hashlib.sha256(raw).hexdigest()
+    if len(deflated) >= len(raw):  # incompressible (or empty): store it as it is
+        return _Compressed(crc, len(raw), sha, 0, raw, len(raw))
+    return _Compressed(crc, len(raw), sha, 8, deflated, len(deflated))
+
+
+def _deflate_segment(job: _Job, level: int) -> _Segment:
+    """One segment of a large file, as a piece of the entry's deflate stream (pigz's method)."""
+    assert job.entry.source is not None
+    start = max(0, job.offset - DICT_SIZE)
+    try:
+        with job.entry.source.open("rb") as fh:
+            fh.seek(start)
+            dictionary = fh.read(job.offset - start)
+            raw = fh.read(job.length + 1 if job.last else job.length)
+    except OSError as err:
+        raise _unreadable(job.entry, err) from None
+    if len(dictionary) != job.offset - start or len(raw) != job.length:
+        raise _changed(job.entry)
+    if dictionary:
+        comp = zlib.compressobj(level, zlib.DEFLATED, -15, zlib.DEF_MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY, dictionary)
+    else:
+        comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+    deflated = comp.compress(raw) + comp.flush(zlib.Z_FINISH if job.last else zlib.Z_SYNC_FLUSH)
+    return _Segment(raw, deflated)
+
+
+class _Assembler:
+    """Joins a segmented entry's results, in order, into one _Compressed (writer thread)."""
+
+    def __init__(self, entry: ArchiveEntry) -> None:
+        self.entry = entry
+        self.crc = 0
+        self.size = 0
+        self.sha = hashlib.sha256()
+        self.spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX)  # noqa: SIM115 - handed on
+
+    def add(self, segment: _Segment) -> None:
+        self.crc = zlib.crc32(segment.raw, self.crc)
+        self.size += len(segment.raw)
+        self.sha.update(segment.raw)
+        self.spool.write(segment.deflated)
+
+    def result(self) -> _Compressed:
+        compressed_size = self.spool.tell()
+        if compressed_size < self.size:
+            self.spool.seek(0)
+            return _Compressed(self.crc, self.size, self.sha.hexdigest(), 8, self.spool, compressed_size)
+        self.spool.close()  # incompressible: store the file's bytes, read again (and checked) into a spool
+        assert self.entry.source is not None
+        stored: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX)  # noqa: SIM115 - handed on
+        crc = 0
+        try:
+            with self.entry.source.open("rb") as fh:
+                while chunk := fh.read(min(CHUNK, self.size - stored.tell() + 1)):
+                    crc = zlib.crc32(chunk, crc)
+                    stored.write(chunk)
+        except OSError as err:
+            stored.close()
+            raise _unreadable(self.entry, err) from None
+        if stored.tell() != self.size or crc != self.crc:
+            stored.close()
+            raise _changed(self.entry)
         stored.seek(0)
-        return _Compressed(crc, size, sha.hexdigest(), 0, stored, size)
-    spool.seek(0)
-    return _Compressed(crc, size, sha.hexdigest(), 8, spool, compressed_size)
+        return _Compressed(self.crc, self.size, self.sha.hexdigest(), 0, stored, self.size)
 
 
 class _HashingWriter:
@@ -191,23 +309,48 @@ def write_zip(
 
 
 def _compressed_in_order(entries: Sequence[ArchiveEntry], level: int, workers: int) -> Iterator[_Compressed]:
+    """Every entry's _Compressed, in the order given; jobs run on `workers` threads."""
+    assembler: _Assembler | None = None
+    try:
+        for job, result in _run_jobs((job for entry in entries for job in _jobs(entry)), level, workers):
+            if isinstance(result, _Compressed):
+                yield result
+                continue
+            if assembler is None:
+                assembler = _Assembler(job.entry)
+            assembler.add(result)
+            if job.last:
+                done, assembler = assembler.result(), None
+                yield done
+    finally:
+        if assembler is not None:
+            assembler.spool.close()
+
+
+def _run_jobs(jobs: Iterator[_Job], level: int, workers: int) -> Iterator[tuple[_Job, _Result]]:
+    """Run jobs, yielding results in submission order, with a bounded number and size in flight."""
     if workers <= 1:
-        for entry in entries:
-            yield _compress(entry, level)
+        for job in jobs:
+            yield job, job.run(level)
         return
-    window = workers * 4
+    max_bytes = min(max(workers * INFLIGHT_BYTES, 2 * SPLIT_MIN), INFLIGHT_MAX_BYTES)
+    max_jobs = workers * INFLIGHT_JOBS
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deflate") as pool:
-        pending: deque[Future[_Compressed]] = deque()
-        it = iter(entries)
+        pending: deque[tuple[_Job, Future[_Result]]] = deque()
+        inflight = 0
         try:
-            for entry in it:
-                pending.append(pool.submit(_compress, entry, level))
-                if len(pending) >= window:
-                    yield pending.popleft().result()
+            for job in jobs:
+                while pending and (inflight + job.cost > max_bytes or len(pending) >= max_jobs):
+                    done, future = pending.popleft()
+                    inflight -= done.cost
+                    yield done, future.result()
+                pending.append((job, pool.submit(job.run, level)))
+                inflight += job.cost
             while pending:
-                yield pending.popleft().result()
+                done, future = pending.popleft()
+                yield done, future.result()
         finally:
-            for future in pending:
+            for _job, future in pending:
                 future.cancel()
 
 
