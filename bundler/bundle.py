@@ -14,7 +14,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import pathspec
 from bundler import __version__, manifest
 from bundler.archive import ArchiveResult, write_zip, zip_epoch
 from bundler.engines import EngineKind, engine_filename, parse_engine_filename
-from bundler.errors import BundleError, ProjectError, SizeLimitError
+from bundler.errors import BundleError, ConfigError, ProjectError, SizeLimitError
 from bundler.limits import Limit, breakdown, format_breakdown, format_size
 from bundler.options import Resolved
 from bundler.plan import (
@@ -38,7 +38,7 @@ from bundler.plan import (
 from bundler.project import PackageJson, Project, read_package_json, read_project
 from bundler.targets import RuntimeProfile, load_matrix, newest_runtime, resolve, runtime_for_node_range
 from bundler.walk import FileEntry, walk_tree
-from platforms.base import PlatformAdapter
+from platforms.base import OutputFile, PlatformAdapter, Unit
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -155,50 +155,178 @@ def _tree(project: Project, profile: RuntimeProfile, options: Resolved, env: Map
 
 def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: Mapping[str, str],
            log: Log, *, progress: bool = False) -> dict[str, Any]:
-    """Run the whole pipeline; returns the manifest that was written."""
+    """Run the whole pipeline; returns the manifest that was written.
+
+    The adapter names the units to deploy (one function zip for Lambda, one per function on Netlify,
+    Now, Vercel, Serverless). The tree is walked once; each unit is planned, size-checked, written and
+    verified on its own; then all artifacts are committed together under one manifest, so a failure in
+    any unit leaves nothing behind.
+    """
     project = read_project(project_dir)
-    runtime, runtime_why = choose_runtime(adapter, project, options)
-    profile = resolve(adapter.key, runtime, options["arch"])
-    log(f"runtime {runtime} ({runtime_why}) on {profile.arch}: {profile.os.name}, "
-        f"glibc {profile.os.glibc or '-'}, OpenSSL {profile.os.openssl} -> engine target {profile.target}")
+    units = adapter.units(project, options, env)
+    profiles = [unit_profile(adapter, project, options, unit) for unit in units]
+    _log_units(units, profiles, log)
     out_dir = out_dir_for(project_dir, adapter, options)
     with ExitStack() as stack:
-        tree = stack.enter_context(_tree(project, profile, options, env, log))
+        tree = stack.enter_context(_tree(project, _build_profile(profiles, options), options, env, log))
         out_rel = _rel_inside(out_dir, tree) if tree == project.root else None
-        skip = {".git/", ".photon-bundle/", *([out_rel + "/"] if out_rel else [])}
-        excluded_link = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *options["exclude"]])
-        files = walk_tree(tree, skip_dir=lambda rel: rel in skip, skip_link=excluded_link.match_file)
+        files = _walk(tree, out_rel, options)
         kind = engine_kind(project, files, env)
-        choice, engine_info = _engine(project, tree, files, kind, profile, options, env, stack, progress)
         layout, template = layer_options()
-        fmt = options["format"]
-        if fmt != "zip" and not adapter.supports_layers:
-            raise BundleError(f"--format {fmt}: {adapter.key} has no layers", hint="use --format zip")
-        plan = plan_bundle(
-            project if tree == project.root else read_project(tree), files, installed_packages(files), choice,
-            PlanOptions(excludes=options["exclude"], includes=options["include"], out_rel=out_rel, format=fmt,
-                        layer_node_modules=options["layer_node_modules"],
-                        function_filename=adapter.function_filename, layer_filename=adapter.layer_filename,
-                        layer_layout=layout, wrapper_template=template),
-        )
-        for warning in plan.warnings:
-            log(f"warning: {warning}")
-        limits_before = unzipped_limits(adapter, plan)
-        _raise_if_over(limits_before, plan)
-        fingerprint = inputs_fingerprint(plan, options, engine_info.get("sha256"))
+        if options["format"] != "zip" and not adapter.supports_layers:
+            raise BundleError(f"--format {options['format']}: {adapter.key} has no layers", hint="use --format zip")
+        tree_project = project if tree == project.root else read_project(tree)
+        installed = installed_packages(files)
+        engines: dict[str, tuple[EngineChoice | None, dict[str, Any]]] = {}
+        planned: list[tuple[Unit, RuntimeProfile, str, BundlePlan, dict[str, Any], list[Limit]]] = []
+        for unit, (profile, runtime_why) in zip(units, profiles):
+            if profile.target not in engines:
+                engines[profile.target] = _engine(project, tree, files, kind, profile, options, env, stack, progress)
+            choice, engine_info = engines[profile.target]
+            plan = plan_bundle(tree_project, files, installed, choice,
+                               unit_plan_options(options, unit, out_rel, layout, template))
+            for warning in plan.warnings:
+                log(f"warning: {unit.name + ': ' if unit.name else ''}{warning}")
+            limits_before = _named(unit, unzipped_limits(adapter, plan))
+            _raise_if_over(limits_before, plan)
+            planned.append((unit, profile, runtime_why, plan, engine_info, limits_before))
+        fingerprint = units_fingerprint(planned, options)
         previous = None if options["force"] else reusable(out_dir, fingerprint)
         if previous is not None:
             log("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
+            write_outputs(adapter.outputs(project, options, units, previous), log)
             return previous
         out_dir.mkdir(parents=True, exist_ok=True)
-        written = write_artifacts(plan, out_dir, env, stack)
-        limits = limits_before + zipped_limits(adapter, options, written)
-        _raise_if_over(limits, plan, written)
-        verification = _verify(written, profile, kind, options)
-        doc = build_manifest(adapter, profile, runtime_why, plan, written, limits, engine_info, fingerprint)
-        doc["verify"] = verification
-        commit(written, out_dir, doc)
+        docs: list[dict[str, Any]] = []
+        all_written: list[Written] = []
+        for unit, profile, runtime_why, plan, engine_info, limits_before in planned:
+            written = write_artifacts(plan, out_dir, env, stack)
+            limits = limits_before + _named(unit, unit_zipped_limits(adapter, options, unit, written))
+            _raise_if_over(limits, plan, written)
+            verification = _verify(written, profile, kind, options)
+            unit_doc = build_manifest(adapter, profile, runtime_why, plan, written, limits, engine_info, fingerprint)
+            unit_doc["verify"] = verification
+            docs.append(unit_doc)
+            all_written += written
+        doc = docs[0] if len(units) == 1 and not units[0].name else merge_unit_docs(units, docs)
+        outputs = adapter.outputs(project, options, units, doc)
+        if outputs:
+            doc["outputs"] = [{"path": str(o.path), "in_place": o.in_place, "note": o.note} for o in outputs]
+        commit(all_written, out_dir, doc)
+        write_outputs(outputs, log)
     return doc
+
+
+def unit_profile(adapter: PlatformAdapter, project: Project, options: Resolved,
+                 unit: Unit) -> tuple[RuntimeProfile, str]:
+    """The unit's runtime profile: --runtime (or photon-bundle.toml) first, then what the platform's config
+    says for this unit, then choose_runtime; the architecture likewise."""
+    if unit.runtime is not None and not options["runtime"]:
+        runtime, why = unit.runtime
+    else:
+        runtime, why = choose_runtime(adapter, project, options)
+    arch = unit.arch if unit.arch is not None and options.source("arch") == "default" else options["arch"]
+    return resolve(adapter.key, runtime, arch), why
+
+
+def _walk(tree: Path, out_rel: str | None, options: Resolved) -> list[FileEntry]:
+    skip = {".git/", ".photon-bundle/", *([out_rel + "/"] if out_rel else [])}
+    excluded_link = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *options["exclude"]])
+    return walk_tree(tree, skip_dir=lambda rel: rel in skip, skip_link=excluded_link.match_file)
+
+
+def _log_units(units: list[Unit], profiles: list[tuple[RuntimeProfile, str]], log: Log) -> None:
+    for unit, (profile, runtime_why) in zip(units, profiles):
+        log(f"{unit.name + ': ' if unit.name else ''}runtime {profile.runtime.name} ({runtime_why}) on "
+            f"{profile.arch}: {profile.os.name}, glibc {profile.os.glibc or '-'}, OpenSSL {profile.os.openssl} "
+            f"-> engine target {profile.target}")
+        for warning in unit.warnings:
+            log(f"warning: {unit.name + ': ' if unit.name else ''}{warning}")
+
+
+def _build_profile(profiles: list[tuple[RuntimeProfile, str]], options: Resolved) -> RuntimeProfile:
+    """The one profile a --build docker tree is built for."""
+    targets = sorted({p.target for p, _ in profiles})
+    if options["build"] == "docker" and len(targets) > 1:
+        raise ConfigError(f"--build docker builds one tree, but the functions need engines for {', '.join(targets)}",
+                          hint="bundle them in separate runs (--runtime), or give them one runtime")
+    return profiles[0][0]
+
+
+def unit_plan_options(options: Resolved, unit: Unit, out_rel: str | None, layout: dict[str, str],
+                      template: str) -> PlanOptions:
+    return PlanOptions(excludes=(*unit.excludes, *options["exclude"]), includes=(*options["include"], *unit.includes),
+                       out_rel=out_rel, format=options["format"], layer_node_modules=options["layer_node_modules"],
+                       function_filename=unit.function_filename, layer_filename=unit.layer_filename,
+                       layer_layout=layout, wrapper_template=template, app_files=unit.app_files, roots=unit.roots,
+                       ignored_modules=unit.ignored_modules, dependencies=unit.dependencies,
+                       relocate=unit.relocate, generated=unit.generated)
+
+
+def _named(unit: Unit, limits: list[Limit]) -> list[Limit]:
+    return [replace(lim, name=f"{unit.name}: {lim.name}") for lim in limits] if unit.name else limits
+
+
+def unit_zipped_limits(adapter: PlatformAdapter, options: Resolved, unit: Unit, written: list[Written]) -> list[Limit]:
+    """The unit's own zip limit (e.g. a now.json build's maxLambdaSize) when the adapter set one."""
+    if unit.zip_limit is None:
+        return zipped_limits(adapter, options, written)
+    limit, name = unit.zip_limit
+    return [Limit(f"{w.plan.filename} {name}", "zipped", limit, w.result.zipped_size) for w in written]
+
+
+def units_fingerprint(planned: list[tuple[Unit, RuntimeProfile, str, BundlePlan, dict[str, Any], list[Limit]]],
+                      options: Resolved) -> str:
+    """One unnamed unit: inputs_fingerprint as it always was; several: a hash over each unit's."""
+    if len(planned) == 1 and not planned[0][0].name:
+        _, _, _, plan, engine_info, _ = planned[0]
+        return inputs_fingerprint(plan, options, engine_info.get("sha256"))
+    h = hashlib.sha256()
+    for unit, profile, why, plan, engine_info, _ in planned:
+        h.update(f"<{unit.name}>{profile.runtime.name}\0{profile.arch}\0{why}\0{unit.zip_limit!r}\0"
+                 f"{sorted(unit.meta.items())!r}\0{unit.warnings!r}\n".encode())
+        h.update(inputs_fingerprint(plan, options, engine_info.get("sha256")).encode())
+    return h.hexdigest()
+
+
+def merge_unit_docs(units: list[Unit], docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One manifest for several units: every artifact, limit and warning, and a `units` list.
+
+    The top-level runtime, arch, os and engine are the first unit's (the first that carries an engine),
+    so readers of single-unit manifests keep working."""
+    doc = dict(docs[0])
+    doc["engine"] = next((d["engine"] for d in docs if d["engine"].get("target")), docs[0]["engine"])
+    doc["artifacts"] = [{**a, "unit": u.name} for u, d in zip(units, docs) for a in d["artifacts"]]
+    doc["limits"] = [lim for d in docs for lim in d["limits"]]
+    reasons: dict[str, dict[str, int]] = {}
+    for d in docs:
+        for reason, slot in d["pruned"]["by_reason"].items():
+            total = reasons.setdefault(reason, {"files": 0, "bytes": 0})
+            total["files"] += slot["files"]
+            total["bytes"] += slot["bytes"]
+    doc["pruned"] = {"files": sum(d["pruned"]["files"] for d in docs),
+                     "bytes": sum(d["pruned"]["bytes"] for d in docs), "by_reason": reasons}
+    doc["warnings"] = [f"{u.name}: {w}" for u, d in zip(units, docs) for w in [*u.warnings, *d["warnings"]]]
+    doc["verify"] = {"skipped": all(d["verify"].get("skipped") for d in docs),
+                     "units": {u.name: d["verify"] for u, d in zip(units, docs)}}
+    doc["units"] = [
+        {"name": u.name, "runtime": d["runtime"], "runtime_source": d["runtime_source"], "arch": d["arch"],
+         "os": d["os"], "engine": d["engine"], "artifacts": [a["path"] for a in d["artifacts"]],
+         "limits": d["limits"], **({"meta": dict(u.meta)} if u.meta else {})}
+        for u, d in zip(units, docs)
+    ]
+    return doc
+
+
+def write_outputs(outputs: list[OutputFile], log: Log) -> None:
+    """Write the adapter's files (config copies, Netlify's manifest) atomically, each only if it changed."""
+    for out in outputs:
+        current = out.path.read_text(encoding="utf-8") if out.path.is_file() else None
+        if current != out.text:
+            out.path.parent.mkdir(parents=True, exist_ok=True)
+            manifest.write_atomic(out.path, out.text)
+        if out.note:
+            log(out.note)
 
 
 def _engine(project: Project, tree: Path, files: list[FileEntry], kind: EngineKind, profile: RuntimeProfile,
@@ -225,10 +353,12 @@ def _engine(project: Project, tree: Path, files: list[FileEntry], kind: EngineKi
 
 def unzipped_limits(adapter: PlatformAdapter, plan: BundlePlan) -> list[Limit]:
     info = load_matrix().platform(adapter.key)
-    total = sum(a.unzipped_size for a in plan.artifacts)
+    total = sum(a.unzipped_size for a in plan.artifacts) + plan.deferred_bytes
     if info.unzipped_max is None:
         return []
     what = "function + layer" if len(plan.artifacts) > 1 else "function"
+    if plan.deferred_bytes:
+        what += " + production modules the platform installs, as measured in the local node_modules"
     return [Limit(f"{info.title} unzipped size ({what})", "unzipped", info.unzipped_max - info.reserve, total)]
 
 
@@ -263,12 +393,14 @@ def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], sta
     epoch = zip_epoch(dict(env))
     written: list[Written] = []
     for artifact in plan.artifacts:
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{artifact.filename}.", suffix=".tmp")
+        final = out_dir / artifact.filename  # may be in a subfolder (Netlify's functions/<name>.zip)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
         os.close(fd)
         tmp_path = Path(tmp)
         stack.callback(tmp_path.unlink, missing_ok=True)
         result = write_zip(artifact.entries, tmp_path, epoch=epoch)
-        written.append(Written(artifact, out_dir / artifact.filename, result))
+        written.append(Written(artifact, final, result))
     return written
 
 

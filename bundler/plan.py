@@ -68,6 +68,9 @@ class BundlePlan:
     engine_artifact: str | None  # the filename of the artifact that carries it
     pruned: tuple[Pruned, ...]
     warnings: tuple[str, ...]
+    # Bytes of production dependencies left out for the platform to install at deploy time
+    # (dependencies="client-only"), measured on the local install: for the platform's unzipped limit.
+    deferred_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,17 @@ class PlanOptions:
     layer_filename: str = "layer.zip"
     layer_layout: Mapping[str, str] = field(default_factory=dict)
     wrapper_template: str = ""
+    # One function among several (Netlify, Now, Vercel): the files outside node_modules it bundles
+    # (None: all of them), and the modules it loads, as (folder of the requiring file, module name),
+    # which root the dependency closure instead of package.json.
+    app_files: frozenset[str] | None = None
+    roots: tuple[tuple[str, str], ...] | None = None
+    ignored_modules: frozenset[str] = frozenset()  # module names neither bundled nor followed
+    # "closure": bundle the production dependencies; "client-only": only the generated client, the
+    # platform installs the rest at deploy time (Google Cloud Functions).
+    dependencies: str = "closure"
+    relocate: tuple[tuple[str, str], ...] = ()  # (archive prefix, new prefix), applied to every entry
+    generated: tuple[tuple[str, bytes], ...] = ()  # files the platform adds (replacing a file at that path)
 
 
 def package_dir_of(rel: str) -> str | None:
@@ -121,16 +135,26 @@ def resolve_package(from_dir: str, name: str, installed: Mapping[str, PackageJso
         directory = posixpath.dirname(directory)
 
 
-def dependency_closure(root: PackageJson, installed: Mapping[str, PackageJson]) -> tuple[set[str], list[str]]:
-    """Package folders the production code can load, and warnings for required packages not installed."""
+def dependency_closure(root: PackageJson, installed: Mapping[str, PackageJson], *,
+                       roots: Iterable[tuple[str, str]] | None = None,
+                       ignored: frozenset[str] = frozenset()) -> tuple[set[str], list[str]]:
+    """Package folders the production code can load, and warnings for required packages not installed.
+
+    The closure starts at package.json's production dependencies, or at `roots` (folder of the requiring
+    file, module name) when a function's own requires are known; `ignored` names are never followed.
+    """
     seen: set[str] = set()
     warnings: list[str] = []
-    queue: list[tuple[str, str, bool, str]] = [
-        ("", name, name in root.optional and name not in root.dependencies, "package.json")
-        for name in root.runtime_dependencies
-    ]
+    queue: list[tuple[str, str, bool, str]]
+    if roots is None:
+        queue = [("", name, name in root.optional and name not in root.dependencies, "package.json")
+                 for name in root.runtime_dependencies]
+    else:
+        queue = [(from_dir, name, False, f"{from_dir or '.'}/") for from_dir, name in sorted(set(roots))]
     while queue:
         from_dir, name, optional, wanted_by = queue.pop()
+        if name in ignored:
+            continue
         found = resolve_package(from_dir, name, installed)
         if found is None:
             if not optional:
@@ -175,8 +199,10 @@ def plan_bundle(
     options: PlanOptions,
 ) -> BundlePlan:
     """Decide every file's fate. `engine` None means the client needs no native engine (Prisma 7)."""
-    closure, warnings = dependency_closure(project.package, installed)
-    client_dirs = tuple(generated_client_dirs(project, closure))
+    closure, warnings, client_dirs, app_client_dirs, uses_client = _scope(project, installed, options)
+    if not uses_client:
+        engine = None
+    deferred = 0
     default_spec = _spec(DEFAULT_EXCLUDES + ((options.out_rel.rstrip("/") + "/",) if options.out_rel else ()))
     user_spec = _spec(options.excludes)
     include_spec = _spec(options.includes)
@@ -186,7 +212,18 @@ def plan_bundle(
     pruned: list[Pruned] = []
     engine_entry: PlanEntry | None = None
     for f in files:
-        reason, package = _fate(f.rel, closure, client_dirs, installed, engine, provider)
+        reason: str | None
+        if not uses_client and parse_engine_filename(posixpath.basename(f.rel)) is not None:
+            reason, package = "engine not needed: the function does not load the Prisma client", ENGINE
+        else:
+            reason, package = _fate(f.rel, closure, client_dirs, installed, engine, provider)
+        if reason is None and package == APP and options.app_files is not None and f.rel not in options.app_files \
+                and not f.rel.startswith(app_client_dirs):
+            reason = "not used by this function"
+        if (reason is None and options.dependencies == "client-only" and _in_node_modules(f.rel)
+                and not f.rel.startswith(client_dirs) and not (engine is not None and f.rel == engine.rel)):
+            reason = "installed by the platform at deploy time"
+            deferred += f.size
         if reason is None and default_spec.match_file(f.rel):
             reason = "excluded by default (secrets and junk)"
         if reason is None and user_spec.match_file(f.rel):
@@ -208,10 +245,82 @@ def plan_bundle(
         engine_entry = PlanEntry(arc=_engine_home(files, client_dirs) + engine.filename, size=engine.size,
                                  mode=0o755, package=ENGINE, source=engine.source)
         kept.append(engine_entry)
+    if options.relocate:
+        moved = [_moved(e, _relocated(e.arc, options.relocate)) for e in kept]
+        engine_entry = next((m for e, m in zip(kept, moved) if e is engine_entry), None)
+        kept = moved
+    if options.generated:
+        replaced = {arc for arc, _ in options.generated}
+        kept = [e for e in kept if e.arc not in replaced]
+        kept += [PlanEntry(arc=arc, size=len(data), mode=0o644, package=APP, data=data)
+                 for arc, data in options.generated]
     artifacts, placed = _split(kept, engine_entry, options)
     carrier = next((a.filename for a in artifacts if placed is not None and placed in a.entries), None)
     return BundlePlan(artifacts=artifacts, engine=placed, engine_artifact=carrier, pruned=tuple(pruned),
-                      warnings=tuple(warnings))
+                      warnings=tuple(warnings), deferred_bytes=deferred)
+
+
+def _scope(project: Project, installed: Mapping[str, PackageJson],
+           options: PlanOptions) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], bool]:
+    """(closure, warnings, generated client folders, generated folders among the app files, uses the client)."""
+    roots = options.roots
+    client_modules = generated_client_modules(project)
+    client_roots = [r for r in roots or () if r[1] in client_modules]
+    closure, warnings = dependency_closure(
+        project.package, installed, ignored=options.ignored_modules,
+        roots=None if roots is None else [r for r in roots if r[1] not in client_modules])
+    app_client_dirs = tuple(d for d in generated_app_dirs(project)
+                            if options.app_files is None or any(a.startswith(d) for a in options.app_files))
+    client_dirs = tuple(generated_client_dirs(project, closure))
+    if any(name == ".prisma" for _, name in client_roots) and "node_modules/.prisma/" not in client_dirs:
+        client_dirs = ("node_modules/.prisma/", *client_dirs)
+    uses_client = (roots is None or bool(client_roots) or bool(app_client_dirs)
+                   or any(c == "node_modules/@prisma/client" or c.endswith("/node_modules/@prisma/client")
+                          for c in closure))
+    return closure, warnings, client_dirs if uses_client else (), app_client_dirs, uses_client
+
+
+def generated_client_modules(project: Project) -> frozenset[str]:
+    """Bare module names that denote a generated client (not an installed package): `.prisma`, ..."""
+    names = {".prisma"}
+    schema = project.schema
+    if schema is not None:
+        if schema.is_photon:
+            names.add("@generated/photon")
+        base = posixpath.dirname(schema.path)
+        for gen in schema.client_generators:
+            if gen.output and not gen.output.startswith("env:"):
+                out = posixpath.normpath(posixpath.join(base, gen.output))
+                if out.startswith("node_modules/"):
+                    parts = out.split("/")[1:]
+                    names.add("/".join(parts[:2]) if parts[0].startswith("@") else parts[0])
+    return frozenset(names)
+
+
+def generated_app_dirs(project: Project) -> list[str]:
+    """Generator output folders outside node_modules (the client is then part of the app's own files)."""
+    schema = project.schema
+    if schema is None:
+        return []
+    base = posixpath.dirname(schema.path)
+    dirs = []
+    for gen in schema.client_generators:
+        if gen.output and not gen.output.startswith("env:"):
+            out = posixpath.normpath(posixpath.join(base, gen.output))
+            if not out.startswith(("node_modules/", "../")) and out not in (".", ".."):
+                dirs.append(out.rstrip("/") + "/")
+    return dirs
+
+
+def _in_node_modules(rel: str) -> bool:
+    return rel.startswith("node_modules/") or "/node_modules/" in rel
+
+
+def _relocated(arc: str, moves: tuple[tuple[str, str], ...]) -> str:
+    for old, new in moves:
+        if arc.startswith(old):
+            return new + arc[len(old):]
+    return arc
 
 
 def _fate(

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bundler.options import Resolved
 from bundler.project import Project
 from bundler.targets import load_matrix
+from platforms.base import OutputFile, Unit, single_unit
 
 
 class LambdaAdapter:
@@ -26,3 +28,10 @@ class LambdaAdapter:
 
     def zip_limit(self, options: Mapping[str, Any]) -> int | None:
         return load_matrix().platform(self.key).zip_max
+
+    def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
+        return single_unit(self)
+
+    def outputs(self, project: Project, options: Resolved, units: list[Unit],
+                doc: Mapping[str, Any]) -> list[OutputFile]:
+        return []

@@ -1,17 +1,56 @@
 """The PlatformAdapter protocol: what each platform contributes to the shared bundle pipeline.
 
 An adapter is small and mostly data: its key in platforms/runtimes.toml (runtimes, limits, images),
-how it picks a runtime from its own config file, its extra config keys, and what it writes after the
-artifacts (its config file). The pipeline in bundler/bundle.py does everything else.
+how it picks a runtime from its own config file, its extra config keys, the units it deploys (one
+function zip, or one per function), and what it writes after the artifacts (its config file). The
+pipeline in bundler/bundle.py does everything else: plan, zip, limits, verify, manifest, commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from bundler.options import Resolved
 from bundler.project import Project
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One deployable thing the platform wants: its files, its runtime, its artifact names.
+
+    Platforms without functions of their own (Lambda, Up, GCF) have one unit that bundles the project;
+    Netlify, Now, Vercel and Serverless have one per function, each with only its own files.
+    """
+
+    name: str  # "" for the single unit of a platform without functions; else the function's name
+    function_filename: str  # may hold folders ("functions/hello.zip"), relative to the output folder
+    layer_filename: str = "layer.zip"
+    runtime: tuple[str, str] | None = None  # (runtime, where it was read) when the platform config says
+    arch: str | None = None  # likewise, else --arch
+    app_files: frozenset[str] | None = None  # files outside node_modules it bundles (None: all)
+    roots: tuple[tuple[str, str], ...] | None = None  # (requiring folder, module): closure roots
+    includes: tuple[str, ...] = ()  # gitignore-style patterns forced in, after --include
+    excludes: tuple[str, ...] = ()  # gitignore-style lines (negations allowed), before --exclude
+    ignored_modules: frozenset[str] = frozenset()
+    dependencies: str = "closure"  # or "client-only" (the platform installs the rest)
+    relocate: tuple[tuple[str, str], ...] = ()
+    generated: tuple[tuple[str, bytes], ...] = ()  # (archive path, content) the platform adds
+    zip_limit: tuple[int, str] | None = None  # (bytes, name) instead of the platform limit / --max-size
+    meta: Mapping[str, Any] = field(default_factory=dict)  # adapter facts for the manifest (handler, entry)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """A file the adapter writes besides the artifacts: a platform config copy, Netlify's manifest."""
+
+    path: Path
+    text: str
+    in_place: bool = False  # True: the user's own file, updated because they asked (--write-config)
+    note: str = ""  # one line for the summary
 
 
 class PlatformAdapter(Protocol):
@@ -29,6 +68,20 @@ class PlatformAdapter(Protocol):
     def zip_limit(self, options: Mapping[str, Any]) -> int | None:
         """The compressed-size limit of one artifact, before --max-size."""
         ...
+
+    def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
+        """What to bundle: read from the platform's config file and the project, never the network."""
+        ...
+
+    def outputs(self, project: Project, options: Resolved, units: list[Unit],
+                doc: Mapping[str, Any]) -> list[OutputFile]:
+        """Files to write once the artifacts are committed (doc is the manifest)."""
+        ...
+
+
+def single_unit(adapter: PlatformAdapter) -> list[Unit]:
+    """The one unit of a platform that bundles the whole project into one function zip."""
+    return [Unit(name="", function_filename=adapter.function_filename, layer_filename=adapter.layer_filename)]
 
 
 def project_file(project: Project, name: str) -> Path:
