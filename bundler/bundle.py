@@ -23,7 +23,7 @@ import pathspec
 from bundler import __version__, manifest
 from bundler.archive import ArchiveResult, write_zip, zip_epoch
 from bundler.engines import EngineKind, engine_filename, parse_engine_filename
-from bundler.errors import BundleError, ConfigError, ProjectError, SizeLimitError
+from bundler.errors import BundleError, ConfigError, ProjectError, SizeLimitError, VerifyError
 from bundler.limits import Limit, breakdown, format_breakdown, format_size
 from bundler.options import Resolved
 from bundler.plan import (
@@ -181,7 +181,8 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
         planned: list[tuple[Unit, RuntimeProfile, str, BundlePlan, dict[str, Any], list[Limit]]] = []
         for unit, (profile, runtime_why) in zip(units, profiles):
             if profile.target not in engines:
-                engines[profile.target] = _engine(project, tree, files, kind, profile, options, env, stack, progress)
+                engines[profile.target] = _engine(project, tree, files, kind, profile, options, env, stack, progress,
+                                                  log)
             choice, engine_info = engines[profile.target]
             plan = plan_bundle(tree_project, files, installed, choice,
                                unit_plan_options(options, unit, out_rel, layout, template))
@@ -203,7 +204,7 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
             written = write_artifacts(plan, out_dir, env, stack)
             limits = limits_before + _named(unit, unit_zipped_limits(adapter, options, unit, written))
             _raise_if_over(limits, plan, written)
-            verification = _verify(written, profile, kind, options)
+            verification = _verify(written, profile, kind, options, plan, log)
             unit_doc = build_manifest(adapter, profile, runtime_why, plan, written, limits, engine_info, fingerprint)
             unit_doc["verify"] = verification
             docs.append(unit_doc)
@@ -331,16 +332,25 @@ def write_outputs(outputs: list[OutputFile], log: Log) -> None:
 
 def _engine(project: Project, tree: Path, files: list[FileEntry], kind: EngineKind, profile: RuntimeProfile,
             options: Resolved, env: Mapping[str, str], stack: ExitStack,
-            progress: bool) -> tuple[EngineChoice | None, dict[str, Any]]:
+            progress: bool, log: Log | None = None) -> tuple[EngineChoice | None, dict[str, Any]]:
     if kind == "client":
         return None, {"kind": "client", "target": None, "note": "Prisma client engine: no native engine needed"}
     from bundler.engines.acquire import EngineOptions, acquire
 
+    docker = None
+    if options["engine_source"] == "docker":
+        from bundler.engines.docker import DockerBuildOptions, docker_source_for
+
+        build = DockerBuildOptions(image=options["image"], command=options["build_command"],
+                                   timeout=options["build_timeout"])
+        dest = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="photon-bundle-engine-")))
+        docker = docker_source_for(profile, build, log or (lambda line: None), dest)
     local = find_local_engine(files, kind, profile)
     acquired = acquire(
         kind, profile.target, project_root=tree, local=local.path if local else None,
         options=EngineOptions(source=options["engine_source"], mirror=options["mirror"], offline=options["offline"],
                               version=options["engine_version"], progress=progress, env=dict(env)),
+        docker=docker,
     )
     rel = local.rel if local is not None and acquired.source == "local" else None
     filename = posixpath.basename(rel) if rel else engine_filename(kind, profile.target)
@@ -404,11 +414,31 @@ def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], sta
     return written
 
 
-def _verify(written: list[Written], profile: RuntimeProfile, kind: EngineKind, options: Resolved) -> dict[str, Any]:
+def _verify(written: list[Written], profile: RuntimeProfile, kind: EngineKind, options: Resolved,
+            plan: BundlePlan, log: Log) -> dict[str, Any]:
+    """Check every native binary of each temp artifact against the runtime; raise before anything is renamed.
+
+    Sizes are not checked here: the pipeline already held them against the platform and --max-size.
+    """
     if not options["verify"]:
         return {"skipped": True}
-    return {"skipped": False, "artifacts": [w.plan.filename for w in written], "kind": kind,
-            "target": profile.target}
+    from bundler.verify import format_report, verify_artifact
+
+    results: dict[str, Any] = {}
+    for w in written:
+        expected = kind if w.plan.filename == plan.engine_artifact else None
+        report = verify_artifact(w.result.path, profile, engine_kind=expected, limits=(None, None))
+        for finding in report.warnings:
+            log(f"warning: {w.plan.filename}: {finding.file + ': ' if finding.file else ''}{finding.message}")
+        results[w.plan.filename] = {"verdict": report.verdict, "errors": len(report.errors),
+                                    "warnings": len(report.warnings)}
+        if not report.ok:
+            raise VerifyError(
+                f"{w.plan.filename} would not run on {profile.platform.title} {profile.runtime.name} "
+                f"({profile.arch}); nothing was written at the final path\n{format_report(report)}",
+                hint="see the fix under each failing file; --no-verify skips this check (not recommended)",
+            )
+    return {"skipped": False, "artifacts": results}
 
 
 def inputs_fingerprint(plan: BundlePlan, options: Resolved, engine_sha256: str | None) -> str:

@@ -14,8 +14,10 @@ import click
 from bundler import __version__
 from bundler.cli.bundle_cmds import lambda_command
 from bundler.cli.common import run_guarded
+from bundler.cli.detect_cmd import detect
 from bundler.cli.engines_cmd import engines
 from bundler.cli.targets_cmd import targets
+from bundler.cli.verify_cmd import verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -30,7 +32,7 @@ def cli() -> None:
     """
 
 
-COMMANDS: list[click.Command] = [lambda_command, targets, engines]
+COMMANDS: list[click.Command] = [lambda_command, targets, engines, detect, verify]
 for _command in COMMANDS:
     cli.add_command(_command)
 

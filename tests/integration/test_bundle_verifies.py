@@ -1,0 +1,48 @@
+"""Every bundle is verified before it is renamed into place: a binary that would not load stops the run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bundler.cli import cli
+from bundler.cli.common import run_guarded
+from tests.elf_fixtures import compile_source
+from tests.projects import make_project
+
+LIBSSL3 = "void *SSL_CTX_new(const void *m);\nvoid *photon_ctx(void) { return SSL_CTX_new(0); }\n"
+
+
+def test_engine_linking_openssl3_fails_on_amazon_linux_2(tmp_path: Path, elf_cache: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    project = make_project(tmp_path / "app", elf_cache=elf_cache)
+    # a "rhel-openssl-1.0.x" engine that was really built against OpenSSL 3 (e.g. on a Debian 12 CI box)
+    engine = project / "node_modules/.prisma/client/libquery_engine-rhel-openssl-1.0.x.so.node"
+    compile_source(LIBSSL3, tmp_path / "bad.so", "-shared", "-fPIC", "-l:libssl.so.3")
+    shutil.copy(tmp_path / "bad.so", engine)
+    out = tmp_path / "out"
+    code = run_guarded(cli, ["lambda", str(project), "--out", str(out), "--runtime", "nodejs18.x"])
+    err = capsys.readouterr().err
+    assert code == 5, err
+    assert "libquery_engine-rhel-openssl-1.0.x.so.node" in err and "libssl.so.3" in err
+    assert "Traceback" not in err
+    assert list(out.iterdir()) == []  # no artifact, no manifest, no temp file
+    # the same engine is fine where OpenSSL 3 is the system library, and --no-verify lets it through
+    (project / "node_modules/.prisma/client/libquery_engine-rhel-openssl-3.0.x.so.node").write_bytes(
+        (tmp_path / "bad.so").read_bytes())
+    assert run_guarded(cli, ["lambda", str(project), "--out", str(out), "--runtime", "nodejs20.x", "-q"]) == 0
+    assert run_guarded(cli, ["lambda", str(project), "--out", str(out), "--runtime", "nodejs18.x", "--no-verify",
+                             "-q"]) == 0
+
+
+def test_manifest_records_the_verdict(tmp_path: Path, elf_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = make_project(tmp_path / "app", elf_cache=elf_cache)
+    assert run_guarded(cli, ["lambda", str(project), "--out", str(tmp_path / "o"), "--runtime", "nodejs20.x",
+                             "--format", "both", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["verify"]["skipped"] is False
+    assert doc["verify"]["artifacts"]["layer.zip"]["errors"] == 0
+    assert doc["verify"]["artifacts"]["function.zip"]["errors"] == 0
