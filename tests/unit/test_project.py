@@ -112,5 +112,5 @@ def test_read_project_lockfile_and_schema(tmp_path: Path) -> None:
 
 
 def test_read_project_without_package_json(tmp_path: Path) -> None:
-    with pytest.raises(ProjectError, match="no package.json"):
+    with pytest.raises(ProjectError, match=r"no package\.json"):
         read_project(tmp_path)
