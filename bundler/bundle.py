@@ -295,8 +295,12 @@ def merge_unit_docs(units: list[Unit], docs: list[dict[str, Any]]) -> dict[str, 
 
     The top-level runtime, arch, os and engine are the first unit's (the first that carries an engine),
     so readers of single-unit manifests keep working."""
+    docs = [d if d["engine"].get("file") or not d["engine"].get("target") else
+            {**d, "engine": {"kind": d["engine"]["kind"], "target": None,
+                             "note": "the function does not load the Prisma client: no engine bundled"}}
+            for d in docs]
     doc = dict(docs[0])
-    doc["engine"] = next((d["engine"] for d in docs if d["engine"].get("target")), docs[0]["engine"])
+    doc["engine"] = next((d["engine"] for d in docs if d["engine"].get("file")), docs[0]["engine"])
     doc["artifacts"] = [{**a, "unit": u.name} for u, d in zip(units, docs) for a in d["artifacts"]]
     doc["limits"] = [lim for d in docs for lim in d["limits"]]
     reasons: dict[str, dict[str, int]] = {}
@@ -326,8 +330,7 @@ def write_outputs(outputs: list[OutputFile], log: Log) -> None:
         if current != out.text:
             out.path.parent.mkdir(parents=True, exist_ok=True)
             manifest.write_atomic(out.path, out.text)
-        if out.note:
-            log(out.note)
+            log(f"wrote {out.path}")
 
 
 def _engine(project: Project, tree: Path, files: list[FileEntry], kind: EngineKind, profile: RuntimeProfile,
@@ -368,7 +371,7 @@ def unzipped_limits(adapter: PlatformAdapter, plan: BundlePlan) -> list[Limit]:
         return []
     what = "function + layer" if len(plan.artifacts) > 1 else "function"
     if plan.deferred_bytes:
-        what += " + production modules the platform installs, as measured in the local node_modules"
+        what += " + production modules installed at deploy time, measured locally"
     return [Limit(f"{info.title} unzipped size ({what})", "unzipped", info.unzipped_max - info.reserve, total)]
 
 

@@ -6,9 +6,11 @@ from typing import Literal
 
 from platforms.aws_lambda import LambdaAdapter
 from platforms.base import PlatformAdapter
+from platforms.gcf import GcfAdapter
 
-PlatformName = Literal["lambda"]
+PlatformName = Literal["lambda", "gcf"]
 
 ADAPTERS: dict[str, PlatformAdapter] = {
     "lambda": LambdaAdapter(),
+    "gcf": GcfAdapter(),
 }

@@ -185,3 +185,94 @@ def tree_digest(root: Path) -> dict[str, tuple[int, str]]:
             out[path.relative_to(root).as_posix()] = (path.stat().st_mode,
                                                       hashlib.sha256(path.read_bytes()).hexdigest())
     return out
+
+
+PHOTON_CLIENT = """\
+// Stand-in for the 2019 Photon.js client (node_modules/@generated/photon): it spawns its query engine,
+// `runtime/prisma-<platform>`, so it needs that file with its exec bit.
+const fs = require('fs');
+const path = require('path');
+class Photon {
+  constructor() {
+    const dir = path.join(__dirname, 'runtime');
+    const found = fs.readdirSync(dir).filter((f) => /^prisma-|^query-engine-/.test(f));
+    if (found.length === 0) throw new Error('Photon binary could not be found in ' + dir);
+    this.enginePath = path.join(dir, found[0]);
+    if ((fs.statSync(this.enginePath).mode & 0o111) === 0) throw new Error('EACCES: ' + this.enginePath);
+  }
+}
+module.exports = { Photon };
+"""
+
+PHOTON_HANDLER = """\
+const { Photon } = require('@generated/photon');
+const yoga = require('graphql-yoga-lite');
+const photon = new Photon();
+exports.handler = async () => ({ statusCode: 200, body: JSON.stringify({ engine: photon.enginePath, yoga }) });
+"""
+
+PHOTON_PLATFORMS = ("native", "linux-glibc-libssl1.0.1", "linux-glibc-libssl1.0.2")
+
+
+def make_photon_project(root: Path, *, platforms: tuple[str, ...] = PHOTON_PLATFORMS, elf_cache: Path | None = None,
+                        engines_node: str | None = None) -> Path:
+    """A 2019 Photon.js project as `npm install && prisma2 generate` left it: the generator's `platforms`
+    field, the client generated into node_modules/@generated/photon (not a package.json dependency) with
+    one `prisma-<platform>` binary per platform, and the prisma2 CLI as a dev dependency."""
+    root.mkdir(parents=True, exist_ok=True)
+    pkg: dict[str, object] = {
+        "name": "photon-graphql", "version": "0.1.0", "main": "index.js",
+        "dependencies": {"graphql-yoga-lite": "1.8.5"},
+        "devDependencies": {"prisma2": "2.0.0-preview-12"},
+        "scripts": {"postinstall": "prisma2 generate"},
+    }
+    if engines_node:
+        pkg["engines"] = {"node": engines_node}
+    write_json(root / "package.json", pkg)
+    (root / "package-lock.json").write_text('{"lockfileVersion": 1}\n')
+    (root / "index.js").write_text(PHOTON_HANDLER)
+    (root / "prisma").mkdir(exist_ok=True)
+    listed = ", ".join(json.dumps(p) for p in platforms)
+    (root / "prisma" / "schema.prisma").write_text(
+        'datasource db {\n  provider = "postgresql"\n  url      = env("POSTGRESQL_URL")\n}\n\n'
+        f'generator photon {{\n  provider  = "photonjs"\n  platforms = [{listed}]\n}}\n\n'
+        "model User {\n  id    String @default(cuid()) @id @unique\n  email String @unique\n}\n"
+    )
+    photon = root / "node_modules" / "@generated" / "photon"
+    (photon / "runtime").mkdir(parents=True, exist_ok=True)
+    (photon / "index.js").write_text(PHOTON_CLIENT)
+    (photon / "index.d.ts").write_text("export declare class Photon {}\n")
+    (photon / "runtime" / "index.js").write_text("// photon runtime\n" * 100)
+    (photon / "schema.prisma").write_text((root / "prisma" / "schema.prisma").read_text())
+    for platform in platforms:
+        name = "darwin" if platform == "native" else platform
+        _static_engine(photon / "runtime" / f"prisma-{name}", marker=f"photon-{name}", cache=elf_cache)
+    add_package(root, "node_modules/graphql-yoga-lite", "graphql-yoga-lite", "1.8.5", {"graphql-lite": "14.0.0"})
+    add_package(root, "node_modules/graphql-lite", "graphql-lite", "14.0.0")
+    cli = add_package(root, "node_modules/prisma2", "prisma2", "2.0.0-preview-12",
+                      files={"build/index.js": "// the prisma2 CLI\n" * 300})
+    _static_engine(cli / "build" / "prisma-linux-glibc-libssl1.0.2", marker="prisma2-cli", cache=elf_cache)
+    return root
+
+
+def compile_static_elf(dest: Path, *, marker: str = "engine") -> Path:
+    """A static x86_64 executable: no interpreter and no glibc symbol versions, so it passes the checks
+    for every x86_64 runtime, the 2017 ones (glibc 2.17) included."""
+    src = dest.with_suffix(".c")
+    src.write_text(f'#include <stdio.h>\nint main(void) {{ puts("{marker}"); return 0; }}\n')
+    subprocess.run(["gcc", "-static", "-O1", "-o", str(dest), str(src)], check=True)
+    src.unlink()
+    dest.chmod(0o755)
+    return dest
+
+
+def _static_engine(dest: Path, *, marker: str, cache: Path | None) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if cache is None:
+        compile_static_elf(dest, marker=marker)
+        return
+    cached = cache / f"static-{marker}"
+    if not cached.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        compile_static_elf(cached, marker=marker)
+    shutil.copy2(cached, dest)

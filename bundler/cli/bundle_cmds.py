@@ -83,8 +83,14 @@ def summary(doc: dict[str, Any], project_dir: Path, options: Any) -> str:
         if engine.get("exec_wrapper"):
             lines.append(f"  layer: set AWS_LAMBDA_EXEC_WRAPPER={engine['exec_wrapper']} on the function "
                          f"(engine at {engine['runtime_path']})")
+    elif engine.get("note"):
+        lines.append(f"engine: none ({engine['note']})")
     else:
         lines.append("engine: none needed (Prisma client engine)")
+    for unit in doc.get("units", []):
+        e = unit["engine"]
+        lines.append(f"  {unit['name']}: {unit['runtime']} {unit['arch']} -> "
+                     + (f"{e['target']} engine {e['file']}" if e.get("file") else "no engine"))
     out = options["out"] or str(project_dir / ".photon-bundle" / doc["platform"])
     for a in doc["artifacts"]:
         lines.append(f"wrote {out}/{a['path']}: {format_size(a['zipped_bytes'])} zipped, "
@@ -97,10 +103,18 @@ def summary(doc: dict[str, Any], project_dir: Path, options: Any) -> str:
     for reason, slot in sorted(pruned["by_reason"].items(), key=lambda kv: -kv[1]["bytes"]):
         lines.append(f"  {format_size(slot['bytes']):>10}  {slot['files']:>6} files  {reason}")
     lines.append(f"manifest: {out}/manifest.json")
+    lines += [o["note"] for o in doc.get("outputs", []) if o.get("note")]
     return "\n".join(lines)
 
 
 lambda_command = bundle_command(
     "lambda",
     "Bundle the project for AWS Lambda: a function zip (and/or a layer) carrying only the engine the runtime needs.",
+)
+
+gcf_command = bundle_command(
+    "gcf",
+    "Bundle a source zip for Google Cloud Functions: the app, package.json, the lockfile and the generated "
+    "Prisma client with the runtime's engine (GCF installs the other dependencies at deploy time; "
+    ".gcloudignore is respected).",
 )

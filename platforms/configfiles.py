@@ -1,0 +1,232 @@
+"""Platform config files: read them with errors that name the file and line; write them back keeping
+key order (and, for YAML, comments and quoting).
+
+Product rule: the user's project is never modified by default. An updated config is written as a copy
+into the output folder; the user's own file is updated in place only with --write-config, and a YAML
+file is only rewritten when an unchanged round trip reproduces it byte for byte (otherwise comments or
+layout could be lost silently): then the copy is written and the summary says why the file was left alone.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bundler.errors import ProjectError
+from platforms.base import OutputFile
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ProjectError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise ProjectError(f"{path}: cannot be read: {err.strerror}") from None
+
+
+# ------------------------------------------------------------------------------------------------ JSON
+
+
+def parse_json(text: str, where: Path | str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ProjectError(f"{where}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}",
+                           hint="fix the JSON syntax at that line") from None
+
+
+def read_json_object(path: Path) -> tuple[dict[str, Any], str]:
+    """(the object, the original text); a ProjectError naming file and line when it is not a JSON object."""
+    text = read_text(path)
+    data = parse_json(text, path)
+    if not isinstance(data, dict):
+        raise ProjectError(f"{path}:1: expected a JSON object at the top level, found {type(data).__name__}")
+    return data, text
+
+
+def json_indent(text: str) -> str | int:
+    """The indentation the file uses (the first indented line's), else 2."""
+    m = re.search(r"^[{\[][^\n]*\n([ \t]+)\S", text, re.MULTILINE)
+    if not m:
+        return 2
+    indent = m.group(1)
+    return indent if "\t" in indent else len(indent)
+
+
+def dump_json(data: Any, original: str = "") -> str:
+    """JSON in the original file's indentation and key order, ending with a newline as it did."""
+    text = json.dumps(data, indent=json_indent(original), ensure_ascii=False)
+    return text + ("\n" if not original or original.endswith("\n") else "")
+
+
+def json_key_line(text: str, key: str) -> int | None:
+    """The line of the first `"key":` in a JSON text, for messages (json keeps no positions)."""
+    m = re.search(r'"' + re.escape(key) + r'"\s*:', text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+# ------------------------------------------------------------------------------------------------ TOML
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    text = read_text(path)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(err))
+        where = f"{path}:{m.group(1)}:{m.group(2)}" if m else str(path)
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
+        raise ProjectError(f"{where}: invalid TOML: {message}", hint="fix the TOML syntax at that line") from None
+
+
+def toml_key_line(text: str, key: str) -> int | None:
+    m = re.search(r"^\s*" + re.escape(key) + r"\s*=", text, re.MULTILINE)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+# ------------------------------------------------------------------------------------------------ YAML
+
+
+@dataclass
+class YamlDoc:
+    """A YAML file loaded for a round trip: data (ruamel's commented maps) and how to write it back."""
+
+    path: Path
+    text: str
+    data: Any
+    yaml: Any  # ruamel.yaml.YAML configured with the file's indentation
+
+    def dump(self) -> str:
+        buf = io.StringIO()
+        self.yaml.dump(self.data, buf)
+        return buf.getvalue()
+
+    @property
+    def round_trips(self) -> bool:
+        """Whether writing the data back unchanged reproduces the file exactly."""
+        return load_yaml_text(self.text, self.path).dump() == self.text
+
+
+def load_yaml(path: Path) -> YamlDoc:
+    return load_yaml_text(read_text(path), path)
+
+
+def load_yaml_text(text: str, path: Path) -> YamlDoc:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    mapping, sequence, offset = guess_yaml_indent(text)
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    try:
+        data = yaml.load(text)
+    except MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = " ".join(p for p in (err.context, err.problem) if p)
+        raise ProjectError(f"{where}: invalid YAML: {problem}", hint="fix the YAML at that line") from None
+    except YAMLError as err:
+        raise ProjectError(f"{path}: invalid YAML: {err}") from None
+    return YamlDoc(path=path, text=text, data=data, yaml=yaml)
+
+
+def guess_yaml_indent(text: str) -> tuple[int, int, int]:
+    """(mapping indent, sequence indent, dash offset) as the file writes them; ruamel's defaults otherwise."""
+    mapping = sequence = offset = None
+    lines = text.splitlines()
+    for prev, line in zip(lines, lines[1:]):
+        p_indent = len(prev) - len(prev.lstrip(" "))
+        indent = len(line) - len(line.lstrip(" "))
+        if not prev.rstrip().endswith(":") or prev.lstrip().startswith("#") or indent <= p_indent:
+            continue
+        if line.lstrip().startswith("- "):
+            if offset is None:
+                offset = indent - p_indent
+                sequence = offset + 2
+        elif mapping is None:
+            mapping = indent - p_indent
+    return mapping or 2, sequence or 2, offset or 0
+
+
+def yaml_line(node: Any, key: str | int) -> int | None:
+    """The 1-based line of `key` in a ruamel mapping or sequence, when it has positions."""
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return None
+    try:
+        line = lc.key(key)[0] if isinstance(key, str) else lc.item(key)[0]
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+    return int(line) + 1
+
+
+# ------------------------------------------------------------------------------------- ignore files
+
+
+def read_ignore_file(root: Path, name: str, default: tuple[str, ...] = (), _seen: tuple[str, ...] = ()) -> list[str]:
+    """The lines of a gitignore-syntax file (.gcloudignore, .upignore), `#!include:FILE` expanded."""
+    path = root / name
+    if not path.is_file():
+        return list(default)
+    lines: list[str] = []
+    for number, raw in enumerate(read_text(path).splitlines(), start=1):
+        line = raw.rstrip()
+        if line.startswith("#!include:"):
+            included = line[len("#!include:"):].strip()
+            if included in (*_seen, name):
+                raise ProjectError(f"{path}:{number}: #!include:{included} includes itself")
+            if not (root / included).is_file():
+                raise ProjectError(f"{path}:{number}: #!include:{included}: no such file in {root}")
+            lines += read_ignore_file(root, included, (), (*_seen, name))
+        elif line and not line.startswith("#"):
+            lines.append(line)
+    return lines
+
+
+# ------------------------------------------------------------------------------------------- writing
+
+
+def config_outputs(user_file: Path, out_dir: Path, text: str, *, write_config: bool, exact: bool = True,
+                   lossy_reason: str = "") -> list[OutputFile]:
+    """The copy in the output folder, and the user's own file only when asked and safe to rewrite."""
+    copy = out_dir / user_file.name
+    if not write_config:
+        return [OutputFile(copy, text, note=f"wrote the updated {user_file.name} to {copy}; your {user_file} was "
+                                            "not changed (--write-config updates it in place)")]
+    if not exact:
+        return [OutputFile(copy, text, note=f"warning: {user_file} was NOT updated although --write-config was "
+                                            f"given: {lossy_reason}; the updated copy is {copy}")]
+    return [OutputFile(copy, text),
+            OutputFile(user_file, text, in_place=True, note=f"updated {user_file} in place (--write-config)")]
+
+
+def relpath_for_config(path: Path, project_dir: Path) -> str:
+    """A path as a platform config in the project folder should name it: relative when inside."""
+    try:
+        return path.resolve().relative_to(project_dir.resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+def get_path(data: Any, dotted: str) -> Any:
+    """data["a"]["b"] for "a.b", or None when any part is missing."""
+    node = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
