@@ -195,7 +195,7 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
         previous = None if options["force"] else reusable(out_dir, fingerprint)
         if previous is not None:
             log("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
-            write_outputs(adapter.outputs(project, options, units, previous), log)
+            write_outputs(adapter.outputs(project, options, units, previous, out_dir), log)
             return previous
         out_dir.mkdir(parents=True, exist_ok=True)
         docs: list[dict[str, Any]] = []
@@ -210,7 +210,7 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
             docs.append(unit_doc)
             all_written += written
         doc = docs[0] if len(units) == 1 and not units[0].name else merge_unit_docs(units, docs)
-        outputs = adapter.outputs(project, options, units, doc)
+        outputs = adapter.outputs(project, options, units, doc, out_dir)
         if outputs:
             doc["outputs"] = [{"path": str(o.path), "in_place": o.in_place, "note": o.note} for o in outputs]
         commit(all_written, out_dir, doc)

@@ -8,6 +8,7 @@ package.json engines.node or the newest runtime (bundler/bundle.py:choose_runtim
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from bundler.options import Resolved
@@ -33,5 +34,5 @@ class LambdaAdapter:
         return single_unit(self)
 
     def outputs(self, project: Project, options: Resolved, units: list[Unit],
-                doc: Mapping[str, Any]) -> list[OutputFile]:
+                doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
         return []

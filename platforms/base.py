@@ -74,8 +74,8 @@ class PlatformAdapter(Protocol):
         ...
 
     def outputs(self, project: Project, options: Resolved, units: list[Unit],
-                doc: Mapping[str, Any]) -> list[OutputFile]:
-        """Files to write once the artifacts are committed (doc is the manifest)."""
+                doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
+        """Files to write once the artifacts are committed (doc is the manifest, out_dir the output folder)."""
         ...
 
 

@@ -132,5 +132,5 @@ class GcfAdapter:
                      warnings=tuple(warnings))]
 
     def outputs(self, project: Project, options: Resolved, units: list[Unit],
-                doc: Mapping[str, Any]) -> list[OutputFile]:
+                doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
         return []
