@@ -7,10 +7,12 @@ from typing import Literal
 from platforms.aws_lambda import LambdaAdapter
 from platforms.base import PlatformAdapter
 from platforms.gcf import GcfAdapter
+from platforms.netlify import NetlifyAdapter
 
-PlatformName = Literal["lambda", "gcf"]
+PlatformName = Literal["lambda", "gcf", "netlify"]
 
 ADAPTERS: dict[str, PlatformAdapter] = {
     "lambda": LambdaAdapter(),
     "gcf": GcfAdapter(),
+    "netlify": NetlifyAdapter(),
 }

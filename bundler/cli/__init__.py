@@ -12,7 +12,11 @@ import sys
 import click
 
 from bundler import __version__
-from bundler.cli.bundle_cmds import gcf_command, lambda_command
+from bundler.cli.bundle_cmds import (
+    gcf_command,
+    lambda_command,
+    netlify_command,
+)
 from bundler.cli.common import run_guarded
 from bundler.cli.detect_cmd import detect
 from bundler.cli.engines_cmd import engines
@@ -32,7 +36,10 @@ def cli() -> None:
     """
 
 
-COMMANDS: list[click.Command] = [lambda_command, gcf_command, targets, engines, detect, verify]
+COMMANDS: list[click.Command] = [
+    lambda_command, gcf_command, netlify_command,
+    targets, engines, detect, verify,
+]
 for _command in COMMANDS:
     cli.add_command(_command)
 

@@ -118,3 +118,10 @@ gcf_command = bundle_command(
     "Prisma client with the runtime's engine (GCF installs the other dependencies at deploy time; "
     ".gcloudignore is respected).",
 )
+
+netlify_command = bundle_command(
+    "netlify",
+    "Bundle Netlify Functions: one zip per function with only its own files and dependencies and the engine "
+    "of the Lambda runtime it runs on, plus Netlify's manifest.json (netlify.toml is read, never written).",
+    [click.option("--functions-dir", help="Functions folder [default: netlify.toml, else netlify/functions].")],
+)
