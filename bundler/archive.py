@@ -18,6 +18,12 @@ The work is cut into jobs that worker threads run concurrently (zlib and hashlib
 How a file is cut depends only on its size, never on the number of workers, and the writer consumes
 job results strictly in order, so the output is byte-identical to the serial path (`workers=1`).
 Jobs in flight are bounded by count and by bytes, so peak memory does not grow with file sizes.
+
+Deflate comes from zlib-ng (the `zlib-ng` package, zlib's API and format) when it is installed: at
+level 6 it is about twice as fast as zlib and its output is no larger (measured on the benchmark's
+file set: 93 vs 45 MB/s on one core, 0.1 % smaller). Without it, the standard zlib is used. Output
+is byte-identical for the same input and the same backend version (DEFLATE_BACKEND, recorded in the
+inputs fingerprint and the manifest).
 """
 
 from __future__ import annotations
@@ -37,6 +43,14 @@ from typing import IO, BinaryIO, Protocol, Union
 
 from bundler.errors import ProjectError
 
+try:
+    from zlib_ng import zlib_ng as _deflate
+
+    DEFLATE_BACKEND = f"zlib-ng {_deflate.ZLIBNG_VERSION}"
+except ImportError:  # pragma: no cover - the dependency is declared; this keeps odd platforms working
+    _deflate = zlib  # type: ignore[misc]
+    DEFLATE_BACKEND = f"zlib {zlib.ZLIB_RUNTIME_VERSION}"
+
 CHUNK = 1 << 20  # copy buffer
 SEGMENT = 1 << 20  # large files are deflated in segments of this size, one job each
 SPLIT_MIN = 2 * SEGMENT  # files at least this large are segmented
@@ -48,6 +62,7 @@ INFLIGHT_JOBS = 64  # per worker
 ZIP64_LIMIT = 0xFFFFFFFF
 DOS_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can hold
 DOS_LAST = 4354819198  # 2107-12-31T23:59:58Z, the latest
+HEAD_BYTES = 16
 
 
 class ArchiveEntry(Protocol):
@@ -68,6 +83,7 @@ class WrittenEntry:
     size: int
     compressed: int
     sha256: str
+    head: bytes = b""  # the first HEAD_BYTES of the content (what verify needs to tell ELF files apart)
 
 
 @dataclass(frozen=True)
@@ -118,6 +134,7 @@ class _Compressed:
     method: int  # 8 deflate, 0 stored
     payload: bytes | IO[bytes]  # compressed (or stored) bytes, or a temp file holding them
     payload_size: int
+    head: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -186,12 +203,12 @@ def _compress(entry: ArchiveEntry, level: int) -> _Compressed:
                 raw = fh.read()
         except OSError as err:
             raise _unreadable(entry, err) from None
-    comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+    comp = _deflate.compressobj(level, zlib.DEFLATED, -15)
     deflated = comp.compress(raw) + comp.flush()
     crc, sha = zlib.crc32(raw), hashlib.sha256(raw).hexdigest()
     if len(deflated) >= len(raw):  # incompressible (or empty): store it as it is
-        return _Compressed(crc, len(raw), sha, 0, raw, len(raw))
-    return _Compressed(crc, len(raw), sha, 8, deflated, len(deflated))
+        return _Compressed(crc, len(raw), sha, 0, raw, len(raw), raw[:HEAD_BYTES])
+    return _Compressed(crc, len(raw), sha, 8, deflated, len(deflated), raw[:HEAD_BYTES])
 
 
 def _deflate_segment(job: _Job, level: int) -> _Segment:
@@ -208,9 +225,10 @@ def _deflate_segment(job: _Job, level: int) -> _Segment:
     if len(dictionary) != job.offset - start or len(raw) != job.length:
         raise _changed(job.entry)
     if dictionary:
-        comp = zlib.compressobj(level, zlib.DEFLATED, -15, zlib.DEF_MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY, dictionary)
+        comp = _deflate.compressobj(level, zlib.DEFLATED, -15, zlib.DEF_MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY,
+                                     dictionary)
     else:
-        comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+        comp = _deflate.compressobj(level, zlib.DEFLATED, -15)
     deflated = comp.compress(raw) + comp.flush(zlib.Z_FINISH if job.last else zlib.Z_SYNC_FLUSH)
     return _Segment(raw, deflated)
 
@@ -223,9 +241,12 @@ class _Assembler:
         self.crc = 0
         self.size = 0
         self.sha = hashlib.sha256()
+        self.head = b""
         self.spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX)  # noqa: SIM115 - handed on
 
     def add(self, segment: _Segment) -> None:
+        if not self.size:
+            self.head = segment.raw[:HEAD_BYTES]
         self.crc = zlib.crc32(segment.raw, self.crc)
         self.size += len(segment.raw)
         self.sha.update(segment.raw)
@@ -235,7 +256,7 @@ class _Assembler:
         compressed_size = self.spool.tell()
         if compressed_size < self.size:
             self.spool.seek(0)
-            return _Compressed(self.crc, self.size, self.sha.hexdigest(), 8, self.spool, compressed_size)
+            return _Compressed(self.crc, self.size, self.sha.hexdigest(), 8, self.spool, compressed_size, self.head)
         self.spool.close()  # incompressible: store the file's bytes, read again (and checked) into a spool
         assert self.entry.source is not None
         stored: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX)  # noqa: SIM115 - handed on
@@ -252,7 +273,7 @@ class _Assembler:
             stored.close()
             raise _changed(self.entry)
         stored.seek(0)
-        return _Compressed(self.crc, self.size, self.sha.hexdigest(), 0, stored, self.size)
+        return _Compressed(self.crc, self.size, self.sha.hexdigest(), 0, stored, self.size, self.head)
 
 
 class _HashingWriter:
@@ -297,7 +318,8 @@ def write_zip(
             out.write(local_extra)
             _copy_payload(result, out)
             central.append(_central_header(entry, result, name, flags, needed, offset, dos_time, dos_date))
-            written.append(WrittenEntry(entry.arc, entry.mode, result.size, result.payload_size, result.sha256))
+            written.append(WrittenEntry(entry.arc, entry.mode, result.size, result.payload_size, result.sha256,
+                                        result.head))
             if on_entry is not None:
                 on_entry(result.size)
         cd_offset = out.offset

@@ -799,7 +799,12 @@ class _Scanned:
     read_error: str | None = None
 
 
-def _scan(artifact: _Artifact, entries: list[_Entry]) -> tuple[list[_Scanned], dict[str, str]]:
+def _scan(artifact: _Artifact, entries: list[_Entry],
+          heads: Mapping[str, bytes] | None = None) -> tuple[list[_Scanned], dict[str, str]]:
+    """Read the facts of every ELF file (and every file named like a native one).
+
+    heads: the first bytes of each entry as the zip writer saw them, so that a zip just written need not
+    be read entry by entry to tell ELF files apart; entries missing from it are read."""
     scanned: list[_Scanned] = []
     links: dict[str, str] = {}
     for entry in entries:
@@ -815,7 +820,8 @@ def _scan(artifact: _Artifact, entries: list[_Entry]) -> tuple[list[_Scanned], d
         engine = parse_engine_filename(name)
         candidate_by_name = engine is not None or name.endswith(".node") or bool(_SHARED_LIB.search(name))
         try:
-            head = artifact.read(entry, 16) if entry.size else b""
+            known = heads.get(entry.path) if heads is not None else None
+            head = known if known is not None else artifact.read(entry, 16) if entry.size else b""
             if not is_elf(head) and not candidate_by_name and not is_cli_engine(name):
                 continue
             facts: ElfResult = read_elf(artifact.read(entry), entry.path) if is_elf(head) else NotElf(
@@ -836,13 +842,14 @@ def verify_artifact(
     extra_unzipped: int = 0,
     limits: tuple[int | None, int | None] | None = None,
     policies: Policies | None = None,
+    heads: Mapping[str, bytes] | None = None,
 ) -> Report:
     """Check a deployment zip or an unpacked directory against one runtime.
 
     engine_kind: "auto" expects the target's binary or library engine, "binary" / "library" that kind,
     None or "client" no native engine (Prisma 7 / engineType client). extra_unzipped: bytes of other
     artifacts deployed with this one (layers) for the combined unzipped limit. limits: (zip_max,
-    unzipped_max) overriding the platform's; None entries mean no limit.
+    unzipped_max) overriding the platform's; None entries mean no limit. heads: see _scan.
     """
     if engine_kind == "client":
         engine_kind = None
@@ -852,7 +859,7 @@ def verify_artifact(
     artifact = _open_artifact(path)
     try:
         entries = artifact.entries()
-        scanned, links = _scan(artifact, sorted(entries, key=lambda e: e.path))
+        scanned, links = _scan(artifact, sorted(entries, key=lambda e: e.path), heads)
         zip_bytes = artifact.zip_bytes
     finally:
         artifact.close()

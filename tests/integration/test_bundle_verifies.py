@@ -46,3 +46,34 @@ def test_manifest_records_the_verdict(tmp_path: Path, elf_cache: Path, capsys: p
     assert doc["verify"]["skipped"] is False
     assert doc["verify"]["artifacts"]["layer.zip"]["errors"] == 0
     assert doc["verify"]["artifacts"]["function.zip"]["errors"] == 0
+
+
+def test_heads_from_the_writer_give_the_same_report_as_reading_the_zip(tmp_path: Path, elf_cache: Path) -> None:
+    """The pipeline hands verify the first bytes the zip writer saw; the verdict must not change."""
+    from bundler.archive import write_zip
+    from bundler.targets import resolve
+    from bundler.verify import verify_artifact
+    from tests.projects import compile_elf
+
+    project = make_project(tmp_path / "app", elf_cache=elf_cache)
+    addon = compile_elf(tmp_path / "addon.node", shared=True, marker="addon")
+    big = tmp_path / "big.bin"  # segmented by the writer: its head comes from the first segment
+    big.write_bytes(addon.read_bytes() + b"\0" * (5 << 20))
+    engine = project / "node_modules/.prisma/client/libquery_engine-rhel-openssl-3.0.x.so.node"
+
+    class Entry:
+        def __init__(self, arc: str, source: Path) -> None:
+            self.arc, self.source, self.data, self.mode = arc, source, None, 0o755
+
+    entries = [Entry("a/addon.node", addon), Entry("b/big.bin", big), Entry("c/handler.js", project / "handler.js"),
+               Entry(f"node_modules/.prisma/client/{engine.name}", engine)]
+    result = write_zip(entries, tmp_path / "t.zip")
+    heads = {e.arc: e.head for e in result.entries}
+    assert heads["b/big.bin"] == addon.read_bytes()[:16] and heads["a/addon.node"].startswith(b"\x7fELF")
+    profile = resolve("lambda", "nodejs20.x", "x86_64")
+    with_heads = verify_artifact(result.path, profile, engine_kind="library", heads=heads)
+    reading = verify_artifact(result.path, profile, engine_kind="library")
+    assert [f.path for f in with_heads.files] == [f.path for f in reading.files] == \
+        ["a/addon.node", "b/big.bin", f"node_modules/.prisma/client/{engine.name}"]
+    assert with_heads.verdict == reading.verdict
+    assert [(f.file, f.message) for f in with_heads.errors] == [(f.file, f.message) for f in reading.errors]
