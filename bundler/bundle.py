@@ -21,7 +21,7 @@ from typing import Any
 import pathspec
 
 from bundler import __version__, manifest
-from bundler.archive import ArchiveResult, write_zip, zip_epoch
+from bundler.archive import DEFLATE_BACKEND, ArchiveResult, write_zip, zip_epoch
 from bundler.engines import EngineKind, engine_filename, parse_engine_filename
 from bundler.errors import BundleError, ConfigError, ProjectError, SizeLimitError, VerifyError
 from bundler.limits import Limit, breakdown, format_breakdown, format_size
@@ -209,7 +209,7 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
             unit_doc["verify"] = verification
             docs.append(unit_doc)
             all_written += written
-        doc = docs[0] if len(units) == 1 and not units[0].name else merge_unit_docs(units, docs)
+        doc = merge_unit_docs(units, docs)
         outputs = adapter.outputs(project, options, units, doc, out_dir)
         if outputs:
             doc["outputs"] = [{"path": str(o.path), "in_place": o.in_place, "note": o.note} for o in outputs]
@@ -294,7 +294,11 @@ def merge_unit_docs(units: list[Unit], docs: list[dict[str, Any]]) -> dict[str, 
     """One manifest for several units: every artifact, limit and warning, and a `units` list.
 
     The top-level runtime, arch, os and engine are the first unit's (the first that carries an engine),
-    so readers of single-unit manifests keep working."""
+    so readers of single-unit manifests keep working. The single unnamed unit of a platform without
+    functions keeps its manifest as it is, with the adapter's warnings and facts added."""
+    if len(units) == 1 and not units[0].name:
+        doc = {**docs[0], "warnings": [*units[0].warnings, *docs[0]["warnings"]]}
+        return {**doc, "meta": dict(units[0].meta)} if units[0].meta else doc
     docs = [d if d["engine"].get("file") or not d["engine"].get("target") else
             {**d, "engine": {"kind": d["engine"]["kind"], "target": None,
                              "note": "the function does not load the Prisma client: no engine bundled"}}
@@ -430,7 +434,8 @@ def _verify(written: list[Written], profile: RuntimeProfile, kind: EngineKind, o
     results: dict[str, Any] = {}
     for w in written:
         expected = kind if w.plan.filename == plan.engine_artifact else None
-        report = verify_artifact(w.result.path, profile, engine_kind=expected, limits=(None, None))
+        heads = {e.arc: e.head for e in w.result.entries}
+        report = verify_artifact(w.result.path, profile, engine_kind=expected, limits=(None, None), heads=heads)
         for finding in report.warnings:
             log(f"warning: {w.plan.filename}: {finding.file + ': ' if finding.file else ''}{finding.message}")
         results[w.plan.filename] = {"verdict": report.verdict, "errors": len(report.errors),
@@ -446,7 +451,7 @@ def _verify(written: list[Written], profile: RuntimeProfile, kind: EngineKind, o
 
 def inputs_fingerprint(plan: BundlePlan, options: Resolved, engine_sha256: str | None) -> str:
     """Everything the artifacts depend on: tool version, options, every planned file's stat, the engine."""
-    h = hashlib.sha256(f"{__version__}\n{engine_sha256}\n".encode())
+    h = hashlib.sha256(f"{__version__}\n{DEFLATE_BACKEND}\n{engine_sha256}\n".encode())
     for key in sorted(set(options.values) - {"force", "offline", "mirror"}):
         h.update(f"{key}={options.values[key]!r}\n".encode())
     for artifact in plan.artifacts:
@@ -495,6 +500,7 @@ def build_manifest(adapter: PlatformAdapter, profile: RuntimeProfile, runtime_wh
     return {
         "version": manifest.MANIFEST_VERSION,
         "tool": f"photon-bundle {__version__}",
+        "compressor": DEFLATE_BACKEND,
         "platform": adapter.key,
         "runtime": profile.runtime.name,
         "runtime_source": runtime_why,

@@ -8,11 +8,13 @@ from platforms.aws_lambda import LambdaAdapter
 from platforms.base import PlatformAdapter
 from platforms.gcf import GcfAdapter
 from platforms.netlify import NetlifyAdapter
+from platforms.up import UpAdapter
 
-PlatformName = Literal["lambda", "gcf", "netlify"]
+PlatformName = Literal["lambda", "gcf", "netlify", "up"]
 
 ADAPTERS: dict[str, PlatformAdapter] = {
     "lambda": LambdaAdapter(),
     "gcf": GcfAdapter(),
     "netlify": NetlifyAdapter(),
+    "up": UpAdapter(),
 }

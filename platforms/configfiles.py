@@ -177,15 +177,17 @@ def yaml_line(node: Any, key: str | int) -> int | None:
 # ------------------------------------------------------------------------------------- ignore files
 
 
-def read_ignore_file(root: Path, name: str, default: tuple[str, ...] = (), _seen: tuple[str, ...] = ()) -> list[str]:
-    """The lines of a gitignore-syntax file (.gcloudignore, .upignore), `#!include:FILE` expanded."""
+def read_ignore_file(root: Path, name: str, default: tuple[str, ...] = (), _seen: tuple[str, ...] = (), *,
+                     includes: bool = True) -> list[str]:
+    """The lines of a gitignore-syntax file (.gcloudignore, .upignore); `#!include:FILE` (gcloud's syntax)
+    is expanded when `includes`, else it is a comment like any other line starting with #."""
     path = root / name
     if not path.is_file():
         return list(default)
     lines: list[str] = []
     for number, raw in enumerate(read_text(path).splitlines(), start=1):
         line = raw.rstrip()
-        if line.startswith("#!include:"):
+        if includes and line.startswith("#!include:"):
             included = line[len("#!include:"):].strip()
             if included in (*_seen, name):
                 raise ProjectError(f"{path}:{number}: #!include:{included} includes itself")

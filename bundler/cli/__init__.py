@@ -16,6 +16,7 @@ from bundler.cli.bundle_cmds import (
     gcf_command,
     lambda_command,
     netlify_command,
+    up_command,
 )
 from bundler.cli.common import run_guarded
 from bundler.cli.detect_cmd import detect
@@ -37,7 +38,7 @@ def cli() -> None:
 
 
 COMMANDS: list[click.Command] = [
-    lambda_command, gcf_command, netlify_command,
+    lambda_command, gcf_command, netlify_command, up_command,
     targets, engines, detect, verify,
 ]
 for _command in COMMANDS:

@@ -125,3 +125,10 @@ netlify_command = bundle_command(
     "of the Lambda runtime it runs on, plus Netlify's manifest.json (netlify.toml is read, never written).",
     [click.option("--functions-dir", help="Functions folder [default: netlify.toml, else netlify/functions].")],
 )
+
+
+up_command = bundle_command(
+    "up",
+    "Bundle for apex/up: one zip for the runtime in up.json (default nodejs10.x), .upignore respected, "
+    "250 MiB unzipped limit.",
+)
