@@ -1,4 +1,4 @@
-"""Time the pipeline's phases in one fresh process: walk, plan, fingerprint, and the zip write.
+"""Time the pipeline's phases in one fresh process: walk, plan, the content check of a no-op rebuild, and the zip write.
 
 Run by run.py as `python -m benchmarks.phases <project> [--write] [--workers N]`; prints JSON. It
 follows `bundle()` up to the plan (same functions, same options as `photon-bundle lambda`), so the walk
@@ -23,13 +23,13 @@ def measure(root: Path, *, write: bool, workers: int | None) -> dict[str, Any]:
         choose_runtime,
         engine_kind,
         find_local_engine,
-        inputs_fingerprint,
         installed_packages,
         layer_options,
     )
     from bundler.options import load_config, resolve
     from bundler.plan import EngineChoice, PlanOptions, plan_bundle
     from bundler.project import read_project
+    from bundler.reuse import planned_digests
     from bundler.targets import resolve as resolve_profile
     from bundler.walk import walk_tree
     from platforms import ADAPTERS
@@ -69,8 +69,9 @@ def measure(root: Path, *, write: bool, workers: int | None) -> dict[str, Any]:
     out["plan_s"] = t3 - t2
     out["walk_plan_s"] = t3 - t0
     out["planned_files"] = sum(len(a.entries) for a in plan.artifacts)
-    inputs_fingerprint(plan, options, None)
-    out["fingerprint_s"] = time.perf_counter() - t3
+    # the content check of a no-op rebuild when no stat fact matches the record (a fresh checkout): hash all
+    planned_digests(plan.artifacts, {str(f.path): f for f in files}, {})
+    out["content_check_s"] = time.perf_counter() - t3
 
     if write:
         entries = plan.artifacts[0].entries

@@ -19,10 +19,9 @@ How a file is cut depends only on its size, never on the number of workers, and 
 job results strictly in order, so the output is byte-identical to the serial path (`workers=1`).
 Jobs in flight are bounded by count and by bytes, so peak memory does not grow with file sizes.
 
-Deflate comes from zlib-ng (the `zlib-ng` package, zlib's API and format) when it is installed: at
-level 6 it is about twice as fast as zlib and its output is no larger (measured on the benchmark's
-file set: 93 vs 45 MB/s on one core, 0.1 % smaller). Without it, the standard zlib is used. Output
-is byte-identical for the same input and the same backend version (DEFLATE_BACKEND, recorded in the
+Deflate comes from bundler/deflate.py: zlib-ng when it is installed (measured on the benchmark's file
+set at level 6: 93 vs 45 MB/s on one core for zlib, output 0.1 % smaller), else zlib. Output is
+byte-identical for the same input and the same backend version (DEFLATE_BACKEND, recorded in the
 inputs fingerprint and the manifest).
 """
 
@@ -41,15 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol, Union
 
+from bundler.deflate import backend as _deflate
 from bundler.errors import ProjectError
-
-try:
-    from zlib_ng import zlib_ng as _deflate
-
-    DEFLATE_BACKEND = f"zlib-ng {_deflate.ZLIBNG_VERSION}"
-except ImportError:  # pragma: no cover - the dependency is declared; this keeps odd platforms working
-    _deflate = zlib  # type: ignore[misc]
-    DEFLATE_BACKEND = f"zlib {zlib.ZLIB_RUNTIME_VERSION}"
 
 CHUNK = 1 << 20  # copy buffer
 SEGMENT = 1 << 20  # large files are deflated in segments of this size, one job each

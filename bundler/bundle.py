@@ -7,7 +7,6 @@ every size and verification check passed, so a failed or interrupted run leaves 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 import sys
@@ -21,11 +20,12 @@ from typing import Any
 import pathspec
 
 from bundler import __version__, manifest
-from bundler.archive import DEFLATE_BACKEND, ArchiveResult, write_zip, zip_epoch
+from bundler.archive import ArchiveResult, write_zip, zip_epoch
+from bundler.deflate import DEFLATE_BACKEND
 from bundler.engines import EngineKind, engine_filename, parse_engine_filename
 from bundler.errors import BundleError, ConfigError, ProjectError, SizeLimitError, VerifyError
 from bundler.limits import Limit, breakdown, format_breakdown, format_size
-from bundler.options import Resolved
+from bundler.options import Resolved, output_dir
 from bundler.plan import (
     DEFAULT_EXCLUDES,
     ArtifactPlan,
@@ -36,8 +36,9 @@ from bundler.plan import (
     plan_bundle,
 )
 from bundler.project import PackageJson, Project, read_package_json, read_project
+from bundler.reuse import reusable, save_hashes, save_state, settings_key, state_key, written_fingerprint
 from bundler.targets import RuntimeProfile, load_matrix, newest_runtime, resolve, runtime_for_node_range
-from bundler.walk import FileEntry, walk_tree
+from bundler.walk import FileEntry, FolderEntry, walk_tree
 from platforms.base import OutputFile, PlatformAdapter, Unit
 
 if sys.version_info >= (3, 11):
@@ -116,13 +117,6 @@ def installed_packages(files: list[FileEntry]) -> dict[str, PackageJson]:
     return out
 
 
-def out_dir_for(project_dir: Path, adapter: PlatformAdapter, options: Resolved) -> Path:
-    if options["out"]:
-        out = Path(options["out"])
-        return out if out.is_absolute() else (Path.cwd() / out)
-    return project_dir / ".photon-bundle" / adapter.key
-
-
 def _rel_inside(path: Path, root: Path) -> str | None:
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
@@ -166,11 +160,11 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
     units = adapter.units(project, options, env)
     profiles = [unit_profile(adapter, project, options, unit) for unit in units]
     _log_units(units, profiles, log)
-    out_dir = out_dir_for(project_dir, adapter, options)
+    out_dir = output_dir(project_dir, adapter.key, options)
     with ExitStack() as stack:
         tree = stack.enter_context(_tree(project, _build_profile(profiles, options), options, env, log))
         out_rel = _rel_inside(out_dir, tree) if tree == project.root else None
-        files = _walk(tree, out_rel, options)
+        files, folders = _walk(tree, out_rel, options)
         kind = engine_kind(project, files, env)
         layout, template = layer_options()
         if options["format"] != "zip" and not adapter.supports_layers:
@@ -191,31 +185,55 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
             limits_before = _named(unit, unzipped_limits(adapter, plan))
             _raise_if_over(limits_before, plan)
             planned.append((unit, profile, runtime_why, plan, engine_info, limits_before))
-        fingerprint = units_fingerprint(planned, options)
-        previous = None if options["force"] else reusable(out_dir, fingerprint)
+        settings = settings_key(adapter.key, options, env)
+        walked = {str(f.path): f for f in files}
+        artifacts = [a for p in planned for a in p[3].artifacts]
+        previous = None if options["force"] else reusable(out_dir, settings, artifacts, walked)
+        state = reuse_state(tree == project.root, adapter, project_dir, options, env)
         if previous is not None:
             log("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
             write_outputs(adapter.outputs(project, options, units, previous, out_dir), log)
+            state(out_dir, files, folders)
             return previous
         out_dir.mkdir(parents=True, exist_ok=True)
-        docs: list[dict[str, Any]] = []
-        all_written: list[Written] = []
-        for unit, profile, runtime_why, plan, engine_info, limits_before in planned:
-            written = write_artifacts(plan, out_dir, env, stack)
-            limits = limits_before + _named(unit, unit_zipped_limits(adapter, options, unit, written))
-            _raise_if_over(limits, plan, written)
-            verification = _verify(written, profile, kind, options, plan, log)
-            unit_doc = build_manifest(adapter, profile, runtime_why, plan, written, limits, engine_info, fingerprint)
-            unit_doc["verify"] = verification
-            docs.append(unit_doc)
-            all_written += written
+        docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log)
         doc = merge_unit_docs(units, docs)
+        doc["inputs_fingerprint"] = written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written))
         outputs = adapter.outputs(project, options, units, doc, out_dir)
         if outputs:
             doc["outputs"] = [{"path": str(o.path), "in_place": o.in_place, "note": o.note} for o in outputs]
         commit(all_written, out_dir, doc)
         write_outputs(outputs, log)
+        save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
+        state(out_dir, files, folders)
     return doc
+
+
+def _write_units(planned: list[tuple[Unit, RuntimeProfile, str, BundlePlan, dict[str, Any], list[Limit]]],
+                 adapter: PlatformAdapter, options: Resolved, out_dir: Path, env: Mapping[str, str], stack: ExitStack,
+                 kind: EngineKind, log: Log) -> tuple[list[dict[str, Any]], list[Written]]:
+    """Write, size-check and verify each unit's artifacts into temp files; their manifests and the files."""
+    docs: list[dict[str, Any]] = []
+    all_written: list[Written] = []
+    for unit, profile, runtime_why, plan, engine_info, limits_before in planned:
+        written = write_artifacts(plan, out_dir, env, stack)
+        limits = limits_before + _named(unit, unit_zipped_limits(adapter, options, unit, written))
+        _raise_if_over(limits, plan, written)
+        verification = _verify(written, profile, kind, options, plan, log)
+        unit_doc = build_manifest(adapter, profile, runtime_why, plan, written, limits, engine_info)
+        unit_doc["verify"] = verification
+        docs.append(unit_doc)
+        all_written += written
+    return docs, all_written
+
+
+def reuse_state(own_tree: bool, adapter: PlatformAdapter, project_dir: Path, options: Resolved,
+                env: Mapping[str, str]) -> Callable[[Path, list[FileEntry], list[FolderEntry]], None]:
+    """What records the walked tree for the next run's quick no-op check (nothing for a Docker-built tree)."""
+    if not own_tree:
+        return lambda out_dir, files, folders: None
+    key = state_key(adapter.key, project_dir, options, env)
+    return lambda out_dir, files, folders: save_state(out_dir, key, files, folders)
 
 
 def unit_profile(adapter: PlatformAdapter, project: Project, options: Resolved,
@@ -230,10 +248,12 @@ def unit_profile(adapter: PlatformAdapter, project: Project, options: Resolved,
     return resolve(adapter.key, runtime, arch), why
 
 
-def _walk(tree: Path, out_rel: str | None, options: Resolved) -> list[FileEntry]:
+def _walk(tree: Path, out_rel: str | None, options: Resolved) -> tuple[list[FileEntry], list[FolderEntry]]:
     skip = {".git/", ".photon-bundle/", *([out_rel + "/"] if out_rel else [])}
     excluded_link = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *options["exclude"]])
-    return walk_tree(tree, skip_dir=lambda rel: rel in skip, skip_link=excluded_link.match_file)
+    folders: list[FolderEntry] = []
+    files = walk_tree(tree, skip_dir=lambda rel: rel in skip, skip_link=excluded_link.match_file, folders=folders)
+    return files, folders
 
 
 def _log_units(units: list[Unit], profiles: list[tuple[RuntimeProfile, str]], log: Log) -> None:
@@ -274,20 +294,6 @@ def unit_zipped_limits(adapter: PlatformAdapter, options: Resolved, unit: Unit, 
         return zipped_limits(adapter, options, written)
     limit, name = unit.zip_limit
     return [Limit(f"{w.plan.filename} {name}", "zipped", limit, w.result.zipped_size) for w in written]
-
-
-def units_fingerprint(planned: list[tuple[Unit, RuntimeProfile, str, BundlePlan, dict[str, Any], list[Limit]]],
-                      options: Resolved) -> str:
-    """One unnamed unit: inputs_fingerprint as it always was; several: a hash over each unit's."""
-    if len(planned) == 1 and not planned[0][0].name:
-        _, _, _, plan, engine_info, _ = planned[0]
-        return inputs_fingerprint(plan, options, engine_info.get("sha256"))
-    h = hashlib.sha256()
-    for unit, profile, why, plan, engine_info, _ in planned:
-        h.update(f"<{unit.name}>{profile.runtime.name}\0{profile.arch}\0{why}\0{unit.zip_limit!r}\0"
-                 f"{sorted(unit.meta.items())!r}\0{unit.warnings!r}\n".encode())
-        h.update(inputs_fingerprint(plan, options, engine_info.get("sha256")).encode())
-    return h.hexdigest()
 
 
 def merge_unit_docs(units: list[Unit], docs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -449,44 +455,8 @@ def _verify(written: list[Written], profile: RuntimeProfile, kind: EngineKind, o
     return {"skipped": False, "artifacts": results}
 
 
-def inputs_fingerprint(plan: BundlePlan, options: Resolved, engine_sha256: str | None) -> str:
-    """Everything the artifacts depend on: tool version, options, every planned file's stat, the engine."""
-    h = hashlib.sha256(f"{__version__}\n{DEFLATE_BACKEND}\n{engine_sha256}\n".encode())
-    for key in sorted(set(options.values) - {"force", "offline", "mirror"}):
-        h.update(f"{key}={options.values[key]!r}\n".encode())
-    for artifact in plan.artifacts:
-        h.update(f"[{artifact.filename}]\n".encode())
-        for e in artifact.entries:
-            h.update(f"{e.arc}\0{e.mode:o}\0{e.size}\0{e.mtime_ns}\0{e.source}\n".encode())
-            if e.data is not None:
-                h.update(e.data)
-    return h.hexdigest()
-
-
-def reusable(out_dir: Path, fingerprint: str) -> dict[str, Any] | None:
-    """The previous manifest, marked reused, when its inputs match and its artifacts are intact."""
-    previous = manifest.read(out_dir / manifest.MANIFEST_NAME)
-    if previous is None or previous.get("inputs_fingerprint") != fingerprint:
-        return None
-    for artifact in previous.get("artifacts", []):
-        path = out_dir / artifact["path"]
-        intact = path.is_file() and path.stat().st_size == artifact["zipped_bytes"]
-        if not intact or file_sha256(path) != artifact["sha256"]:
-            return None
-    return {**previous, "reused": True}
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def build_manifest(adapter: PlatformAdapter, profile: RuntimeProfile, runtime_why: str, plan: BundlePlan,
-                   written: list[Written], limits: list[Limit], engine_info: dict[str, Any],
-                   fingerprint: str) -> dict[str, Any]:
+                   written: list[Written], limits: list[Limit], engine_info: dict[str, Any]) -> dict[str, Any]:
     if plan.engine is not None:
         engine_info = {**engine_info, "file": plan.engine.arc, "artifact": plan.engine_artifact}
         if any(w.plan.kind == "layer" for w in written):
@@ -517,7 +487,7 @@ def build_manifest(adapter: PlatformAdapter, profile: RuntimeProfile, runtime_wh
                     "headroom": lim.headroom} for lim in limits],
         "pruned": {"files": len(plan.pruned), "bytes": sum(p.size for p in plan.pruned), "by_reason": reasons},
         "warnings": list(plan.warnings),
-        "inputs_fingerprint": fingerprint,
+        "inputs_fingerprint": "",  # set over all units once every artifact is written (bundler/reuse.py)
         "reused": False,
     }
 

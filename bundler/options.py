@@ -107,6 +107,14 @@ class Resolved:
         return self.sources.get(key, "default")
 
 
+def output_dir(project_dir: Path, platform: str, options: Resolved) -> Path:
+    """--out (relative to the current folder), else <project>/.photon-bundle/<platform>."""
+    if options["out"]:
+        out = Path(options["out"])
+        return out if out.is_absolute() else (Path.cwd() / out)
+    return project_dir / ".photon-bundle" / platform
+
+
 def load_config(project_dir: Path, platforms: list[str], extra_keys: Mapping[str, list[str]]) -> dict[str, Any]:
     """The parsed config file ({} when absent), with unknown keys and sections rejected."""
     path = project_dir / CONFIG_FILE

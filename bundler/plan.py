@@ -12,12 +12,14 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from bundler.engines import is_cli_engine, parse_engine_filename
 from bundler.project import PackageJson, Project
 from bundler.walk import FileEntry
+
+if TYPE_CHECKING:
+    import pathspec
 
 DEFAULT_EXCLUDES = (
     ".git/", ".hg/", ".svn/", ".env", ".env.*", "*.pem", "*.key", "id_rsa*", ".npmrc", ".aws/",
@@ -188,6 +190,8 @@ def generated_client_dirs(project: Project, closure: Iterable[str]) -> list[str]
 
 
 def _spec(patterns: Iterable[str]) -> pathspec.GitIgnoreSpec:
+    import pathspec  # imported when planning, so reading the platform registry stays light
+
     return pathspec.GitIgnoreSpec.from_lines(list(patterns))
 
 
@@ -228,7 +232,7 @@ def plan_bundle(
             reason = "excluded by default (secrets and junk)"
         if reason is None and user_spec.match_file(f.rel):
             reason = "excluded by your exclude patterns"
-        if reason is not None and not reason.startswith("engine") and include_spec.match_file(f.rel):
+        if reason is not None and package != ENGINE and include_spec.match_file(f.rel):
             reason = None
         if reason is not None:
             pruned.append(Pruned(f.rel, f.size, reason))

@@ -4,6 +4,10 @@ A symlink whose target leaves the project root is an error naming it; a director
 its own ancestors is a cycle, also an error. `skip_dir` lets the caller prune folders (the output
 folder, .git) before they are entered, and `skip_link` lets it ignore links the user excluded, so
 neither can cause either error.
+
+Each file and folder keeps the stat facts that change whenever it does (mode, size, mtime, ctime,
+inode), taken while walking, so a later run can tell with one stat per path that nothing was added,
+removed or written since (bundler/reuse.py).
 """
 
 from __future__ import annotations
@@ -24,6 +28,16 @@ class FileEntry:
     mode: int  # st_mode permission bits
     size: int
     mtime_ns: int
+    ctime_ns: int = 0
+    ino: int = 0
+
+
+@dataclass(frozen=True)
+class FolderEntry:
+    path: str  # the real folder that was listed
+    mtime_ns: int
+    ctime_ns: int
+    ino: int
 
 
 def _never(rel: str) -> bool:
@@ -31,11 +45,13 @@ def _never(rel: str) -> bool:
 
 
 def walk_tree(root: Path, skip_dir: Callable[[str], bool] = _never,
-              skip_link: Callable[[str], bool] = _never) -> list[FileEntry]:
-    """All files below root, sorted by relative path. Folder paths passed to the callbacks end in '/'."""
+              skip_link: Callable[[str], bool] = _never, folders: list[FolderEntry] | None = None) -> list[FileEntry]:
+    """All files below root, sorted by relative path. Folder paths passed to the callbacks end in '/'.
+
+    `folders`, when given, receives every folder that was listed, with its stat facts taken before listing."""
     real_root = root.resolve()
     out: list[FileEntry] = []
-    _walk(real_root, "", real_root, (real_root,), (skip_dir, skip_link), out)
+    _walk(real_root, "", real_root, (real_root,), (skip_dir, skip_link), out, folders)
     out.sort(key=lambda e: e.rel)
     return out
 
@@ -47,9 +63,13 @@ def _walk(
     ancestors: tuple[Path, ...],
     skips: tuple[Callable[[str], bool], Callable[[str], bool]],
     out: list[FileEntry],
+    folders: list[FolderEntry] | None,
 ) -> None:
     skip_dir, skip_link = skips
     try:
+        if folders is not None:
+            st = directory.stat()
+            folders.append(FolderEntry(str(directory), st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
         entries = list(os.scandir(directory))
     except OSError as err:
         raise ProjectError(f"cannot read folder {directory}: {err.strerror}") from None
@@ -77,17 +97,18 @@ def _walk(
                         f"symlink cycle: {rel} points back to its own parent folder {target}",
                         hint="remove the link or exclude it (--exclude)",
                     )
-                _walk(real_root, rel + "/", target, (*ancestors, target), skips, out)
+                _walk(real_root, rel + "/", target, (*ancestors, target), skips, out, folders)
             elif stat.S_ISREG(st.st_mode):
-                out.append(FileEntry(rel, target, st.st_mode, st.st_size, st.st_mtime_ns))
+                out.append(FileEntry(rel, target, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
             continue
         if entry.is_dir(follow_symlinks=False):
             if skip_dir(rel + "/"):
                 continue
-            _walk(real_root, rel + "/", Path(entry.path), (*ancestors, Path(entry.path)), skips, out)
+            _walk(real_root, rel + "/", Path(entry.path), (*ancestors, Path(entry.path)), skips, out, folders)
         elif entry.is_file(follow_symlinks=False):
             st = entry.stat(follow_symlinks=False)
-            out.append(FileEntry(rel, Path(entry.path), st.st_mode, st.st_size, st.st_mtime_ns))
+            out.append(FileEntry(rel, Path(entry.path), st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                 st.st_ino))
 
 
 def _inside(path: Path, root: Path) -> bool:

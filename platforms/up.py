@@ -42,8 +42,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pathspec
-
 from bundler.errors import ConfigError
 from bundler.options import Resolved
 from bundler.plan import DEFAULT_EXCLUDES
@@ -158,6 +156,8 @@ def check_runtime(config: UpConfig, runtime: str, line: int | None, what: str) -
 def upignore_excludes(root: Path) -> tuple[tuple[str, ...], list[str]]:
     """up's ignore rules around the project's .upignore, as gitignore lines; and warnings about them."""
     own = [_anchored(line) for line in read_ignore_file(root, IGNORE_FILE, includes=False)]
+    import pathspec
+
     secrets = pathspec.GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES)
     warnings = [f"{IGNORE_FILE} re-includes {line[1:]!r}, which photon-bundle never bundles by default (secrets); "
                 f"pass --include '{line[1:].lstrip('/')}' to bundle it anyway"

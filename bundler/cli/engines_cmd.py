@@ -11,17 +11,18 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from bundler.cli.common import Console
 from bundler.engines import EngineKind, engine_filename
-from bundler.engines.acquire import AcquiredEngine, EngineOptions, fetch_engine
-from bundler.engines.cache import EngineCache, cache_root
 from bundler.engines.version import ENV_OVERRIDE, check_version, engines_version
 from bundler.errors import ConfigError, EngineNotFoundError
 from bundler.targets import CURRENT_TARGETS, canonical_target, closest, is_known_target
+
+if TYPE_CHECKING:
+    from bundler.engines.acquire import AcquiredEngine
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -77,6 +78,8 @@ def fetch(
     A copy already in photon-bundle's cache, or in Prisma's own cache with a matching .sha256, is used
     instead of downloading.
     """
+    from bundler.engines.acquire import EngineOptions, fetch_engine
+
     env = dict(os.environ)
     console = Console(quiet=quiet, json_mode=json_mode)
     engine_kind = cast("EngineKind", kind)
@@ -100,6 +103,8 @@ def fetch(
 @_output_options
 def list_(verify: bool, cache_dir: Path | None, json_mode: bool, quiet: bool) -> None:
     """Show the cached engines with their sizes."""
+    from bundler.engines.cache import EngineCache, cache_root
+
     console = Console(quiet=quiet, json_mode=json_mode)
     cache = EngineCache(cache_root(cache_dir, dict(os.environ)))
     rows: list[dict[str, Any]] = []
@@ -142,6 +147,9 @@ def list_(verify: bool, cache_dir: Path | None, json_mode: bool, quiet: bool) ->
 @_output_options
 def path(target: str, version: str | None, kind: str, cache_dir: Path | None, json_mode: bool, quiet: bool) -> None:
     """Print the path of a cached engine (exit 3 if it is not cached)."""
+    from bundler.engines.acquire import EngineOptions, fetch_engine
+    from bundler.engines.cache import EngineCache, cache_root
+
     env = dict(os.environ)
     console = Console(quiet=quiet, json_mode=json_mode)
     engine_kind = cast("EngineKind", kind)
@@ -166,6 +174,8 @@ def path(target: str, version: str | None, kind: str, cache_dir: Path | None, js
 @_output_options
 def clear(cache_dir: Path | None, json_mode: bool, quiet: bool) -> None:
     """Remove every cached engine."""
+    from bundler.engines.cache import EngineCache, cache_root
+
     console = Console(quiet=quiet, json_mode=json_mode)
     cache = EngineCache(cache_root(cache_dir, dict(os.environ)))
     count, size = cache.clear()

@@ -398,7 +398,8 @@ def test_byte_identical_second_run_and_project_untouched(project: Path, tmp_path
     assert (tmp_path / "a" / "function.zip").read_bytes() == (tmp_path / "b" / "function.zip").read_bytes()
     assert first["artifacts"] == second["artifacts"]
     assert tree_digest(project) == before
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["function.zip", "manifest.json"]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        ".photon-bundle-hashes.json", ".photon-bundle-state.json", "function.zip", "manifest.json"]
     code, stdout, err = run(["up", str(project), "--out", str(tmp_path / "a"), "--offline", "--json"], capsys)
     assert code == 0 and json.loads(stdout)["reused"] is True, err
 

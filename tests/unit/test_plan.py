@@ -141,6 +141,16 @@ def test_user_excludes_and_includes() -> None:
     assert ".env" not in kept
 
 
+def test_includes_never_bring_back_a_second_engine() -> None:
+    """A broad include (Vercel's includeFiles "node_modules/.prisma/client/**") keeps exactly one engine."""
+    plan = plan_bundle(PROJECT, FILES, INSTALLED, LOCAL,
+                       PlanOptions(includes=("node_modules/.prisma/client/**", "node_modules/@prisma/engines/**")))
+    kept = set(arcs(plan))
+    engines = sorted(a for a in kept if "query_engine-" in a or "schema-engine" in a)
+    assert engines == ["node_modules/.prisma/client/libquery_engine-rhel-openssl-3.0.x.so.node"]
+    assert "node_modules/.prisma/client/query_engine_bg.mysql.wasm" not in kept
+
+
 def test_engine_from_outside_goes_beside_the_generated_client() -> None:
     files = [f for f in FILES if "libquery_engine-rhel" not in f.rel]
     outside = EngineChoice(filename="libquery_engine-rhel-openssl-3.0.x.so.node",

@@ -1,0 +1,252 @@
+"""No-op rebuilds: reuse the previous artifacts when nothing they depend on has changed.
+
+Two checks, the cheap one first; both end by checking every previous artifact against its recorded
+sha256, so a damaged or replaced artifact is always rebuilt.
+
+1. The tree state (`quick_reuse`, before anything is read or planned). A run that wrote artifacts also
+   records, beside them, every file and folder it walked with the stat facts taken while walking
+   (mode, size, mtime, ctime, inode), and a key over the tool and deflate versions, the platform, the
+   project folder, the resolved options and the environment variables that steer a bundle. When the key
+   is the same and one stat of each recorded path gives the same facts, nothing was added, removed,
+   renamed or written: adding, removing or renaming a file changes its folder's mtime and ctime, and
+   writing or chmod-ing a file changes its ctime, which no tool can set back (npm sets mtimes, not
+   ctimes). This costs one stat per path instead of a walk, a plan and a fingerprint.
+2. The content check (`reusable`, after the walk and the plan). The inputs fingerprint is a hash over the
+   settings (the key above without the project folder) and each artifact's content digest, the hash over
+   its sorted (path, mode, content sha256) entries, which is what decides the zip's bytes. Each planned
+   file's sha256 is taken from the previous run's record when its stat facts are unchanged and hashed
+   anew otherwise, so a `touch`, a fresh checkout or a copy of the project with the same contents reuses
+   the artifacts, and a changed file is always seen, even one written back with its old size and mtime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bundler import __version__, manifest
+from bundler.deflate import DEFLATE_BACKEND
+
+if TYPE_CHECKING:
+    from bundler.archive import ArchiveResult
+    from bundler.options import Resolved
+    from bundler.plan import ArtifactPlan
+    from bundler.walk import FileEntry, FolderEntry
+
+Facts = tuple[int, int, int, int, int]  # mode, size, mtime_ns, ctime_ns, inode
+
+STATE_NAME = ".photon-bundle-state.json"
+HASHES_NAME = ".photon-bundle-hashes.json"
+STATE_VERSION = 1
+# Options that do not change what is written (force: whether to reuse; offline/mirror: where an engine
+# with a known sha256 comes from).
+NEUTRAL_OPTIONS = frozenset({"force", "offline", "mirror"})
+ENV_PREFIXES = ("PRISMA_", "PHOTON_BUNDLE_")
+ENV_NAMES = ("BINARY_DOWNLOAD_VERSION", "SOURCE_DATE_EPOCH")
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def intact(out_dir: Path, previous: Mapping[str, Any]) -> bool:
+    """Whether every artifact the manifest lists is still there with its recorded size and sha256."""
+    for artifact in previous.get("artifacts", []):
+        path = out_dir / artifact["path"]
+        if not path.is_file() or path.stat().st_size != artifact["zipped_bytes"]:
+            return False
+        if file_sha256(path) != artifact["sha256"]:
+            return False
+    return True
+
+
+# ------------------------------------------------------------------------------------ inputs fingerprint
+
+
+def settings_key(platform: str, options: Resolved, env: Mapping[str, str]) -> str:
+    """What decides the artifacts besides the files: versions, platform, options, the environment."""
+    h = hashlib.sha256(f"{__version__}\n{DEFLATE_BACKEND}\n{platform}\n".encode())
+    for key in sorted(set(options.values) - NEUTRAL_OPTIONS):
+        h.update(f"{key}={options.values[key]!r}\n".encode())
+    for name in sorted(env):
+        if name.startswith(ENV_PREFIXES) or name in ENV_NAMES:
+            h.update(f"${name}={env[name]}\n".encode())
+    return h.hexdigest()
+
+
+def inputs_fingerprint(settings: str, digests: Mapping[str, str]) -> str:
+    """The settings and each artifact's (file name -> content digest)."""
+    h = hashlib.sha256(f"{settings}\n".encode())
+    for name in sorted(digests):
+        h.update(f"{name}\0{digests[name]}\n".encode())
+    return h.hexdigest()
+
+
+def written_fingerprint(settings: str, written: Iterable[tuple[str, ArchiveResult]]) -> str:
+    return inputs_fingerprint(settings, {name: result.content_digest for name, result in written})
+
+
+def _facts(path: str, walked: Mapping[str, FileEntry]) -> Facts:
+    f = walked.get(path)
+    if f is not None:
+        return (f.mode, f.size, f.mtime_ns, f.ctime_ns, f.ino)
+    st = os.stat(path)  # noqa: PTH116 - an engine from a cache, outside the walked tree
+    return (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def _load_hashes(out_dir: Path) -> dict[str, list[Any]]:
+    try:
+        data = json.loads((out_dir / HASHES_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    ok = isinstance(data, dict) and data.get("version") == STATE_VERSION and isinstance(data.get("files"), dict)
+    return data["files"] if ok else {}
+
+
+def planned_digests(artifacts: Iterable[ArtifactPlan], walked: Mapping[str, FileEntry],
+                    known: Mapping[str, list[Any]]) -> tuple[dict[str, str], dict[str, list[Any]]]:
+    """Each planned artifact's content digest, and the (facts, sha256) of every source file it reads.
+
+    A file whose stat facts match the record keeps its recorded sha256; any other is hashed now."""
+    from bundler.archive import content_digest
+
+    hashes: dict[str, list[Any]] = {}
+    digests: dict[str, str] = {}
+    for artifact in artifacts:
+        triples = []
+        for e in artifact.entries:
+            if e.source is None:
+                sha = hashlib.sha256(e.data or b"").hexdigest()
+            else:
+                path = str(e.source)
+                if path not in hashes:
+                    facts = list(_facts(path, walked))
+                    record = known.get(path)
+                    sha = record[-1] if record is not None and record[:-1] == facts else file_sha256(Path(path))
+                    hashes[path] = [*facts, sha]
+                sha = hashes[path][-1]
+            triples.append((e.arc, e.mode, sha))
+        digests[artifact.filename] = content_digest(triples)
+    return digests, hashes
+
+
+def reusable(out_dir: Path, settings: str, artifacts: list[ArtifactPlan],
+             walked: Mapping[str, FileEntry]) -> dict[str, Any] | None:
+    """The previous manifest, marked reused, when the planned artifacts would have the same contents
+    under the same settings and the previous artifacts are intact; None otherwise."""
+    previous = manifest.read(out_dir / manifest.MANIFEST_NAME)
+    if previous is None or "inputs_fingerprint" not in previous:
+        return None
+    if sorted(a["path"] for a in previous.get("artifacts", [])) != sorted(a.filename for a in artifacts):
+        return None
+    try:
+        digests, hashes = planned_digests(artifacts, walked, _load_hashes(out_dir))
+    except OSError:  # a planned file went away since the walk: the pipeline reports it when zipping
+        return None
+    if inputs_fingerprint(settings, digests) != previous["inputs_fingerprint"] or not intact(out_dir, previous):
+        return None
+    _save_hashes(out_dir, hashes)
+    return {**previous, "reused": True}
+
+
+def save_hashes(out_dir: Path, written: Iterable[tuple[ArtifactPlan, ArchiveResult]],
+                walked: Mapping[str, FileEntry]) -> None:
+    """Record the sha256 of every source file the writer read, with its stat facts, for the next run."""
+    hashes: dict[str, list[Any]] = {}
+    for plan, result in written:
+        sha_by_arc = {w.arc: w.sha256 for w in result.entries}
+        for e in plan.entries:
+            if e.source is not None and e.arc in sha_by_arc:
+                try:
+                    hashes[str(e.source)] = [*_facts(str(e.source), walked), sha_by_arc[e.arc]]
+                except OSError:
+                    continue
+    _save_hashes(out_dir, hashes)
+
+
+def _save_hashes(out_dir: Path, hashes: Mapping[str, list[Any]]) -> None:
+    text = json.dumps({"version": STATE_VERSION, "files": hashes}, separators=(",", ":"), sort_keys=True)
+    manifest.write_atomic(out_dir / HASHES_NAME, text)
+
+
+# ------------------------------------------------------------------------------------------ tree state
+
+
+def state_key(platform: str, project_dir: Path, options: Resolved, env: Mapping[str, str]) -> str:
+    """The settings and the project folder: the tree state is about these very paths."""
+    return hashlib.sha256(f"{settings_key(platform, options, env)}\n{project_dir.resolve()}\n".encode()).hexdigest()
+
+
+def _file_line(path: str, mode: int, size: int, mtime: int, ctime: int, ino: int) -> str:
+    return f"{path}\0{mode:o}\0{size}\0{mtime}\0{ctime}\0{ino}\n"
+
+
+def _folder_line(path: str, mtime: int, ctime: int, ino: int) -> str:
+    return f"{path}\0{mtime}\0{ctime}\0{ino}\n"
+
+
+def _digest(file_lines: list[str], folder_lines: list[str]) -> str:
+    return hashlib.sha256(("".join(file_lines) + "--\n" + "".join(folder_lines)).encode()).hexdigest()
+
+
+def save_state(out_dir: Path, key: str, files: list[FileEntry], folders: list[FolderEntry]) -> None:
+    """Record the walk that produced the artifacts now in out_dir (after they were committed)."""
+    file_paths = [str(f.path) for f in files]
+    digest = _digest([_file_line(p, f.mode, f.size, f.mtime_ns, f.ctime_ns, f.ino) for p, f in zip(file_paths, files)],
+                     [_folder_line(d.path, d.mtime_ns, d.ctime_ns, d.ino) for d in folders])
+    state = {"version": STATE_VERSION, "key": key, "digest": digest, "files": file_paths,
+             "folders": [d.path for d in folders]}
+    manifest.write_atomic(out_dir / STATE_NAME, json.dumps(state, separators=(",", ":")))
+
+
+def _current_digest(files: list[str], folders: list[str]) -> str | None:
+    """The same digest from a fresh stat of each path; None when a path is gone."""
+    stat = os.stat  # one call per path is the point: Path objects cost more than the stat
+    try:
+        file_lines = [_file_line(p, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+                      for p in files for st in (stat(p),)]
+        folder_lines = [_folder_line(p, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+                        for p in folders for st in (stat(p),)]
+    except OSError:
+        return None
+    return _digest(file_lines, folder_lines)
+
+
+def unchanged_tree(out_dir: Path, key: str) -> dict[str, Any] | None:
+    """The previous manifest, marked reused, when the recorded tree and key are unchanged and the
+    artifacts intact; None whenever anything differs or cannot be read (then the full pipeline runs)."""
+    try:
+        state = json.loads((out_dir / STATE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("version") != STATE_VERSION or state.get("key") != key:
+        return None
+    files, folders = state.get("files"), state.get("folders")
+    if not isinstance(files, list) or not isinstance(folders, list):
+        return None
+    if _current_digest(files, folders) != state.get("digest"):
+        return None
+    previous = manifest.read(out_dir / manifest.MANIFEST_NAME)
+    if previous is None or not intact(out_dir, previous):
+        return None
+    if not all(Path(o["path"]).is_file() for o in previous.get("outputs", [])):
+        return None  # a config copy or Netlify's manifest is gone: the pipeline writes it again
+    return {**previous, "reused": True}
+
+
+def quick_reuse(platform: str, project_dir: Path, out_dir: Path, options: Resolved,
+                env: Mapping[str, str]) -> dict[str, Any] | None:
+    """The previous manifest when the tree state says nothing changed; None when a bundle must run.
+
+    Never for --force, and never for --build docker (its tree is built anew each time)."""
+    if options["force"] or options["build"] == "docker":
+        return None
+    return unchanged_tree(out_dir, state_key(platform, project_dir, options, env))
