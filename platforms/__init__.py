@@ -8,13 +8,17 @@ from platforms.aws_lambda import LambdaAdapter
 from platforms.base import PlatformAdapter
 from platforms.gcf import GcfAdapter
 from platforms.netlify import NetlifyAdapter
+from platforms.now import NowAdapter
 from platforms.up import UpAdapter
+from platforms.vercel import VercelAdapter
 
-PlatformName = Literal["lambda", "gcf", "netlify", "up"]
+PlatformName = Literal["lambda", "gcf", "netlify", "now", "vercel", "up"]
 
 ADAPTERS: dict[str, PlatformAdapter] = {
     "lambda": LambdaAdapter(),
     "gcf": GcfAdapter(),
     "netlify": NetlifyAdapter(),
+    "now": NowAdapter(),
+    "vercel": VercelAdapter(),
     "up": UpAdapter(),
 }

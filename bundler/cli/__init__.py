@@ -16,7 +16,9 @@ from bundler.cli.bundle_cmds import (
     gcf_command,
     lambda_command,
     netlify_command,
+    now_command,
     up_command,
+    vercel_command,
 )
 from bundler.cli.common import run_guarded
 from bundler.cli.detect_cmd import detect
@@ -38,7 +40,7 @@ def cli() -> None:
 
 
 COMMANDS: list[click.Command] = [
-    lambda_command, gcf_command, netlify_command, up_command,
+    lambda_command, gcf_command, netlify_command, now_command, vercel_command, up_command,
     targets, engines, detect, verify,
 ]
 for _command in COMMANDS:

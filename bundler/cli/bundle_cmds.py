@@ -48,8 +48,8 @@ def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None 
 
     def run(project_dir: Path, json_mode: bool, quiet: bool, debug: bool, format_: str | None,
             **flags: Any) -> None:
-        from bundler.bundle import bundle
-        from bundler.options import load_config, resolve
+        from bundler.options import load_config, output_dir, resolve
+        from bundler.reuse import quick_reuse
         from platforms import ADAPTERS
 
         adapter = ADAPTERS[platform]
@@ -61,7 +61,13 @@ def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None 
         flags["exclude"] = tuple(flags.get("exclude") or ())
         flags["include"] = tuple(flags.get("include") or ())
         options = resolve(platform, config, env, flags, dict(adapter.extra_keys))
-        doc = bundle(adapter, project_dir, options, env, console.info, progress=console.interactive)
+        doc = quick_reuse(platform, project_dir, output_dir(project_dir, platform, options), options, env)
+        if doc is not None:
+            console.info("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
+        else:
+            from bundler.bundle import bundle  # the pipeline's imports only when there is work to do
+
+            doc = bundle(adapter, project_dir, options, env, console.info, progress=console.interactive)
         if json_mode:
             console.data(doc)
         else:
@@ -126,6 +132,24 @@ netlify_command = bundle_command(
     [click.option("--functions-dir", help="Functions folder [default: netlify.toml, else netlify/functions].")],
 )
 
+WRITE_CONFIG = click.option("--write-config", is_flag=True, default=None,
+                            help="Update the platform's config file in place (default: write a copy to the output).")
+ENTRY = click.option("--entry", multiple=True,
+                     help="Entry file to bundle as a function (repeatable) [default: from the config file].")
+
+now_command = bundle_command(
+    "now",
+    "Bundle for ZEIT Now v2 (@now/node): one zip per entry point of now.json builds, each checked against its "
+    "maxLambdaSize (--max-size; default the build's config, else 5mb; at most 50mb), and an updated now.json.",
+    [ENTRY, WRITE_CONFIG],
+)
+
+vercel_command = bundle_command(
+    "vercel",
+    "Bundle Vercel functions: one zip per function with the runtime's engine, vercel.json functions entries "
+    "(includeFiles for the engine), checked against the 250 MB unzipped limit.",
+    [ENTRY, WRITE_CONFIG],
+)
 
 up_command = bundle_command(
     "up",
