@@ -27,24 +27,24 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bundler.errors import ConfigError, ProjectError
 from bundler.limits import format_size, parse_size
-from bundler.options import Resolved, _bool
+from bundler.options import Resolved
 from bundler.project import Project
 from bundler.targets import load_matrix, newest_runtime, node_range_allows
 from platforms.base import OutputFile, Unit
 from platforms.configfiles import dump_json, json_key_line
 from platforms.jsdeps import SCANNED
 from platforms.nowconfig import (
+    EXTRA_KEYS,
     check_unique_names,
     checked_entries,
     config_files,
-    entries_option,
     entry_unit,
     expand_braces,
     glob_files,
@@ -185,10 +185,7 @@ class NowAdapter:
     function_filename = "function.zip"
     layer_filename = "layer.zip"
     supports_layers = False
-    extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = {
-        "entry": (entries_option, ()),
-        "write_config": (_bool, False),
-    }
+    extra_keys = EXTRA_KEYS
 
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
         runtime = newest_runtime(self.key)

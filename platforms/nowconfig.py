@@ -18,12 +18,13 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bundler.errors import ProjectError
+from bundler.options import _bool
 from platforms.base import OutputFile, Unit
 from platforms.configfiles import config_outputs, read_json_object
 from platforms.jsdeps import SCANNED, scan
@@ -38,6 +39,13 @@ def entries_option(value: Any) -> tuple[str, ...]:
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return tuple(value)
     raise TypeError("expected a file path or a list of file paths")
+
+
+# The extra config keys of both commands: --entry FILE (repeatable) and --write-config.
+EXTRA_KEYS: Mapping[str, tuple[Callable[[Any], Any], Any]] = {
+    "entry": (entries_option, ()),
+    "write_config": (_bool, False),
+}
 
 
 def read_optional(path: Path) -> tuple[dict[str, Any] | None, str]:

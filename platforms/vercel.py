@@ -30,26 +30,26 @@ from __future__ import annotations
 
 import copy
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bundler.engines import parse_engine_filename
 from bundler.errors import ProjectError
-from bundler.options import Resolved, _bool
+from bundler.options import Resolved
 from bundler.project import Project
 from bundler.targets import load_matrix
 from platforms.base import OutputFile, Unit
 from platforms.configfiles import dump_json, json_key_line
 from platforms.jsdeps import SCANNED
 from platforms.nowconfig import (
+    EXTRA_KEYS,
     anchored_lines,
     brace_members,
     check_unique_names,
     checked_entries,
     config_files,
-    entries_option,
     entry_unit,
     glob_files,
     glob_match,
@@ -168,10 +168,7 @@ class VercelAdapter:
     function_filename = "function.zip"
     layer_filename = "layer.zip"
     supports_layers = False
-    extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = {
-        "entry": (entries_option, ()),
-        "write_config": (_bool, False),
-    }
+    extra_keys = EXTRA_KEYS
 
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
         return None  # a project setting or engines.node, never vercel.json
