@@ -31,7 +31,7 @@ demo: install tools example-engines
 	photon-bundle lambda $(EXAMPLE) --out build/demo
 	photon-bundle lambda $(EXAMPLE) --out build/demo-layer --format both
 	rm -rf build/demo-unpacked && mkdir -p build/demo-unpacked && cd build/demo-unpacked && unzip -q ../demo/function.zip
-	node -e "require('./build/demo-unpacked/handler.js').handler({}).then(r => console.log('handler says:', r.body))"
+	node -e "require('./build/demo-unpacked/src/handler.js').handler({}).then(r => console.log('handler says:', r.body))"
 
 lint:
 	ruff check .

@@ -86,3 +86,26 @@ def test_targets_command_prints_matrix() -> None:
     assert {"platform": "lambda", "runtime": "nodejs8.10", "arch": "x86_64", "target": "rhel-openssl-1.0.x",
             "photon_2019": "linux-glibc-libssl1.0.1"}.items() <= rows[0].items()
     assert len(rows) == 16
+
+
+@pytest.mark.skipif(NODE is None or shutil.which("make") is None, reason="node and make are needed")
+def test_the_readme_demo_bundles_the_example_and_its_handler_loads(tmp_path: Path) -> None:
+    """What `make demo` does, on the example app the README names (its stand-in engines built by make)."""
+    repo = Path(__file__).resolve().parents[2]
+    subprocess.run(["make", "-s", "example-engines"], cwd=repo, check=True, capture_output=True, timeout=300)
+    example = repo / "examples" / "lambda-app"
+    out = tmp_path / "out"
+    result = photon("lambda", str(example), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    task = tmp_path / "var-task"
+    with zipfile.ZipFile(out / "function.zip") as zf:
+        zf.extractall(task)
+    main = json.loads((example / "package.json").read_text())["main"]
+    script = f"require('./{main}').handler({{}}).then(r => console.log(r.body))"
+    assert NODE is not None
+    ran = subprocess.run([NODE, "-e", script], cwd=task, capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin"}, timeout=60, check=False)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["engine"] == "libquery_engine-rhel-openssl-3.0.x.so.node"
+    demo = (repo / "Makefile").read_text()
+    assert f"require('./build/demo-unpacked/{main}')" in demo  # the Makefile's demo loads the same file
