@@ -276,7 +276,7 @@ def _build_profile(profiles: list[tuple[RuntimeProfile, str]], options: Resolved
 
 def unit_plan_options(options: Resolved, unit: Unit, out_rel: str | None, layout: dict[str, str],
                       template: str) -> PlanOptions:
-    return PlanOptions(excludes=(*unit.excludes, *options["exclude"]), includes=(*options["include"], *unit.includes),
+    return PlanOptions(excludes=(*unit.excludes, *options["exclude"]), includes=(*unit.includes, *options["include"]),
                        out_rel=out_rel, format=options["format"], layer_node_modules=options["layer_node_modules"],
                        function_filename=unit.function_filename, layer_filename=unit.layer_filename,
                        layer_layout=layout, wrapper_template=template, app_files=unit.app_files, roots=unit.roots,

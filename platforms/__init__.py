@@ -9,10 +9,11 @@ from platforms.base import PlatformAdapter
 from platforms.gcf import GcfAdapter
 from platforms.netlify import NetlifyAdapter
 from platforms.now import NowAdapter
+from platforms.serverless import ServerlessAdapter
 from platforms.up import UpAdapter
 from platforms.vercel import VercelAdapter
 
-PlatformName = Literal["lambda", "gcf", "netlify", "now", "vercel", "up"]
+PlatformName = Literal["lambda", "gcf", "netlify", "now", "vercel", "up", "serverless"]
 
 ADAPTERS: dict[str, PlatformAdapter] = {
     "lambda": LambdaAdapter(),
@@ -21,4 +22,5 @@ ADAPTERS: dict[str, PlatformAdapter] = {
     "now": NowAdapter(),
     "vercel": VercelAdapter(),
     "up": UpAdapter(),
+    "serverless": ServerlessAdapter(),
 }

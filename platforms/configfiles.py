@@ -151,8 +151,8 @@ def guess_yaml_indent(text: str) -> tuple[int, int, int]:
     for prev, line in zip(lines, lines[1:]):
         p_indent = len(prev) - len(prev.lstrip(" "))
         indent = len(line) - len(line.lstrip(" "))
-        if not prev.rstrip().endswith(":") or prev.lstrip().startswith("#") or indent <= p_indent:
-            continue
+        if not prev.rstrip().endswith(":") or prev.lstrip().startswith(("#", "- ")) or indent <= p_indent:
+            continue  # a "- key:" line's children are indented from its key, not its dash: no measure
         if line.lstrip().startswith("- "):
             if offset is None:
                 offset = indent - p_indent

@@ -17,6 +17,7 @@ from bundler.cli.bundle_cmds import (
     lambda_command,
     netlify_command,
     now_command,
+    serverless_command,
     up_command,
     vercel_command,
 )
@@ -40,7 +41,7 @@ def cli() -> None:
 
 
 COMMANDS: list[click.Command] = [
-    lambda_command, gcf_command, netlify_command, now_command, vercel_command, up_command,
+    lambda_command, gcf_command, netlify_command, now_command, vercel_command, up_command, serverless_command,
     targets, engines, detect, verify,
 ]
 for _command in COMMANDS:

@@ -156,3 +156,11 @@ up_command = bundle_command(
     "Bundle for apex/up: one zip for the runtime in up.json (default nodejs10.x), .upignore respected, "
     "250 MiB unzipped limit.",
 )
+
+serverless_command = bundle_command(
+    "serverless",
+    "Bundle for the Serverless Framework: one zip per function (package.individually) or one shared, and a copy "
+    "of serverless.yml with package.artifact set (--write-config updates yours).",
+    [click.option("--stage", help="Stage for ${opt:stage} / ${sls:stage} in serverless.yml [default: dev]."),
+     WRITE_CONFIG],
+)
