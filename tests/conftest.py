@@ -13,3 +13,11 @@ pytest_plugins = ("tests.integration.docker_fixtures",)
 @pytest.fixture(scope="session")
 def elf_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("elf-cache")
+
+
+@pytest.fixture
+def own_engine_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """photon-bundle's engine cache in the test's own folder (use with pytest.mark.usefixtures)."""
+    cache = tmp_path / "engine-cache"
+    monkeypatch.setenv("PHOTON_BUNDLE_CACHE", str(cache))
+    return cache

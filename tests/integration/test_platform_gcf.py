@@ -12,19 +12,16 @@ from typing import Any
 
 import pytest
 
-from bundler.cli import cli
-from bundler.cli.common import run_guarded
 from bundler.engines.cache import EngineCache, sha256_file
+from tests.cli_helpers import run_cli as run
+from tests.cli_helpers import zip_names as names
 from tests.projects import add_package, compile_static_elf, make_photon_project, make_project, tree_digest
+
+pytestmark = pytest.mark.usefixtures("own_engine_cache")
+
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "gcf"
 TARGETS = ("debian-openssl-1.1.x", "debian-openssl-3.0.x", "rhel-openssl-3.0.x")
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = run_guarded(cli, argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def gcf(project: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
@@ -32,16 +29,6 @@ def gcf(project: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: st
     assert code == 0, err
     doc: dict[str, Any] = json.loads(stdout)
     return doc
-
-
-def names(zip_path: Path) -> list[str]:
-    with zipfile.ZipFile(zip_path) as zf:
-        return zf.namelist()
-
-
-@pytest.fixture(autouse=True)
-def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PHOTON_BUNDLE_CACHE", str(tmp_path / "engine-cache"))
 
 
 @pytest.fixture

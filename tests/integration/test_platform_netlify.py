@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 
-from bundler.cli import cli
-from bundler.cli.common import run_guarded
+from tests.cli_helpers import run_cli as run
+from tests.cli_helpers import zip_modules as modules
+from tests.cli_helpers import zip_names as names
 from tests.projects import make_photon_project, make_project, tree_digest
+
+pytestmark = pytest.mark.usefixtures("own_engine_cache")
+
 
 TARGETS = ("rhel-openssl-1.0.x", "rhel-openssl-3.0.x", "debian-openssl-3.0.x")
 USERS = """\
@@ -39,38 +43,11 @@ NETLIFY_TOML = """\
 """
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = run_guarded(cli, argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def netlify(project: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
     code, stdout, err = run(["netlify", str(project), "--out", str(out), "--json", "--offline", *extra], capsys)
     assert code == 0, err
     doc: dict[str, Any] = json.loads(stdout)
     return doc
-
-
-def names(zip_path: Path) -> list[str]:
-    with zipfile.ZipFile(zip_path) as zf:
-        return zf.namelist()
-
-
-def modules(zip_path: Path) -> set[str]:
-    """The installed packages a zip carries (node_modules/<name> or nested)."""
-    out = set()
-    for name in names(zip_path):
-        parts = name.split("/")
-        if "node_modules" in parts:
-            i = len(parts) - 1 - parts[::-1].index("node_modules")
-            out.add("/".join(parts[: i + (3 if parts[i + 1].startswith("@") else 2)]))
-    return out
-
-
-@pytest.fixture(autouse=True)
-def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PHOTON_BUNDLE_CACHE", str(tmp_path / "engine-cache"))
 
 
 @pytest.fixture

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from bundler.cli import cli
-from bundler.cli.common import run_guarded
+from tests.cli_helpers import run_cli as run
 from tests.projects import add_package, make_photon_project, make_project, tree_digest, write_json
+
+pytestmark = pytest.mark.usefixtures("own_engine_cache")
+
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "now"
 PHOTON_ENGINE = "node_modules/@generated/photon/runtime/prisma-linux-glibc-libssl1.0.1"
@@ -56,12 +58,6 @@ module.exports = async (req, res) => res.end(slug(req.query.title));
 """
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = run_guarded(cli, argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def now(project: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
     code, stdout, err = run(["now", str(project), "--out", str(out), "--json", "--offline", *extra], capsys)
     assert code == 0, err
@@ -84,11 +80,6 @@ def add_dependency(project: Path, name: str, version: str = "1.0.0") -> None:
 
 def big_file(path: Path, size: int) -> None:
     path.write_bytes(random.Random(0).randbytes(size))  # incompressible
-
-
-@pytest.fixture(autouse=True)
-def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PHOTON_BUNDLE_CACHE", str(tmp_path / "engine-cache"))
 
 
 @pytest.fixture

@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 
-from bundler.cli import cli
-from bundler.cli.common import run_guarded
 from platforms.up import _anchored, json_key_lines
+from tests.cli_helpers import run_cli as run
+from tests.cli_helpers import zip_names as names
 from tests.projects import make_photon_project, make_project, tree_digest, write_json
+
+pytestmark = pytest.mark.usefixtures("own_engine_cache")
+
 
 # An up app is an HTTP server that up's proxy starts (package.json's start script) and talks to on $PORT.
 APP = """\
@@ -45,23 +48,12 @@ UP_JSON = """\
 """
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = run_guarded(cli, argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def up(project: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[dict[str, Any], str]:
     """(the manifest, stderr). Without --json, so the adapter's warnings are on stderr (--json silences them)."""
     code, _, err = run(["up", str(project), "--out", str(out), "--offline", *extra], capsys)
     assert code == 0, err
     doc: dict[str, Any] = json.loads((out / "manifest.json").read_text())
     return doc, err
-
-
-def names(zip_path: Path) -> list[str]:
-    with zipfile.ZipFile(zip_path) as zf:
-        return zf.namelist()
 
 
 def engines_in(zip_path: Path) -> list[zipfile.ZipInfo]:
@@ -83,11 +75,6 @@ def make_up_project(root: Path, elf_cache: Path, up_json: str | None = UP_JSON, 
 
 def with_runtime(runtime: str) -> str:
     return UP_JSON.replace("nodejs12.x", runtime)
-
-
-@pytest.fixture(autouse=True)
-def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PHOTON_BUNDLE_CACHE", str(tmp_path / "engine-cache"))
 
 
 @pytest.fixture

@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
-from bundler.cli import cli
-from bundler.cli.common import run_guarded
 from bundler.engines.cache import EngineCache, sha256_file
+from tests.cli_helpers import run_cli as run
 from tests.projects import add_package, compile_elf, make_project, tree_digest
+
+pytestmark = pytest.mark.usefixtures("own_engine_cache")
+
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "vercel"
 CLIENT = "node_modules/.prisma/client/"
@@ -55,12 +57,6 @@ module.exports = cors(async (req, res) => res.json(await prisma.order.count()));
 """
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = run_guarded(cli, argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def vercel(project: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
     code, stdout, err = run(["vercel", str(project), "--out", str(out), "--json", "--offline", *extra], capsys)
     assert code == 0, err
@@ -71,11 +67,6 @@ def vercel(project: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra:
 def listing(zip_path: Path) -> dict[str, int]:
     with zipfile.ZipFile(zip_path) as zf:
         return {i.filename: i.external_attr >> 16 for i in zf.infolist()}
-
-
-@pytest.fixture(autouse=True)
-def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PHOTON_BUNDLE_CACHE", str(tmp_path / "engine-cache"))
 
 
 @pytest.fixture
