@@ -8,14 +8,15 @@ are written except zip64 where sizes demand it.
 Python's zipfile cannot take data compressed elsewhere, so the format is written here (APPNOTE 6.3).
 The work is cut into jobs that worker threads run concurrently (zlib and hashlib release the GIL):
 
-* a small entry (below SPLIT_MIN) is one job: read, CRC, sha256, deflate, all in memory;
+* small entries (below SPLIT_MIN) are read, CRC'd, hashed and deflated in memory, consecutive ones
+  grouped into one job of up to BATCH_BYTES / BATCH_MAX, so thousands of tiny files cost few jobs;
 * a large file is cut into SEGMENT-sized jobs, deflated independently the way pigz does it: each
   segment is primed with the 32 KiB before it as the deflate dictionary and ends with a sync flush
   (the last one finishes the stream), so the pieces concatenate into one valid deflate stream and a
   single 20 MB engine keeps every core busy. The writer thread takes the segments in order, updates
   CRC and sha256 over the raw bytes and spools the compressed bytes (memory stays flat).
 
-How a file is cut depends only on its size, never on the number of workers, and the writer consumes
+How files are cut and grouped depends only on their sizes, never on the number of workers, and the writer consumes
 job results strictly in order, so the output is byte-identical to the serial path (`workers=1`).
 Jobs in flight are bounded by count and by bytes, so peak memory does not grow with file sizes.
 
@@ -46,6 +47,8 @@ from bundler.errors import ProjectError
 CHUNK = 1 << 20  # copy buffer
 SEGMENT = 1 << 20  # large files are deflated in segments of this size, one job each
 SPLIT_MIN = 2 * SEGMENT  # files at least this large are segmented
+BATCH_BYTES = 1 << 20  # smaller files are grouped into jobs of about this many bytes ...
+BATCH_MAX = 256  # ... or this many files
 DICT_SIZE = 32 << 10  # deflate's window: each segment is primed with this much of the data before it
 SPOOL_MAX = 8 << 20  # a segmented entry's compressed bytes beyond this go to a temp file
 INFLIGHT_BYTES = 8 << 20  # per worker: uncompressed bytes of jobs submitted but not yet written
@@ -131,14 +134,28 @@ class _Compressed:
 
 @dataclass(frozen=True)
 class _Job:
+    """One segment of a large file."""
+
     entry: ArchiveEntry
-    offset: int  # segments: where the segment starts in the file
-    length: int  # segments: its length; -1: the whole entry
-    last: bool  # the entry's last (or only) job
+    offset: int  # where the segment starts in the file
+    length: int
+    last: bool  # the entry's last segment
     cost: int  # bytes to read, for the in-flight budget
 
-    def run(self, level: int) -> _Compressed | _Segment:
-        return _compress(self.entry, level) if self.length < 0 else _deflate_segment(self, level)
+    def run(self, level: int) -> _Segment:
+        return _deflate_segment(self, level)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Consecutive small entries compressed by one worker: one job per BATCH_BYTES, not per file, so the
+    writer thread's per-job work (submit, wait, hand over) does not grow with the number of small files."""
+
+    entries: tuple[ArchiveEntry, ...]
+    cost: int
+
+    def run(self, level: int) -> list[_Compressed]:
+        return [_compress(entry, level) for entry in self.entries]
 
 
 @dataclass(frozen=True)
@@ -147,18 +164,33 @@ class _Segment:
     deflated: bytes
 
 
-_Result = Union[_Compressed, _Segment]
+_Result = Union[list[_Compressed], _Segment]
+_Work = Union[_Job, _Batch]
 
 
-def _jobs(entry: ArchiveEntry) -> Iterator[_Job]:
-    """An entry's jobs: one, or a segment job per SEGMENT of a large file (by size alone)."""
-    size = _source_size(entry)
-    if size < SPLIT_MIN or entry.data is not None:
-        yield _Job(entry, 0, -1, True, max(size, 1))
-        return
-    for offset in range(0, size, SEGMENT):
-        length = min(SEGMENT, size - offset)
-        yield _Job(entry, offset, length, offset + length >= size, length)
+def _jobs(entries: Sequence[ArchiveEntry]) -> Iterator[_Work]:
+    """The work, in entry order: small entries batched together, a job per SEGMENT of each large file.
+
+    How entries are cut and grouped depends only on their sizes, never on the number of workers."""
+    batch: list[ArchiveEntry] = []
+    cost = 0
+    for entry in entries:
+        size = _source_size(entry)
+        if size < SPLIT_MIN or entry.data is not None:
+            batch.append(entry)
+            cost += max(size, 1)
+            if cost >= BATCH_BYTES or len(batch) >= BATCH_MAX:
+                yield _Batch(tuple(batch), cost)
+                batch, cost = [], 0
+            continue
+        if batch:
+            yield _Batch(tuple(batch), cost)
+            batch, cost = [], 0
+        for offset in range(0, size, SEGMENT):
+            length = min(SEGMENT, size - offset)
+            yield _Job(entry, offset, length, offset + length >= size, length)
+    if batch:
+        yield _Batch(tuple(batch), cost)
 
 
 def _source_size(entry: ArchiveEntry) -> int:
@@ -326,10 +358,11 @@ def _compressed_in_order(entries: Sequence[ArchiveEntry], level: int, workers: i
     """Every entry's _Compressed, in the order given; jobs run on `workers` threads."""
     assembler: _Assembler | None = None
     try:
-        for job, result in _run_jobs((job for entry in entries for job in _jobs(entry)), level, workers):
-            if isinstance(result, _Compressed):
-                yield result
+        for job, result in _run_jobs(_jobs(entries), level, workers):
+            if isinstance(result, list):
+                yield from result
                 continue
+            assert isinstance(job, _Job)
             if assembler is None:
                 assembler = _Assembler(job.entry)
             assembler.add(result)
@@ -341,7 +374,7 @@ def _compressed_in_order(entries: Sequence[ArchiveEntry], level: int, workers: i
             assembler.spool.close()
 
 
-def _run_jobs(jobs: Iterator[_Job], level: int, workers: int) -> Iterator[tuple[_Job, _Result]]:
+def _run_jobs(jobs: Iterator[_Work], level: int, workers: int) -> Iterator[tuple[_Work, _Result]]:
     """Run jobs, yielding results in submission order, with a bounded number and size in flight."""
     if workers <= 1:
         for job in jobs:
@@ -350,7 +383,7 @@ def _run_jobs(jobs: Iterator[_Job], level: int, workers: int) -> Iterator[tuple[
     max_bytes = min(max(workers * INFLIGHT_BYTES, 2 * SPLIT_MIN), INFLIGHT_MAX_BYTES)
     max_jobs = workers * INFLIGHT_JOBS
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deflate") as pool:
-        pending: deque[tuple[_Job, Future[_Result]]] = deque()
+        pending: deque[tuple[_Work, Future[_Result]]] = deque()
         inflight = 0
         try:
             for job in jobs:

@@ -103,6 +103,31 @@ def test_small_in_flight_budget_changes_nothing(tmp_path: Path, mixed: list[Entr
     assert write_zip(mixed, tmp_path / "b.zip", workers=4).sha256 == reference.sha256
 
 
+def test_many_small_files_between_large_ones_batch_and_keep_their_order(tmp_path: Path, small_segments: int,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small entries are grouped into jobs (by bytes and by count) around segmented ones; the output is the
+    same as the serial path and every entry is in its place."""
+    monkeypatch.setattr(archive, "BATCH_BYTES", 20_000)
+    monkeypatch.setattr(archive, "BATCH_MAX", 7)
+    src = tmp_path / "src"
+    src.mkdir()
+    entries: list[Entry] = []
+    for i in range(60):
+        size = archive.SPLIT_MIN + 3 if i % 17 == 5 else (i * 997) % 9000
+        (src / f"f{i:03}").write_bytes(text(size, i))
+        entries.append(Entry(f"pkg/f{i:03}.js", 0o644, source=src / f"f{i:03}"))
+    jobs = list(archive._jobs(entries))
+    batches = [j for j in jobs if isinstance(j, archive._Batch)]
+    assert len(batches) > 8 and all(len(b.entries) <= 7 for b in batches)
+    assert [e.arc for j in jobs for e in (j.entries if isinstance(j, archive._Batch) else (j.entry,) if j.last
+                                          else ())] == [e.arc for e in entries]
+    serial = write_zip(entries, tmp_path / "serial.zip", workers=1)
+    assert write_zip(entries, tmp_path / "parallel.zip", workers=3).sha256 == serial.sha256
+    with zipfile.ZipFile(tmp_path / "parallel.zip") as zf:
+        assert zf.namelist() == [e.arc for e in entries]
+        assert all(zf.read(e.arc) == contents(e) for e in entries)
+
+
 def test_round_trip_with_zipfile_and_unzip(tmp_path: Path, mixed: list[Entry]) -> None:
     result = write_zip(mixed, tmp_path / "out.zip", workers=2)
     with zipfile.ZipFile(tmp_path / "out.zip") as zf:
