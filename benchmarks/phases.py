@@ -32,11 +32,12 @@ def measure(root: Path, *, write: bool, workers: int | None) -> dict[str, Any]:
     from bundler.reuse import planned_digests
     from bundler.targets import resolve as resolve_profile
     from bundler.walk import walk_tree
-    from platforms import ADAPTERS
+    from platforms import REGISTRY
+    from platforms import adapter as adapter_for
 
-    adapter = ADAPTERS["lambda"]
+    adapter = adapter_for("lambda")
     env = dict(os.environ)
-    config = load_config(root, list(ADAPTERS), {key: list(a.extra_keys) for key, a in ADAPTERS.items()})
+    config = load_config(root, list(REGISTRY), {"lambda": list(adapter.extra_keys)}, checked=["lambda"])
     options = resolve("lambda", config, env, {"format": None, "exclude": (), "include": ()}, dict(adapter.extra_keys))
     out: dict[str, Any] = {}
 

@@ -8,7 +8,7 @@ Unknown keys in the config file fail with a "did you mean".
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,8 +115,11 @@ def output_dir(project_dir: Path, platform: str, options: Resolved) -> Path:
     return project_dir / ".photon-bundle" / platform
 
 
-def load_config(project_dir: Path, platforms: list[str], extra_keys: Mapping[str, list[str]]) -> dict[str, Any]:
-    """The parsed config file ({} when absent), with unknown keys and sections rejected."""
+def load_config(project_dir: Path, platforms: list[str], extra_keys: Mapping[str, list[str]],
+                checked: Collection[str] | None = None) -> dict[str, Any]:
+    """The parsed config file ({} when absent), with unknown top-level keys and sections rejected, and
+    unknown keys in the sections named by `checked` (default: all; a command checks its own section, so
+    that it loads no other platform's adapter to learn that platform's keys)."""
     path = project_dir / CONFIG_FILE
     if not path.is_file():
         return {}
@@ -129,6 +132,8 @@ def load_config(project_dir: Path, platforms: list[str], extra_keys: Mapping[str
         if isinstance(value, dict):
             if key not in platforms:
                 raise ConfigError(f"{path}: unknown section [{key}]", hint=closest(key, platforms))
+            if checked is not None and key not in checked:
+                continue
             allowed = known + list(extra_keys.get(key, []))
             for sub in value:
                 if sub not in allowed:

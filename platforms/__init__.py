@@ -1,26 +1,32 @@
-"""The explicit registry of platform adapters: name -> adapter. No registration by import side effect."""
+"""The explicit registry of platform adapters: name -> the module and class that implement it.
+
+No registration by import side effect: this dict is the list. Adapters are imported when asked for, so a
+command loads only its own platform's module (the no-op rebuild check runs before anything heavy).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import importlib
+from typing import Literal, get_args
 
-from platforms.aws_lambda import LambdaAdapter
 from platforms.base import PlatformAdapter
-from platforms.gcf import GcfAdapter
-from platforms.netlify import NetlifyAdapter
-from platforms.now import NowAdapter
-from platforms.serverless import ServerlessAdapter
-from platforms.up import UpAdapter
-from platforms.vercel import VercelAdapter
 
 PlatformName = Literal["lambda", "gcf", "netlify", "now", "vercel", "up", "serverless"]
 
-ADAPTERS: dict[str, PlatformAdapter] = {
-    "lambda": LambdaAdapter(),
-    "gcf": GcfAdapter(),
-    "netlify": NetlifyAdapter(),
-    "now": NowAdapter(),
-    "vercel": VercelAdapter(),
-    "up": UpAdapter(),
-    "serverless": ServerlessAdapter(),
+REGISTRY: dict[PlatformName, tuple[str, str]] = {
+    "lambda": ("platforms.aws_lambda", "LambdaAdapter"),
+    "gcf": ("platforms.gcf", "GcfAdapter"),
+    "netlify": ("platforms.netlify", "NetlifyAdapter"),
+    "now": ("platforms.now", "NowAdapter"),
+    "vercel": ("platforms.vercel", "VercelAdapter"),
+    "up": ("platforms.up", "UpAdapter"),
+    "serverless": ("platforms.serverless", "ServerlessAdapter"),
 }
+assert tuple(REGISTRY) == get_args(PlatformName)
+
+
+def adapter(name: str) -> PlatformAdapter:
+    """The adapter of a registered platform."""
+    module, cls = REGISTRY[name]  # type: ignore[index]
+    made: PlatformAdapter = getattr(importlib.import_module(module), cls)()
+    return made

@@ -50,13 +50,13 @@ def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None 
             **flags: Any) -> None:
         from bundler.options import load_config, output_dir, resolve
         from bundler.reuse import quick_reuse
-        from platforms import ADAPTERS
+        from platforms import REGISTRY
+        from platforms import adapter as adapter_for
 
-        adapter = ADAPTERS[platform]
+        adapter = adapter_for(platform)
         console = Console(quiet=quiet, json_mode=json_mode)
         env = dict(os.environ)
-        config = load_config(project_dir, list(ADAPTERS),
-                             {key: list(a.extra_keys) for key, a in ADAPTERS.items()})
+        config = load_config(project_dir, list(REGISTRY), {platform: list(adapter.extra_keys)}, checked=[platform])
         flags["format"] = format_
         flags["exclude"] = tuple(flags.get("exclude") or ())
         flags["include"] = tuple(flags.get("include") or ())

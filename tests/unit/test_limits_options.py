@@ -64,3 +64,15 @@ def test_bad_toml_and_bad_value(tmp_path: Path) -> None:
         load_config(tmp_path, ["lambda"], {})
     with pytest.raises(ConfigError, match="--format: bad value 'tar'"):
         resolve("lambda", {}, {}, {"format": "tar"})
+
+
+def test_a_command_checks_its_own_section(tmp_path: Path) -> None:
+    (tmp_path / "photon-bundle.toml").write_text('[lambda]\nruntime = "nodejs20.x"\n[netlify]\nfunctons_dir = "f"\n')
+    platforms = ["lambda", "netlify"]
+    extra = {"netlify": ["functions_dir"]}
+    assert load_config(tmp_path, platforms, {}, checked=["lambda"])["lambda"]["runtime"] == "nodejs20.x"
+    with pytest.raises(ConfigError, match=r"(?s)unknown key .functons_dir. in \[netlify\].*did you mean functions_dir"):
+        load_config(tmp_path, platforms, extra, checked=["netlify"])
+    (tmp_path / "photon-bundle.toml").write_text('[netlfy]\nruntime = "nodejs20.x"\n')
+    with pytest.raises(ConfigError, match=r"unknown section \[netlfy\]"):  # section names are always checked
+        load_config(tmp_path, platforms, {}, checked=["lambda"])
