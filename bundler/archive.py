@@ -66,7 +66,7 @@ class ArchiveEntry(Protocol):
     @property
     def mode(self) -> int: ...
     @property
-    def source(self) -> Path | None: ...
+    def source(self) -> str | Path | None: ...
     @property
     def data(self) -> bytes | None: ...
 
@@ -201,7 +201,7 @@ def _source_size(entry: ArchiveEntry) -> int:
     if isinstance(size, int):
         return size
     try:
-        return entry.source.stat().st_size
+        return os.stat(entry.source).st_size  # noqa: PTH116 - a str or a Path
     except OSError as err:
         raise _unreadable(entry, err) from None
 
@@ -223,7 +223,7 @@ def _compress(entry: ArchiveEntry, level: int) -> _Compressed:
     else:
         assert entry.source is not None
         try:
-            with entry.source.open("rb") as fh:
+            with open(entry.source, "rb") as fh:  # noqa: PTH123 - a str or a Path
                 raw = fh.read()
         except OSError as err:
             raise _unreadable(entry, err) from None
@@ -240,7 +240,7 @@ def _deflate_segment(job: _Job, level: int) -> _Segment:
     assert job.entry.source is not None
     start = max(0, job.offset - DICT_SIZE)
     try:
-        with job.entry.source.open("rb") as fh:
+        with open(job.entry.source, "rb") as fh:  # noqa: PTH123
             fh.seek(start)
             dictionary = fh.read(job.offset - start)
             raw = fh.read(job.length + 1 if job.last else job.length)
@@ -286,7 +286,7 @@ class _Assembler:
         stored: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX)  # noqa: SIM115 - handed on
         crc = 0
         try:
-            with self.entry.source.open("rb") as fh:
+            with open(self.entry.source, "rb") as fh:  # noqa: PTH123
                 while chunk := fh.read(min(CHUNK, self.size - stored.tell() + 1)):
                     crc = zlib.crc32(chunk, crc)
                     stored.write(chunk)

@@ -186,7 +186,7 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
             _raise_if_over(limits_before, plan)
             planned.append((unit, profile, runtime_why, plan, engine_info, limits_before))
         settings = settings_key(adapter.key, options, env)
-        walked = {str(f.path): f for f in files}
+        walked = {f.fspath: f for f in files}
         artifacts = [a for p in planned for a in p[3].artifacts]
         previous = None if options["force"] else reusable(out_dir, settings, artifacts, walked)
         state = reuse_state(tree == project.root, adapter, project_dir, options, env)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,7 +40,7 @@ class PlanEntry:
     size: int
     mode: int  # 0o644 or 0o755
     package: str  # owning npm package, APP or ENGINE: for the size breakdown
-    source: Path | None = None  # file to copy, or
+    source: str | Path | None = None  # file to copy (a string from the walk: no Path per file), or
     data: bytes | None = None  # generated content (the layer's exec wrapper)
     mtime_ns: int = 0  # of the source, for the no-op rebuild fingerprint (never written to the zip)
 
@@ -189,6 +189,47 @@ def generated_client_dirs(project: Project, closure: Iterable[str]) -> list[str]
     return dirs
 
 
+def default_exclude_candidate(out_rel: str | None) -> Callable[[str], bool]:
+    """A cheap test that is true for every path DEFAULT_EXCLUDES (plus the output folder) can match, so the
+    gitignore matcher runs on a few files instead of all of them. Every default pattern names a component
+    that starts with a dot, ends in .pem or .key, starts with id_rsa, or is photon-bundle.toml; the output
+    folder's pattern names its last component (tests/unit/test_plan.py checks the superset)."""
+    out_token = "/" + out_rel.strip("/").rsplit("/", 1)[-1] + "/" if out_rel and out_rel.strip("/") else None
+
+    def candidate(rel: str) -> bool:
+        return (rel.startswith(".") or "/." in rel or ".pem" in rel or ".key" in rel or "id_rsa" in rel
+                or "photon-bundle.toml" in rel or (out_token is not None and out_token in "/" + rel + "/"))
+
+    return candidate
+
+
+@dataclass(frozen=True)
+class _Filters:
+    """The default excludes, the user's excludes and includes, as one decision per file."""
+
+    default: pathspec.GitIgnoreSpec
+    maybe_default: Callable[[str], bool]
+    user: pathspec.GitIgnoreSpec | None
+    include: pathspec.GitIgnoreSpec | None
+
+    @classmethod
+    def of(cls, options: PlanOptions) -> _Filters:
+        out = (options.out_rel.rstrip("/") + "/",) if options.out_rel else ()
+        return cls(default=_spec(DEFAULT_EXCLUDES + out), maybe_default=default_exclude_candidate(options.out_rel),
+                   user=_spec(options.excludes) if options.excludes else None,
+                   include=_spec(options.includes) if options.includes else None)
+
+    def apply(self, rel: str, reason: str | None, package: str) -> str | None:
+        """The file's reason to be left out after the patterns; an include never brings back an engine."""
+        if reason is None and self.maybe_default(rel) and self.default.match_file(rel):
+            reason = "excluded by default (secrets and junk)"
+        if reason is None and self.user is not None and self.user.match_file(rel):
+            reason = "excluded by your exclude patterns"
+        if reason is not None and package != ENGINE and self.include is not None and self.include.match_file(rel):
+            reason = None
+        return reason
+
+
 def _spec(patterns: Iterable[str]) -> pathspec.GitIgnoreSpec:
     import pathspec  # imported when planning, so reading the platform registry stays light
 
@@ -207,9 +248,7 @@ def plan_bundle(
     if not uses_client:
         engine = None
     deferred = 0
-    default_spec = _spec(DEFAULT_EXCLUDES + ((options.out_rel.rstrip("/") + "/",) if options.out_rel else ()))
-    user_spec = _spec(options.excludes)
-    include_spec = _spec(options.includes)
+    filters = _Filters.of(options)
     provider = project.schema.datasource_provider if project.schema else None
 
     kept: list[PlanEntry] = []
@@ -228,19 +267,14 @@ def plan_bundle(
                 and not f.rel.startswith(client_dirs) and not (engine is not None and f.rel == engine.rel)):
             reason = "installed by the platform at deploy time"
             deferred += f.size
-        if reason is None and default_spec.match_file(f.rel):
-            reason = "excluded by default (secrets and junk)"
-        if reason is None and user_spec.match_file(f.rel):
-            reason = "excluded by your exclude patterns"
-        if reason is not None and package != ENGINE and include_spec.match_file(f.rel):
-            reason = None
+        reason = filters.apply(f.rel, reason, package)
         if reason is not None:
             pruned.append(Pruned(f.rel, f.size, reason))
             continue
         is_engine = engine is not None and f.rel == engine.rel
         mode = 0o755 if is_engine or f.mode & 0o111 else 0o644
         entry = PlanEntry(arc=f.rel, size=f.size, mode=mode, package=ENGINE if is_engine else package,
-                          source=f.path, mtime_ns=f.mtime_ns)
+                          source=f.fspath, mtime_ns=f.mtime_ns)
         if is_engine:
             engine_entry = entry
         kept.append(entry)
@@ -358,7 +392,7 @@ def _fate(
     if owner is None:
         return "not part of any installed package", "(node_modules)"
     label = installed[owner].name or owner if owner in installed else owner
-    if any(owner == f"node_modules/{cli}" or owner.endswith(f"/node_modules/{cli}") for cli in CLI_PACKAGES):
+    if owner.rsplit("node_modules/", 1)[-1] in CLI_PACKAGES:
         return "Prisma CLI package (not needed at run time)", label
     if owner not in closure:
         pkg = installed.get(owner)

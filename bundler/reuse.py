@@ -199,7 +199,7 @@ def _digest(file_lines: list[str], folder_lines: list[str]) -> str:
 
 def save_state(out_dir: Path, key: str, files: list[FileEntry], folders: list[FolderEntry]) -> None:
     """Record the walk that produced the artifacts now in out_dir (after they were committed)."""
-    file_paths = [str(f.path) for f in files]
+    file_paths = [f.fspath for f in files]
     digest = _digest([_file_line(p, f.mode, f.size, f.mtime_ns, f.ctime_ns, f.ino) for p, f in zip(file_paths, files)],
                      [_folder_line(d.path, d.mtime_ns, d.ctime_ns, d.ino) for d in folders])
     state = {"version": STATE_VERSION, "key": key, "digest": digest, "files": file_paths,

@@ -15,25 +15,30 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from bundler.errors import ProjectError
 
 
-@dataclass(frozen=True)
-class FileEntry:
+class FileEntry(NamedTuple):
+    """A file of the tree. A named tuple (not a dataclass) and a string path: the walk makes one per file,
+    so what it costs to build one counts (tens of thousands in a node_modules)."""
+
     rel: str  # POSIX path relative to the root, as seen through links
-    path: Path  # where the bytes are (the real file)
+    fspath: str  # where the bytes are (the real file)
     mode: int  # st_mode permission bits
     size: int
     mtime_ns: int
     ctime_ns: int = 0
     ino: int = 0
 
+    @property
+    def path(self) -> Path:
+        return Path(self.fspath)
 
-@dataclass(frozen=True)
-class FolderEntry:
+
+class FolderEntry(NamedTuple):
     path: str  # the real folder that was listed
     mtime_ns: int
     ctime_ns: int
@@ -49,7 +54,7 @@ def walk_tree(root: Path, skip_dir: Callable[[str], bool] = _never,
     """All files below root, sorted by relative path. Folder paths passed to the callbacks end in '/'.
 
     `folders`, when given, receives every folder that was listed, with its stat facts taken before listing."""
-    real_root = root.resolve()
+    real_root = str(root.resolve())
     out: list[FileEntry] = []
     _walk(real_root, "", real_root, (real_root,), (skip_dir, skip_link), out, folders)
     out.sort(key=lambda e: e.rel)
@@ -57,10 +62,10 @@ def walk_tree(root: Path, skip_dir: Callable[[str], bool] = _never,
 
 
 def _walk(
-    real_root: Path,
+    real_root: str,
     prefix: str,
-    directory: Path,
-    ancestors: tuple[Path, ...],
+    directory: str,
+    ancestors: tuple[str, ...],
     skips: tuple[Callable[[str], bool], Callable[[str], bool]],
     out: list[FileEntry],
     folders: list[FolderEntry] | None,
@@ -68,8 +73,8 @@ def _walk(
     skip_dir, skip_link = skips
     try:
         if folders is not None:
-            st = directory.stat()
-            folders.append(FolderEntry(str(directory), st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+            st = os.stat(directory)  # noqa: PTH116 - strings, not Path objects, on this hot path
+            folders.append(FolderEntry(directory, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
         entries = list(os.scandir(directory))
     except OSError as err:
         raise ProjectError(f"cannot read folder {directory}: {err.strerror}") from None
@@ -78,14 +83,14 @@ def _walk(
         if entry.is_symlink():
             if skip_link(rel) or skip_link(rel + "/"):
                 continue
-            target = Path(os.path.realpath(entry.path))
+            target = os.path.realpath(entry.path)
             if not _inside(target, real_root):
                 raise ProjectError(
                     f"symlink {rel} points outside the project to {target}",
                     hint="copy the target into the project, or exclude the link (--exclude)",
                 )
             try:
-                st = target.stat()
+                st = os.stat(target)  # noqa: PTH116
             except OSError:
                 raise ProjectError(f"symlink {rel} is broken (points to {target})",
                                    hint="remove it or exclude it (--exclude)") from None
@@ -104,12 +109,11 @@ def _walk(
         if entry.is_dir(follow_symlinks=False):
             if skip_dir(rel + "/"):
                 continue
-            _walk(real_root, rel + "/", Path(entry.path), (*ancestors, Path(entry.path)), skips, out, folders)
+            _walk(real_root, rel + "/", entry.path, (*ancestors, entry.path), skips, out, folders)
         elif entry.is_file(follow_symlinks=False):
             st = entry.stat(follow_symlinks=False)
-            out.append(FileEntry(rel, Path(entry.path), st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
-                                 st.st_ino))
+            out.append(FileEntry(rel, entry.path, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
 
 
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")

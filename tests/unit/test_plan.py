@@ -39,7 +39,7 @@ INSTALLED = {
 
 
 def entry(rel: str, size: int = 10, mode: int = 0o100644) -> FileEntry:
-    return FileEntry(rel=rel, path=Path("/src") / rel, mode=mode, size=size, mtime_ns=1)
+    return FileEntry(rel=rel, fspath=f"/src/{rel}", mode=mode, size=size, mtime_ns=1)
 
 
 FILES = [entry(r) for r in [
@@ -209,3 +209,29 @@ def test_walk_follows_links_inside_and_rejects_escapes(tmp_path: Path) -> None:
     with pytest.raises(ProjectError, match=r"symlink cycle: (alias|lib)/loop points back"):
         walk_tree(root)
     assert [e.rel for e in walk_tree(root, skip_dir=lambda rel: rel in ("lib/loop/", "alias/"))] == ["lib/x.js"]
+
+
+@pytest.mark.parametrize("out_rel", [None, ".photon-bundle/lambda", "dist", "build/out/"])
+def test_default_exclude_prefilter_is_true_wherever_the_patterns_match(out_rel: str | None) -> None:
+    """The cheap candidate test may say yes too often, never too rarely."""
+    import itertools
+
+    import pathspec
+
+    from bundler.plan import DEFAULT_EXCLUDES, default_exclude_candidate
+
+    out = (out_rel.rstrip("/") + "/",) if out_rel else ()
+    spec = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *out])
+    candidate = default_exclude_candidate(out_rel)
+    parts = ["a", "node_modules", ".git", ".env", ".env.prod", "x.pem", "k.key", "id_rsa", "id_rsa.pub", ".npmrc",
+             ".aws", ".photon-bundle", "lambda", "photon-bundle.toml", ".DS_Store", "dist", "build", "out", "pem",
+             "key.js", ".hidden", "my.keys"]
+    matched = 0
+    for depth in (1, 2, 3):
+        for combo in itertools.product(parts, repeat=depth):
+            rel = "/".join(combo)
+            if spec.match_file(rel):
+                matched += 1
+                assert candidate(rel), rel
+    assert matched > 1000
+    assert not candidate("node_modules/a/index.js") and not candidate("src/handler.js")

@@ -27,7 +27,7 @@ ENGINE = "node_modules/.prisma/client/libquery_engine-rhel-openssl-3.0.x.so.node
 
 
 def entry(rel: str, size: int = 10) -> FileEntry:
-    return FileEntry(rel=rel, path=Path("/src") / rel, mode=0o100644, size=size, mtime_ns=1)
+    return FileEntry(rel=rel, fspath=f"/src/{rel}", mode=0o100644, size=size, mtime_ns=1)
 
 
 FILES = [entry(r) for r in [
