@@ -36,7 +36,15 @@ from bundler.plan import (
     plan_bundle,
 )
 from bundler.project import PackageJson, Project, read_package_json, read_project
-from bundler.reuse import reusable, save_hashes, save_state, settings_key, state_key, written_fingerprint
+from bundler.reuse import (
+    decisive_files,
+    reusable,
+    save_hashes,
+    save_state,
+    settings_key,
+    state_key,
+    written_fingerprint,
+)
 from bundler.targets import RuntimeProfile, load_matrix, newest_runtime, resolve, runtime_for_node_range
 from bundler.walk import FileEntry, FolderEntry, walk_tree
 from platforms.base import OutputFile, PlatformAdapter, Unit
@@ -190,10 +198,11 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
         artifacts = [a for p in planned for a in p[3].artifacts]
         previous = None if options["force"] else reusable(out_dir, settings, artifacts, walked)
         state = reuse_state(tree == project.root, adapter, project_dir, options, env)
+        decisive = decisive_files(files, artifacts)
         if previous is not None:
             log("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
             write_outputs(adapter.outputs(project, options, units, previous, out_dir), log)
-            state(out_dir, files, folders)
+            state(out_dir, decisive, folders)
             return previous
         out_dir.mkdir(parents=True, exist_ok=True)
         docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log)
@@ -205,7 +214,7 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
         commit(all_written, out_dir, doc)
         write_outputs(outputs, log)
         save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
-        state(out_dir, files, folders)
+        state(out_dir, decisive, folders)
     return doc
 
 

@@ -4,13 +4,14 @@ Two checks, the cheap one first; both end by checking every previous artifact ag
 sha256, so a damaged or replaced artifact is always rebuilt.
 
 1. The tree state (`quick_reuse`, before anything is read or planned). A run that wrote artifacts also
-   records, beside them, every file and folder it walked with the stat facts taken while walking
-   (mode, size, mtime, ctime, inode), and a key over the tool and deflate versions, the platform, the
-   project folder, the resolved options and the environment variables that steer a bundle. When the key
-   is the same and one stat of each recorded path gives the same facts, nothing was added, removed,
-   renamed or written: adding, removing or renaming a file changes its folder's mtime and ctime, and
-   writing or chmod-ing a file changes its ctime, which no tool can set back (npm sets mtimes, not
-   ctimes). This costs one stat per path instead of a walk, a plan and a fingerprint.
+   records, beside them, every folder it walked and every file that can change the artifacts
+   (decisive_files), with the stat facts taken while walking (mode, size, mtime, ctime, inode), and a key
+   over the tool and deflate versions, the platform, the project folder, the resolved options and the
+   environment variables that steer a bundle. When the key is the same and one stat of each recorded
+   path gives the same facts, nothing that matters was added, removed, renamed or written: adding,
+   removing or renaming a file changes its folder's mtime and ctime, and writing or chmod-ing a file
+   changes its ctime, which no tool can set back (npm sets mtimes, not ctimes). This costs one stat per
+   path instead of a walk, a plan and a fingerprint.
 2. The content check (`reusable`, after the walk and the plan). The inputs fingerprint is a hash over the
    settings (the key above without the project folder) and each artifact's content digest, the hash over
    its sorted (path, mode, content sha256) entries, which is what decides the zip's bytes. Each planned
@@ -195,6 +196,16 @@ def _folder_line(path: str, mtime: int, ctime: int, ino: int) -> str:
 
 def _digest(file_lines: list[str], folder_lines: list[str]) -> str:
     return hashlib.sha256(("".join(file_lines) + "--\n" + "".join(folder_lines)).encode()).hexdigest()
+
+
+def decisive_files(files: list[FileEntry], artifacts: Iterable[ArtifactPlan]) -> list[FileEntry]:
+    """The walked files whose contents can change the artifacts: every file that goes in, every file
+    outside node_modules (config files, the schema, the app), and every package.json (the dependency
+    closure is read from them). Other files below node_modules (dev dependencies, other targets' engines)
+    can only matter by appearing or disappearing, which their folder's recorded mtime and ctime show."""
+    planned = {str(e.source) for a in artifacts for e in a.entries if e.source is not None}
+    return [f for f in files if f.fspath in planned or "/node_modules/" not in "/" + f.rel
+            or f.rel.endswith("/package.json")]
 
 
 def save_state(out_dir: Path, key: str, files: list[FileEntry], folders: list[FolderEntry]) -> None:

@@ -97,8 +97,19 @@ def test_content_change_with_the_same_size_and_mtime_is_rebuilt(project: Path, t
 def test_changes_that_do_and_do_not_matter(project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     bundle(project, out, capsys)
-    # a devDependency's file is not in the bundle: reused
+    # a devDependency's file is not in the bundle and cannot change it: the quick check does not even look
     (project / "node_modules" / "jest-lite" / "index.js").write_text("module.exports = 'changed';\n")
+    assert quick(project, out) is not None
+    assert bundle(project, out, capsys)["reused"] is True
+    # a package.json is read for the dependency closure: the quick check looks, the contents decide
+    pkg = project / "node_modules" / "jest-lite" / "package.json"
+    text = pkg.read_text()
+    assert '"29.0.0"' in text
+    pkg.write_text(text.replace('"29.0.0"', '"29.0.1"'))
+    assert quick(project, out) is None
+    assert bundle(project, out, capsys)["reused"] is True
+    # a new file in a dev package's folder changes the folder
+    (project / "node_modules" / "jest-lite" / "extra.js").write_text("1;\n")
     assert quick(project, out) is None
     assert bundle(project, out, capsys)["reused"] is True
     # a new app file is: rebuilt with it
