@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from benchmarks.generate import WORK, GeneratedProject, ensure_project
+from bundler.deflate import DEFLATE_BACKEND
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -112,6 +113,7 @@ def machine() -> dict[str, Any]:
         "cpu_model": model,
         "python": platform.python_version(),
         "zlib": zlib.ZLIB_RUNTIME_VERSION,
+        "deflate": DEFLATE_BACKEND,
         "zip": found.group(1) if found else "?",
         "platform": platform.platform(),
     }
@@ -297,7 +299,8 @@ def table(r: dict[str, Any]) -> str:
          "MiB"),
     ]
     lines = [
-        f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), Python {m['python']}, zlib {m['zlib']}, Info-ZIP zip "
+        f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), Python {m['python']}, zlib {m['zlib']}, "
+        f"deflate {m['deflate']}, Info-ZIP zip "
         f"{m['zip']}; load average {r['load_before'][0]:.2f} before, {r['load_after'][0]:.2f} after.",
         f"Project (scale {p['scale']:g}): {p['files']:,} files, {p['bytes'] / MIB:.0f} MiB; node_modules "
         f"{p['node_modules_files']:,} files, {p['node_modules_bytes'] / MIB:.0f} MiB. The bundle keeps "
