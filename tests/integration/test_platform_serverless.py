@@ -15,7 +15,7 @@ from tests.cli_helpers import run_cli as run
 from tests.cli_helpers import zip_modules as modules
 from tests.cli_helpers import zip_names as names
 from tests.elf_fixtures import patch_machine
-from tests.projects import make_project, tree_digest
+from tests.projects import make_photon_project, make_project, tree_digest
 
 pytestmark = pytest.mark.usefixtures("own_engine_cache")
 
@@ -512,3 +512,40 @@ def test_unchanged_second_run_reuses_the_artifacts(project: Path, tmp_path: Path
     again = sls(project, tmp_path / "a", capsys)
     assert again["reused"] is True
     assert again["artifacts"] == first["artifacts"]
+
+
+PHOTON_SLS = """\
+# a 2019 Photon.js GraphQL API on Lambda (Node 10, Amazon Linux 2)
+service: photon-graphql
+provider:
+  name: aws
+  runtime: nodejs10.x
+functions:
+  graphql:
+    handler: index.handler
+"""
+
+
+def test_photon_2019_service_gets_the_libssl1_0_2_binary(tmp_path: Path, elf_cache: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """2019: the `platforms` generator field, the client in node_modules/@generated/photon and one
+    prisma-<platform> binary per platform; Lambda Node 10 needed linux-glibc-libssl1.0.2 (rhel-openssl-1.0.x)."""
+    project = make_photon_project(tmp_path / "photon", elf_cache=elf_cache)
+    (project / "serverless.yml").write_text(PHOTON_SLS)
+    out = tmp_path / "out"
+    doc = sls(project, out, capsys)
+    assert (doc["runtime"], doc["engine"]["kind"], doc["engine"]["target"]) == ("nodejs10.x", "binary",
+                                                                                 "rhel-openssl-1.0.x")
+    (artifact,) = [a["path"] for a in doc["artifacts"]]
+    listed = names(out / artifact)
+    (engine,) = engines_or_photon(out / artifact)
+    assert engine.filename == "node_modules/@generated/photon/runtime/prisma-linux-glibc-libssl1.0.2"
+    assert (engine.external_attr >> 16) & 0o777 == 0o755
+    assert "index.js" in listed and not [n for n in listed if "prisma2" in n]
+    assert modules(out / artifact) >= {"node_modules/@generated/photon", "node_modules/graphql-yoga-lite"}
+
+
+def engines_or_photon(zip_path: Path) -> list[zipfile.ZipInfo]:
+    with zipfile.ZipFile(zip_path) as zf:
+        return [i for i in zf.infolist() if "/runtime/prisma-" in i.filename or "query-engine-" in i.filename
+                or "query_engine-" in i.filename]
