@@ -224,7 +224,7 @@ class _Filters:
         if reason is None and self.maybe_default(rel) and self.default.match_file(rel):
             reason = "excluded by default (secrets and junk)"
         if reason is None and self.user is not None and self.user.match_file(rel):
-            reason = "excluded by your exclude patterns"
+            reason = "excluded by exclude patterns (--exclude, the config file, or the platform's ignore rules)"
         if reason is not None and package != ENGINE and self.include is not None and self.include.match_file(rel):
             reason = None
         return reason
