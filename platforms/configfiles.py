@@ -204,16 +204,20 @@ def read_ignore_file(root: Path, name: str, default: tuple[str, ...] = (), _seen
 
 def config_outputs(user_file: Path, out_dir: Path, text: str, *, write_config: bool, exact: bool = True,
                    lossy_reason: str = "") -> list[OutputFile]:
-    """The copy in the output folder, and the user's own file only when asked and safe to rewrite."""
+    """The copy in the output folder, and the user's own file only when asked and safe to rewrite
+    (a project without such a file gets one with --write-config)."""
     copy = out_dir / user_file.name
+    existed = user_file.is_file()
     if not write_config:
-        return [OutputFile(copy, text, note=f"wrote the updated {user_file.name} to {copy}; your {user_file} was "
-                                            "not changed (--write-config updates it in place)")]
+        mine = f"your {user_file} was not changed (--write-config updates it in place)" if existed else \
+            f"your project has none (--write-config creates {user_file})"
+        return [OutputFile(copy, text, note=f"wrote the updated {user_file.name} to {copy}; {mine}")]
     if not exact:
         return [OutputFile(copy, text, note=f"warning: {user_file} was NOT updated although --write-config was "
                                             f"given: {lossy_reason}; the updated copy is {copy}")]
+    done = "updated {} in place" if existed else "created {}"
     return [OutputFile(copy, text),
-            OutputFile(user_file, text, in_place=True, note=f"updated {user_file} in place (--write-config)")]
+            OutputFile(user_file, text, in_place=True, note=done.format(user_file) + " (--write-config)")]
 
 
 def relpath_for_config(path: Path, project_dir: Path) -> str:

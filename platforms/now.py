@@ -38,13 +38,12 @@ from bundler.options import Resolved
 from bundler.project import Project
 from bundler.targets import load_matrix, newest_runtime, node_range_allows
 from platforms.base import OutputFile, Unit
-from platforms.configfiles import dump_json, json_key_line
+from platforms.configfiles import config_outputs, dump_json, json_key_line
 from platforms.jsdeps import SCANNED
 from platforms.nowconfig import (
     EXTRA_KEYS,
     check_unique_names,
     checked_entries,
-    config_files,
     entry_unit,
     expand_braces,
     glob_files,
@@ -272,5 +271,4 @@ class NowAdapter:
         config, text = read_optional(path)
         updated = updated_now_json(config or {}, units)
         out_text = text if config is not None and updated == config else dump_json(updated, text)
-        return config_files(path, out_dir, out_text, write_config=options["write_config"],
-                            existed=config is not None)
+        return config_outputs(path, out_dir, out_text, write_config=options["write_config"])

@@ -19,14 +19,13 @@ import os
 import posixpath
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bundler.errors import ProjectError
 from bundler.options import _bool
-from platforms.base import OutputFile, Unit
-from platforms.configfiles import config_outputs, read_json_object
+from platforms.base import Unit
+from platforms.configfiles import read_json_object
 from platforms.jsdeps import SCANNED, scan
 
 SKIPPED_DIRS = ("node_modules",)
@@ -279,12 +278,3 @@ def where(path: Path, line: int | None) -> str:
     return f"{path}:{line}" if line else str(path)
 
 
-def config_files(path: Path, out_dir: Path, text: str, *, write_config: bool, existed: bool) -> list[OutputFile]:
-    """configfiles.config_outputs, with notes that fit a project that had no such file yet."""
-    outputs = config_outputs(path, out_dir, text, write_config=write_config)
-    if existed:
-        return outputs
-    if write_config:
-        return [outputs[0], replace(outputs[1], note=f"created {path} (--write-config)")]
-    return [replace(outputs[0], note=f"wrote {path.name} to {outputs[0].path}; your project has none "
-                                     f"(--write-config creates {path})")]

@@ -41,7 +41,7 @@ from bundler.options import Resolved
 from bundler.project import Project
 from bundler.targets import load_matrix
 from platforms.base import OutputFile, Unit
-from platforms.configfiles import dump_json, json_key_line
+from platforms.configfiles import config_outputs, dump_json, json_key_line
 from platforms.jsdeps import SCANNED
 from platforms.nowconfig import (
     EXTRA_KEYS,
@@ -49,7 +49,6 @@ from platforms.nowconfig import (
     brace_members,
     check_unique_names,
     checked_entries,
-    config_files,
     entry_unit,
     glob_files,
     glob_match,
@@ -210,8 +209,7 @@ class VercelAdapter:
         if config is None and not updated:
             return []  # nothing loads the Prisma client: no engine to include, no file to write
         out_text = text if config is not None and updated == config else dump_json(updated, text)
-        outputs = config_files(path, out_dir, out_text, write_config=options["write_config"],
-                               existed=config is not None)
+        outputs = config_outputs(path, out_dir, out_text, write_config=options["write_config"])
         notes = sorted({f"warning: {e['file']} is not in your project (photon-bundle took it from {e.get('source')}): "
                         f"Vercel builds from your sources, so add \"{e['target']}\" to the generator's binaryTargets "
                         "and run `prisma generate`"
