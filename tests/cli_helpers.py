@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,3 +34,18 @@ def zip_modules(zip_path: Path) -> set[str]:
             i = len(parts) - 1 - parts[::-1].index("node_modules")
             found.add("/".join(parts[: i + (3 if parts[i + 1].startswith("@") else 2)]))
     return found
+
+
+def bundle_ok(platform: str, project: Path, out: Path, capsys: pytest.CaptureFixture[str],
+              *extra: str) -> dict[str, Any]:
+    """`photon-bundle PLATFORM PROJECT --out OUT --json --offline EXTRA...`, which must succeed: its manifest."""
+    code, stdout, err = run_cli([platform, str(project), "--out", str(out), "--json", "--offline", *extra], capsys)
+    assert code == 0, err
+    doc: dict[str, Any] = json.loads(stdout)
+    return doc
+
+
+def zip_modes(zip_path: Path) -> dict[str, int]:
+    """Archive path -> the Unix mode stored in its external attributes."""
+    with zipfile.ZipFile(zip_path) as zf:
+        return {i.filename: i.external_attr >> 16 for i in zf.infolist()}

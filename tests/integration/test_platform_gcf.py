@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bundler.engines.cache import EngineCache, sha256_file
+from tests.cli_helpers import bundle_ok
 from tests.cli_helpers import run_cli as run
 from tests.cli_helpers import zip_names as names
 from tests.projects import add_package, compile_static_elf, make_photon_project, make_project, tree_digest
@@ -25,10 +26,7 @@ TARGETS = ("debian-openssl-1.1.x", "debian-openssl-3.0.x", "rhel-openssl-3.0.x")
 
 
 def gcf(project: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
-    code, stdout, err = run(["gcf", str(project), "--out", str(out), "--json", "--offline", *extra], capsys)
-    assert code == 0, err
-    doc: dict[str, Any] = json.loads(stdout)
-    return doc
+    return bundle_ok("gcf", project, out, capsys, *extra)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.cli_helpers import bundle_ok
 from tests.cli_helpers import run_cli as run
 from tests.cli_helpers import zip_modules as modules
 from tests.cli_helpers import zip_names as names
@@ -44,10 +45,7 @@ NETLIFY_TOML = """\
 
 
 def netlify(project: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
-    code, stdout, err = run(["netlify", str(project), "--out", str(out), "--json", "--offline", *extra], capsys)
-    assert code == 0, err
-    doc: dict[str, Any] = json.loads(stdout)
-    return doc
+    return bundle_ok("netlify", project, out, capsys, *extra)
 
 
 @pytest.fixture

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import random
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cli_helpers import bundle_ok
 from tests.cli_helpers import run_cli as run
+from tests.cli_helpers import zip_modes as listing
 from tests.projects import add_package, make_photon_project, make_project, tree_digest, write_json
 
 pytestmark = pytest.mark.usefixtures("own_engine_cache")
@@ -59,16 +60,7 @@ module.exports = async (req, res) => res.end(slug(req.query.title));
 
 
 def now(project: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
-    code, stdout, err = run(["now", str(project), "--out", str(out), "--json", "--offline", *extra], capsys)
-    assert code == 0, err
-    doc: dict[str, Any] = json.loads(stdout)
-    return doc
-
-
-def listing(zip_path: Path) -> dict[str, int]:
-    """Archive path -> unix mode."""
-    with zipfile.ZipFile(zip_path) as zf:
-        return {i.filename: i.external_attr >> 16 for i in zf.infolist()}
+    return bundle_ok("now", project, out, capsys, *extra)
 
 
 def add_dependency(project: Path, name: str, version: str = "1.0.0") -> None:

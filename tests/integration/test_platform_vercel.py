@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from bundler.engines.cache import EngineCache, sha256_file
+from tests.cli_helpers import bundle_ok
 from tests.cli_helpers import run_cli as run
+from tests.cli_helpers import zip_modes as listing
 from tests.projects import add_package, compile_elf, make_project, tree_digest
 
 pytestmark = pytest.mark.usefixtures("own_engine_cache")
@@ -58,15 +60,7 @@ module.exports = cors(async (req, res) => res.json(await prisma.order.count()));
 
 
 def vercel(project: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
-    code, stdout, err = run(["vercel", str(project), "--out", str(out), "--json", "--offline", *extra], capsys)
-    assert code == 0, err
-    doc: dict[str, Any] = json.loads(stdout)
-    return doc
-
-
-def listing(zip_path: Path) -> dict[str, int]:
-    with zipfile.ZipFile(zip_path) as zf:
-        return {i.filename: i.external_attr >> 16 for i in zf.infolist()}
+    return bundle_ok("vercel", project, out, capsys, *extra)
 
 
 @pytest.fixture
