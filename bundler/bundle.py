@@ -343,13 +343,15 @@ def merge_unit_docs(units: list[Unit], docs: list[dict[str, Any]]) -> dict[str, 
 
 
 def write_outputs(outputs: list[OutputFile], log: Log) -> None:
-    """Write the adapter's files (config copies, Netlify's manifest) atomically, each only if it changed."""
+    """Write the adapter's files (config copies, Netlify's manifest) atomically, each only if it changed.
+    A file with a note is announced by the summary, which prints the note; the others are logged here."""
     for out in outputs:
         current = out.path.read_text(encoding="utf-8") if out.path.is_file() else None
         if current != out.text:
             out.path.parent.mkdir(parents=True, exist_ok=True)
             manifest.write_atomic(out.path, out.text)
-            log(f"wrote {out.path}")
+            if not out.note:
+                log(f"wrote {out.path}")
 
 
 def _engine(project: Project, tree: Path, files: list[FileEntry], kind: EngineKind, profile: RuntimeProfile,
