@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pathspec
 
@@ -48,6 +48,9 @@ from bundler.reuse import (
 from bundler.targets import RuntimeProfile, load_matrix, newest_runtime, resolve, runtime_for_node_range
 from bundler.walk import FileEntry, FolderEntry, walk_tree
 from platforms.base import OutputFile, PlatformAdapter, Unit
+
+if TYPE_CHECKING:
+    from bundler.engines.docker import DockerBuildOptions
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -140,17 +143,26 @@ def layer_options() -> tuple[dict[str, str], str]:
     return layout, template
 
 
+def docker_build_options(options: Resolved, out_rel: str | None) -> DockerBuildOptions | None:
+    """How to build in a container (--build docker, --engine-source docker), or None when nothing does."""
+    if options["build"] != "docker" and options["engine_source"] != "docker":
+        return None
+    from bundler.engines.docker import DockerBuildOptions
+
+    return DockerBuildOptions(image=options["image"], command=options["build_command"],
+                              env=dict(options["build_env"]), timeout=options["build_timeout"],
+                              leave_out=(out_rel,) if out_rel else ())
+
+
 @contextmanager
-def _tree(project: Project, profile: RuntimeProfile, options: Resolved, env: Mapping[str, str],
+def _tree(project: Project, profile: RuntimeProfile, build: DockerBuildOptions | None, options: Resolved,
           log: Log) -> Iterator[Path]:
     """The folder to bundle: the project itself, or a copy built inside a matching Docker image."""
-    if options["build"] != "docker":
+    if options["build"] != "docker" or build is None:
         yield project.root
         return
-    from bundler.engines.docker import DockerBuildOptions, built_tree
+    from bundler.engines.docker import built_tree
 
-    build = DockerBuildOptions(image=options["image"], command=options["build_command"],
-                               timeout=options["build_timeout"])
     with built_tree(project.root, profile, build, log) as tree:
         yield tree
 
@@ -170,8 +182,9 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
     _log_units(units, profiles, log)
     out_dir = output_dir(project_dir, adapter.key, options)
     with ExitStack() as stack:
-        tree = stack.enter_context(_tree(project, _build_profile(profiles, options), options, env, log))
-        out_rel = _rel_inside(out_dir, tree) if tree == project.root else None
+        out_rel = _rel_inside(out_dir, project.root)  # the same place in a tree built from a copy
+        build = docker_build_options(options, out_rel)
+        tree = stack.enter_context(_tree(project, _build_profile(profiles, options), build, options, log))
         files, folders = _walk(tree, out_rel, options)
         kind = engine_kind(project, files, env)
         layout, template = layer_options()
@@ -184,7 +197,7 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
         for unit, (profile, runtime_why) in zip(units, profiles):
             if profile.target not in engines:
                 engines[profile.target] = _engine(project, tree, files, kind, profile, options, env, stack, progress,
-                                                  log)
+                                                  build, log)
             choice, engine_info = engines[profile.target]
             plan = plan_bundle(tree_project, files, installed, choice,
                                unit_plan_options(options, unit, out_rel, layout, template))
@@ -355,18 +368,16 @@ def write_outputs(outputs: list[OutputFile], log: Log) -> None:
 
 
 def _engine(project: Project, tree: Path, files: list[FileEntry], kind: EngineKind, profile: RuntimeProfile,
-            options: Resolved, env: Mapping[str, str], stack: ExitStack,
-            progress: bool, log: Log | None = None) -> tuple[EngineChoice | None, dict[str, Any]]:
+            options: Resolved, env: Mapping[str, str], stack: ExitStack, progress: bool,
+            build: DockerBuildOptions | None, log: Log | None = None) -> tuple[EngineChoice | None, dict[str, Any]]:
     if kind == "client":
         return None, {"kind": "client", "target": None, "note": "Prisma client engine: no native engine needed"}
     from bundler.engines.acquire import EngineOptions, acquire
 
     docker = None
-    if options["engine_source"] == "docker":
-        from bundler.engines.docker import DockerBuildOptions, docker_source_for
+    if options["engine_source"] == "docker" and build is not None:
+        from bundler.engines.docker import docker_source_for
 
-        build = DockerBuildOptions(image=options["image"], command=options["build_command"],
-                                   timeout=options["build_timeout"])
         dest = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="photon-bundle-engine-")))
         docker = docker_source_for(profile, build, log or (lambda line: None), dest)
     local = find_local_engine(files, kind, profile)

@@ -64,6 +64,24 @@ def _size(value: Any) -> int:
     return parse_size(value)
 
 
+def _env_pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    """Environment for the build container: KEY=VALUE strings (flags, PHOTON_BUNDLE_BUILD_ENV with commas)
+    or a TOML table; sorted pairs."""
+    if isinstance(value, dict):
+        items = [(str(k), str(v)) for k, v in value.items()]
+    else:
+        lines = value.split(",") if isinstance(value, str) else value
+        if not isinstance(lines, (list, tuple)) or not all(isinstance(v, str) for v in lines):
+            raise TypeError("expected KEY=VALUE strings or a table")
+        items = []
+        for line in lines:
+            key, sep, val = line.partition("=")
+            if not sep or not key.strip():
+                raise TypeError(f"{line!r} is not KEY=VALUE")
+            items.append((key.strip(), val))
+    return tuple(sorted(dict(items).items()))
+
+
 def _float(value: Any) -> float:
     if isinstance(value, bool):
         raise TypeError("expected a number of seconds")
@@ -89,6 +107,7 @@ KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "image": (_str, None),
     "build": (_choice(BUILDS), "none"),
     "build_command": (_str, None),
+    "build_env": (_env_pairs, ()),
     "build_timeout": (_float, 900.0),
 }
 # Keys only a flag sets (not meaningful in a shared config file).

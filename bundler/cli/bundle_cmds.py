@@ -34,6 +34,8 @@ COMMON_OPTIONS: list[Decorator] = [
     click.option("--build", type=click.Choice(["none", "docker"]),
                  help="docker: install and generate inside an image matching the runtime [default: none]."),
     click.option("--build-command", help="Shell command run in the container instead of the default recipe."),
+    click.option("--build-env", multiple=True, metavar="KEY=VALUE",
+                 help="Environment variable for the container build (repeatable)."),
     click.option("--build-timeout", type=float, help="Seconds the container build may take [default: 900]."),
     click.option("--verify/--no-verify", default=None, help="Check every native binary against the runtime."),
     click.option("--force", is_flag=True, default=None, help="Rebuild even when nothing changed."),
@@ -60,6 +62,7 @@ def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None 
         flags["format"] = format_
         flags["exclude"] = tuple(flags.get("exclude") or ())
         flags["include"] = tuple(flags.get("include") or ())
+        flags["build_env"] = tuple(flags.get("build_env") or ())
         options = resolve(platform, config, env, flags, dict(adapter.extra_keys))
         doc = quick_reuse(platform, project_dir, output_dir(project_dir, platform, options), options, env)
         if doc is not None:

@@ -71,6 +71,7 @@ class DockerBuildOptions:
     env: Mapping[str, str] = field(default_factory=dict)  # extra env for the container
     timeout: float = 900.0
     pull: bool = True
+    leave_out: tuple[str, ...] = ()  # project-relative folders not copied in (an --out inside the project)
 
 
 # ---------------------------------------------------------------- the recipe (pure)
@@ -139,6 +140,16 @@ def skip_in_copy(relative: PurePosixPath, _is_dir: bool) -> bool:
     return len(relative.parts) == 1 and relative.name in EXCLUDED_AT_ROOT
 
 
+def copy_filter(leave_out: tuple[str, ...]) -> Callable[[PurePosixPath, bool], bool]:
+    """skip_in_copy, and the given project-relative folders (the output folder when --out is inside)."""
+    folders = frozenset(p.strip("/") for p in leave_out)
+
+    def skip(relative: PurePosixPath, is_dir: bool) -> bool:
+        return skip_in_copy(relative, is_dir) or relative.as_posix() in folders
+
+    return skip
+
+
 # ---------------------------------------------------------------- the build
 
 
@@ -172,7 +183,7 @@ def built_tree(
             platform=platform,
             role="build",
         ) as box:
-            copied = dockerio.put_directory(box, project_root, CONTAINER_PROJECT, skip=skip_in_copy)
+            copied = dockerio.put_directory(box, project_root, CONTAINER_PROJECT, skip=copy_filter(options.leave_out))
             log(f"copied {copied} entries of {project_root} into the container")
             try:
                 result = dockerio.run_logged(box, timeout=options.timeout, log=log, prefix=LOG_PREFIX)

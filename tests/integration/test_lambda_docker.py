@@ -68,6 +68,7 @@ def test_build_docker_bundles_what_the_container_built(tmp_path: Path, images: I
         assert zf.read(ENGINE) == BUSYBOX.read_bytes()
         assert zf.getinfo(ENGINE).external_attr >> 16 == 0o100755
         assert zf.read(ADDON) == BUSYBOX.read_bytes()
+        assert zf.getinfo(ADDON).external_attr >> 16 == 0o100755  # the addon keeps the mode it was built with
         assert "handler.js" in zf.namelist()
     assert tree_digest(app) == before  # the user's project is byte-for-byte unchanged
     assert not (app / "node_modules").exists()
@@ -111,3 +112,27 @@ def test_failing_build_is_one_message_and_leaves_nothing(tmp_path: Path, images:
     assert "Traceback" not in err
     assert not out.exists() or list(out.iterdir()) == []
     assert photon_containers(docker_client) == set()
+
+
+def test_build_env_and_an_output_folder_inside_the_project(tmp_path: Path, images: ImageFactory,
+                                                          docker_client: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """--build-env reaches the recipe; an --out inside the project is neither copied into the container nor
+    bundled (a second run must not carry the first run's artifacts)."""
+    image = images.imported({})
+    app = project(tmp_path / "app")
+    recipe = RECIPE + '; echo "module.exports = \\"$BUILD_STAGE\\";" > stage.js; ls dist > dist-seen.txt 2>&1 || true'
+    argv = ["lambda", str(app), "--out", str(app / "dist"), "--runtime", "nodejs20.x", "--build", "docker",
+            "--image", image, "--build-command", recipe, "--build-env", "BUILD_STAGE=prod", "--force"]
+    for _ in range(2):  # the second run has the first run's dist/ in the project
+        code = run_guarded(cli, argv)
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+    with zipfile.ZipFile(app / "dist" / "function.zip") as zf:
+        names = zf.namelist()
+        assert not [n for n in names if n.startswith("dist/")]
+        assert zf.read("stage.js") == b'module.exports = "prod";\n'
+        assert b"No such file" in zf.read("dist-seen.txt")  # the container never saw the output folder
+    assert photon_containers(docker_client) == set()
+    code = run_guarded(cli, [*argv[:-3], "--build-env", "NOEQUALS"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--build-env: bad value" in err and "'NOEQUALS' is not KEY=VALUE" in err
