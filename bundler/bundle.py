@@ -37,6 +37,8 @@ from bundler.plan import (
 )
 from bundler.project import PackageJson, Project, read_package_json, read_project
 from bundler.reuse import (
+    HASHES_NAME,
+    STATE_NAME,
     decisive_files,
     reusable,
     save_hashes,
@@ -174,13 +176,44 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
     The adapter names the units to deploy (one function zip for Lambda, one per function on Netlify,
     Now, Vercel, Serverless). The tree is walked once; each unit is planned, size-checked, written and
     verified on its own; then all artifacts are committed together under one manifest, so a failure in
-    any unit leaves nothing behind.
+    any unit leaves nothing behind. A failed run also withdraws the previous run's artifacts from the
+    output folder: what is there after a run is that run's bundle or nothing, never a stale one.
     """
+    out_dir = output_dir(project_dir, adapter.key, options)
+    try:
+        return _bundle(adapter, project_dir, out_dir, options, env, log, progress=progress)
+    except BundleError as err:
+        removed = withdraw_previous(out_dir)
+        if removed:
+            err.message += (f"\nthe previous run's artifacts were removed from {out_dir} ({', '.join(removed)}), "
+                            "so a stale bundle cannot be deployed by mistake")
+        raise
+
+
+def withdraw_previous(out_dir: Path) -> list[str]:
+    """Remove what the last run's manifest lists (artifacts, the files written beside them) and the manifest
+    and reuse records themselves; returns the names removed. The user's own files are never touched."""
+    previous = manifest.read(out_dir / manifest.MANIFEST_NAME)
+    if previous is None:
+        return []
+    paths = [out_dir / a["path"] for a in previous.get("artifacts", [])]
+    paths += [Path(o["path"]) for o in previous.get("outputs", []) if not o.get("in_place")
+              and _rel_inside(Path(o["path"]), out_dir) is not None]
+    paths += [out_dir / name for name in (STATE_NAME, HASHES_NAME, manifest.MANIFEST_NAME)]
+    removed = []
+    for path in paths:
+        if path.is_file():
+            path.unlink()
+            removed.append(path.relative_to(out_dir).as_posix() if _rel_inside(path, out_dir) else str(path))
+    return removed
+
+
+def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options: Resolved, env: Mapping[str, str],
+            log: Log, *, progress: bool) -> dict[str, Any]:
     project = read_project(project_dir)
     units = adapter.units(project, options, env)
     profiles = [unit_profile(adapter, project, options, unit) for unit in units]
     _log_units(units, profiles, log)
-    out_dir = output_dir(project_dir, adapter.key, options)
     with ExitStack() as stack:
         out_rel = _rel_inside(out_dir, project.root)  # the same place in a tree built from a copy
         build = docker_build_options(options, out_rel)

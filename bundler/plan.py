@@ -280,8 +280,9 @@ def plan_bundle(
         kept.append(entry)
 
     if engine is not None and engine_entry is None:
-        engine_entry = PlanEntry(arc=_engine_home(files, client_dirs) + engine.filename, size=engine.size,
-                                 mode=0o755, package=ENGINE, source=engine.source)
+        home = _engine_home(files, client_dirs, app_client_dirs)
+        engine_entry = PlanEntry(arc=home + engine.filename, size=engine.size, mode=0o755, package=ENGINE,
+                                 source=engine.source)
         kept.append(engine_entry)
     if options.relocate:
         moved = [_moved(e, _relocated(e.arc, options.relocate)) for e in kept]
@@ -402,15 +403,21 @@ def _fate(
     return None, label
 
 
-def _engine_home(files: list[FileEntry], client_dirs: tuple[str, ...]) -> str:
-    """Where an engine from outside the project goes: beside the engines the client was generated with."""
+def _engine_home(files: list[FileEntry], client_dirs: tuple[str, ...], app_client_dirs: tuple[str, ...]) -> str:
+    """Where an engine from outside the project goes: beside the engines the client was generated with, else
+    in the generator's own output folder (where Prisma looks first), else node_modules/.prisma/client/."""
+    homes = (*app_client_dirs, *client_dirs)
     for f in files:
-        if parse_engine_filename(posixpath.basename(f.rel)) and f.rel.startswith(client_dirs):
+        if parse_engine_filename(posixpath.basename(f.rel)) and f.rel.startswith(homes):
             return posixpath.dirname(f.rel) + "/"
-    for d in client_dirs:
-        if d == "node_modules/.prisma/":
-            return "node_modules/.prisma/client/"
-    return (client_dirs[0] if client_dirs else "node_modules/.prisma/client/")
+    if app_client_dirs:
+        return app_client_dirs[0]
+    custom = [d for d in client_dirs if d not in ("node_modules/.prisma/", "node_modules/@generated/")]
+    if custom:
+        return custom[0]
+    if "node_modules/.prisma/" in client_dirs or not client_dirs:
+        return "node_modules/.prisma/client/"
+    return client_dirs[0]
 
 
 def _split(kept: list[PlanEntry], engine: PlanEntry | None,

@@ -138,6 +138,23 @@ def test_over_limit_leaves_nothing_and_prints_breakdown(project: Path, tmp_path:
     assert sorted(p.name for p in out.iterdir()) == []
 
 
+def test_a_failed_run_withdraws_the_previous_bundle(project: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """After a failed run the output folder holds no stale bundle a CI step could deploy by mistake."""
+    out = tmp_path / "out"
+    before = tree_digest(project)
+    code, _, err = run(["lambda", str(project), "--out", str(out), "--runtime", "nodejs20.x", "--format", "both"],
+                       capsys)
+    assert code == 0, err
+    (out / "notes.txt").write_text("mine\n")  # not photon-bundle's: stays
+    code, _, err = run(["lambda", str(project), "--out", str(out), "--runtime", "nodejs20.x", "--format", "both",
+                        "--max-size", "2kb"], capsys)
+    assert code == 4
+    assert f"the previous run's artifacts were removed from {out}" in err and "function.zip" in err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert tree_digest(project) == before
+
+
 def test_missing_engine_says_what_to_do(project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["lambda", str(project), "--out", str(tmp_path / "o"), "--runtime", "nodejs20.x",
                         "--arch", "arm64", "--engine-source", "local", "--no-verify"], capsys)

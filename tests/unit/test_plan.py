@@ -161,6 +161,27 @@ def test_engine_from_outside_goes_beside_the_generated_client() -> None:
     assert plan.engine.source == Path("/cache/e")
 
 
+@pytest.mark.parametrize(("output", "home"), [
+    ("../generated/client", "generated/client/"),  # outside node_modules: part of the app's files
+    ("../node_modules/.custom/client", "node_modules/.custom/client/"),  # a custom folder below node_modules
+])
+def test_engine_from_outside_goes_to_the_generators_output(output: str, home: str) -> None:
+    """Prisma looks for the engine beside the generated client first: an engine fetched from a mirror or a
+    cache must land there, not in node_modules/.prisma/client."""
+    schema = SCHEMA.replace('provider = "prisma-client-js"', f'provider = "prisma-client-js"\n output = "{output}"')
+    project = Project(root=Path("/src"), package=ROOT, lockfile="npm",
+                      schema=parse_schema(schema, "prisma/schema.prisma"))
+    # the project was generated for the host only: no engine of the target anywhere near the client
+    files = [f for f in FILES if not f.rel.startswith("node_modules/.prisma/client/") or f.rel.endswith(".js")]
+    files += [entry(f"{home}index.js"), entry(f"{home}schema.prisma")]
+    outside = EngineChoice(filename="libquery_engine-rhel-openssl-3.0.x.so.node",
+                           target_names=frozenset({"rhel-openssl-3.0.x"}), source=Path("/cache/e"), size=7)
+    plan = plan_bundle(project, files, INSTALLED, outside, PlanOptions())
+    assert plan.engine is not None
+    assert plan.engine.arc == f"{home}libquery_engine-rhel-openssl-3.0.x.so.node"
+    assert f"{home}index.js" in arcs(plan)
+
+
 def test_legacy_photon_engine_name_is_the_runtime_engine() -> None:
     files = [entry("node_modules/@generated/photon/index.js"),
              entry("node_modules/@generated/photon/runtime/prisma-linux-glibc-libssl1.0.1", 50, 0o100755),
