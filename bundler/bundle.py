@@ -118,6 +118,14 @@ def find_local_engine(files: list[FileEntry], kind: EngineKind, profile: Runtime
     return matches[0] if matches else None
 
 
+def engines_on_disk(files: list[FileEntry]) -> list[str]:
+    """The query engines the project's generated clients hold (not the CLI's), as 'file (folder)'."""
+    found = sorted(f.rel for f in files if parse_engine_filename(posixpath.basename(f.rel))
+                   and "/@prisma/engines/" not in f"/{f.rel}")
+    shown = [f"{posixpath.basename(rel)} ({posixpath.dirname(rel)}/)" for rel in found[:6]]
+    return shown + ([f"and {len(found) - 6} more"] if len(found) > 6 else [])
+
+
 def installed_packages(files: list[FileEntry]) -> dict[str, PackageJson]:
     """The package.json of every installed package folder below node_modules."""
     out: dict[str, PackageJson] = {}
@@ -418,7 +426,7 @@ def _engine(project: Project, tree: Path, files: list[FileEntry], kind: EngineKi
         kind, profile.target, project_root=tree, local=local.path if local else None,
         options=EngineOptions(source=options["engine_source"], mirror=options["mirror"], offline=options["offline"],
                               version=options["engine_version"], progress=progress, env=dict(env)),
-        docker=docker,
+        docker=docker, found=engines_on_disk(files),
     )
     rel = local.rel if local is not None and acquired.source == "local" else None
     filename = posixpath.basename(rel) if rel else engine_filename(kind, profile.target)

@@ -209,7 +209,7 @@ def _version(flag: str | None, env: dict[str, str], console: Console) -> str:
         if override and override != version:
             console.warn(f"--version {version} wins over ${ENV_OVERRIDE}={override}")
         return version
-    return engines_version(Path.cwd(), None, env)
+    return engines_version(Path.cwd(), None, env, flag="--version")
 
 
 def _engine_json(got: AcquiredEngine) -> dict[str, Any]:

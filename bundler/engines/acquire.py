@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, cast
@@ -110,6 +110,7 @@ def acquire(
     local: Path | None,
     options: EngineOptions,
     docker: EngineSource | None = None,
+    found: Sequence[str] = (),
 ) -> AcquiredEngine:
     """The engine file for `kind` and `target`, from the source `options.source` selects.
 
@@ -118,11 +119,12 @@ def acquire(
     """
     source = _check_source(options.source)
     filename = _native_filename(kind, target)
+    on_disk = f"; the project has {', '.join(found)}" if found else "; the project has no query engine at all"
     if source == "local":
         if local is None or not local.is_file():
             raise EngineNotFoundError(
                 f"the {kind} engine {filename} for target {target} is not in the project"
-                + (f" (expected {local})" if local is not None else ""),
+                + (f" (expected {local})" if local is not None else "") + on_disk,
                 hint=_binary_targets_hint(target) + ", or use --engine-source auto|mirror to download it",
             )
         return _from_local(kind, target, local, project_root, options)
@@ -141,7 +143,8 @@ def acquire(
     if source == "auto":
         if local is not None and local.is_file():
             return _from_local(kind, target, local, project_root, options)
-        failures.append(f"project: no {filename} on disk" + (f" (expected {local})" if local is not None else ""))
+        failures.append(f"project: no {filename} on disk" + (f" (expected {local})" if local is not None else "")
+                        + on_disk)
     try:
         version = engines_version(project_root, options.version, options.env)
     except ProjectError as err:

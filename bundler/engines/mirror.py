@@ -278,8 +278,9 @@ class MirrorClient:
                 if number + 1 >= tries:
                     raise EngineFetchError(
                         f"{what} failed after {tries} attempts: {err}",
-                        hint="the mirror is unreachable or failing; retry later, raise --timeout, check the proxy, "
-                        "or use --offline / --engine-source cache with a cached engine",
+                        hint="the mirror is unreachable or failing; retry later, check the proxy, fetch it once "
+                        "with a longer timeout (`photon-bundle engines fetch --timeout 120 ...`), or use --offline "
+                        "/ --engine-source cache with a cached engine",
                     ) from None
                 delay = self.backoff[min(number, len(self.backoff) - 1)] if self.backoff else 0.0
                 log.info("%s: %s; retrying in %.1fs", what, err, delay)

@@ -64,10 +64,12 @@ def _read_engines_version(manifest: Path, *, commit_fallback: bool) -> str | Non
     return None
 
 
-def engines_version(project_root: Path, options_version: str | None, env: Mapping[str, str]) -> str:
+def engines_version(project_root: Path, options_version: str | None, env: Mapping[str, str], *,
+                    flag: str = "--engine-version") -> str:
     """The prisma-engines commit hash the project's client was built for.
 
-    Raises ProjectError, naming every place it looked, when no source gives a version.
+    Raises ProjectError, naming every place it looked, when no source gives a version; `flag` is how the
+    calling command spells the option that gives it (`engines fetch` says --version).
     """
     override = env.get(ENV_OVERRIDE, "").strip()
     if override:
@@ -85,10 +87,10 @@ def engines_version(project_root: Path, options_version: str | None, env: Mappin
             where = project_root.joinpath("node_modules", *package, "package.json")
             looked.append(f"{where} (missing, nor in any parent folder)")
     if options_version is not None and options_version.strip():
-        return check_version(options_version, origin="--engine-version")
+        return check_version(options_version, origin=flag)
     raise ProjectError(
         "cannot tell which engine version to fetch; looked in:\n    "
-        + "\n    ".join([*looked, "--engine-version (not given)"]),
+        + "\n    ".join([*looked, f"{flag} (not given)"]),
         hint="install the project's dependencies (npm ci) so @prisma/engines-version is present, or pass "
-        f"--engine-version <prisma-engines commit hash> (or set {ENV_OVERRIDE})",
+        f"{flag} <prisma-engines commit hash> (or set {ENV_OVERRIDE})",
     )

@@ -165,7 +165,9 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert "name the target" in native.stderr
     no_version = _run(tmp_path, "fetch", "--target", "linux-musl", cwd=tmp_path)
     assert no_version.returncode == 3
-    assert "--engine-version" in no_version.stderr or "--version" in no_version.stderr
+    # the hint names this command's own flag, not the bundle commands' --engine-version
+    assert "pass --version <prisma-engines commit hash>" in no_version.stderr
+    assert "--engine-version" not in no_version.stderr
     not_cached = _run(tmp_path, "path", "--target", "linux-musl", "--version", HASH)
     assert not_cached.returncode == 3
     assert "is not in the cache" in not_cached.stderr

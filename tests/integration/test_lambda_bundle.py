@@ -164,6 +164,10 @@ def test_missing_engine_says_what_to_do(project: Path, tmp_path: Path, capsys: p
                         "--arch", "arm64", "--engine-source", "local", "--no-verify"], capsys)
     assert code == 3
     assert "linux-arm64-openssl-3.0.x" in err and "binaryTargets" in err
+    # what was found instead, so the user sees the project was generated for other targets
+    assert "the project has libquery_engine-debian-openssl-3.0.x.so.node (node_modules/.prisma/client/)" in err
+    assert "libquery_engine-rhel-openssl-3.0.x.so.node" in err
+    assert "@prisma/engines" not in err  # the CLI's own engine is not one the client could load
     assert "Traceback" not in err
 
 

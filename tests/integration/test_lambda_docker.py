@@ -114,8 +114,8 @@ def test_failing_build_is_one_message_and_leaves_nothing(tmp_path: Path, images:
     assert photon_containers(docker_client) == set()
 
 
-def test_build_env_and_an_output_folder_inside_the_project(tmp_path: Path, images: ImageFactory,
-                                                          docker_client: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_build_env_and_an_output_folder_inside_the_project(
+        tmp_path: Path, images: ImageFactory, docker_client: Any, capsys: pytest.CaptureFixture[str]) -> None:
     """--build-env reaches the recipe; an --out inside the project is neither copied into the container nor
     bundled (a second run must not carry the first run's artifacts)."""
     image = images.imported({})

@@ -271,8 +271,9 @@ def test_500_then_success(tmp_path: Path, server: MirrorServer, elf: bytes) -> N
 def test_500_three_times_gives_up(tmp_path: Path, server: MirrorServer, elf: bytes) -> None:
     _publish(server, elf)
     server.fail(".gz", 500, 500, 500)
-    with pytest.raises(EngineFetchError, match=r"failed after 3 attempts: HTTP 500"):
+    with pytest.raises(EngineFetchError, match=r"failed after 3 attempts: HTTP 500") as failed:
         _fetch(tmp_path, server.base_url)
+    assert "photon-bundle engines fetch --timeout" in str(failed.value)  # a flag that exists, where it exists
     assert server.count(".gz") == 3
     assert _cache_is_clean(tmp_path)
 
