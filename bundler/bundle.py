@@ -91,14 +91,15 @@ def choose_runtime(adapter: PlatformAdapter, project: Project, options: Resolved
 
 
 def engine_kind(project: Project, files: list[FileEntry], env: Mapping[str, str]) -> EngineKind:
-    """generator engineType, else PRISMA_CLIENT_ENGINE_TYPE, else what was generated, else by generator."""
+    """PRISMA_CLIENT_ENGINE_TYPE, else the generator's engineType (Prisma's own order, getClientEngineType),
+    else what was generated, else by generator."""
     gens = project.schema.client_generators if project.schema else ()
-    for gen in gens:
-        if gen.engine_type in ("binary", "library", "client"):
-            return gen.engine_type  # type: ignore[return-value]
     value = env.get("PRISMA_CLIENT_ENGINE_TYPE")
     if value in ("binary", "library", "client"):
         return value  # type: ignore[return-value]
+    for gen in gens:
+        if gen.engine_type in ("binary", "library", "client"):
+            return gen.engine_type  # type: ignore[return-value]
     kinds = {p.kind for f in files if (p := parse_engine_filename(posixpath.basename(f.rel)))
              and "/@prisma/engines/" not in f"/{f.rel}"}
     if any(g.provider == "photonjs" for g in gens) or kinds == {"binary"}:
@@ -231,6 +232,10 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         layout, template = layer_options()
         if options["format"] != "zip" and not adapter.supports_layers:
             raise BundleError(f"--format {options['format']}: {adapter.key} has no layers", hint="use --format zip")
+        if options["format"] != "zip" and kind == "client":
+            raise ConfigError(f"--format {options['format']}: the layer carries the native query engine, and this "
+                              "project's Prisma client needs none (engineType client / the prisma-client generator)",
+                              hint="use --format zip")
         tree_project = project if tree == project.root else read_project(tree)
         installed = installed_packages(files)
         engines: dict[str, tuple[EngineChoice | None, dict[str, Any]]] = {}
@@ -468,10 +473,21 @@ def _raise_if_over(limits: list[Limit], plan: BundlePlan, written: list[Written]
     raise SizeLimitError(
         "bundle too large; nothing was written at the final path\n" + "\n".join(lines) + "\n"
         + format_breakdown(packages, files),
-        hint="exclude what the function does not load (--exclude 'node_modules/pkg/docs/**'), move "
-             "dependencies the function does not use to devDependencies, use --format both to put the engine "
-             "in a layer, or raise --max-size where the platform allows",
+        hint=_over_limit_hint(over),
     )
+
+
+def _over_limit_hint(over: list[Limit]) -> str:
+    """What helps depends on the limit: a layer or a larger --max-size help a zip limit, not the unzipped one
+    (it counts the function and its layers together)."""
+    hint = ("exclude what the function does not load (--exclude 'node_modules/pkg/docs/**') or move dependencies "
+            "it does not use to devDependencies")
+    if any(lim.what == "zipped" for lim in over):
+        hint += "; for the zip limit: --format both puts the engine in a layer, or raise --max-size where the " \
+                "platform allows"
+    if any(lim.what == "unzipped" for lim in over):
+        hint += "; the unzipped limit counts the function and its layers together, so a layer does not help"
+    return hint
 
 
 def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], stack: ExitStack) -> list[Written]:

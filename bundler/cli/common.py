@@ -50,19 +50,22 @@ class Console:
     """Human output goes to stderr (silenced by --quiet or --json); data goes to stdout."""
 
     def __init__(self, *, quiet: bool = False, json_mode: bool = False) -> None:
-        self.quiet = quiet or json_mode
+        self.silent = quiet  # --quiet: only errors on stderr
+        self.quiet = quiet or json_mode  # --json: no summary either, but warnings still go to stderr
         self.json_mode = json_mode
 
     @property
     def interactive(self) -> bool:
-        return not self.quiet and sys.stderr.isatty() and not os.environ.get("CI")
+        in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+        return not self.quiet and sys.stderr.isatty() and not in_ci
 
     def info(self, message: str) -> None:
         if not self.quiet:
             click.echo(message, err=True)
 
     def warn(self, message: str) -> None:
-        click.echo(f"warning: {message}", err=True)
+        if not self.silent:
+            click.echo(f"warning: {message}", err=True)
 
     def data(self, payload: Any) -> None:
         click.echo(json.dumps(payload, indent=2, sort_keys=True))
