@@ -521,6 +521,7 @@ def _verify(written: list[Written], profile: RuntimeProfile, kind: EngineKind, o
         expected = kind if w.plan.filename == plan.engine_artifact else None
         heads = {e.arc: e.head for e in w.result.entries}
         report = verify_artifact(w.result.path, profile, engine_kind=expected, limits=(None, None), heads=heads)
+        report = replace(report, artifact=w.plan.filename)  # its final name, not the temp file's
         for finding in report.warnings:
             log(f"warning: {w.plan.filename}: {finding.file + ': ' if finding.file else ''}{finding.message}")
         results[w.plan.filename] = {"verdict": report.verdict, "errors": len(report.errors),

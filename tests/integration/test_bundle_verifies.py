@@ -28,6 +28,7 @@ def test_engine_linking_openssl3_fails_on_amazon_linux_2(tmp_path: Path, elf_cac
     err = capsys.readouterr().err
     assert code == 5, err
     assert "libquery_engine-rhel-openssl-1.0.x.so.node" in err and "libssl.so.3" in err
+    assert "verify function.zip\n" in err and ".tmp" not in err  # the artifact's name, not its temp file's
     assert "Traceback" not in err
     assert list(out.iterdir()) == []  # no artifact, no manifest, no temp file
     # the same engine is fine where OpenSSL 3 is the system library, and --no-verify lets it through
