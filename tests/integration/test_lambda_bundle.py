@@ -223,3 +223,33 @@ def test_layer_with_node_modules(project: Path, tmp_path: Path, capsys: pytest.C
     assert "nodejs/node_modules/debug/index.js" in names
     assert "nodejs/node_modules/.prisma/client/index.js" in names
     assert not [n for n in names if n.startswith("nodejs/node_modules/prisma/")]
+
+
+def test_manifest_schema(project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The manifest's documented fields, with values that can be checked against the files."""
+    import hashlib
+    import re
+
+    out = tmp_path / "out"
+    doc = bundle(project, out, capsys, "--runtime", "nodejs20.x", "--format", "both")
+    assert doc["version"] == 1 and doc["platform"] == "lambda" and doc["reused"] is False
+    assert (doc["runtime"], doc["arch"], doc["os"]) == ("nodejs20.x", "x86_64", "Amazon Linux 2023")
+    assert doc["runtime_source"] == "--runtime"
+    assert doc["compressor"].startswith(("zlib-ng ", "zlib "))
+    engine = doc["engine"]
+    source = project / "node_modules/.prisma/client/libquery_engine-rhel-openssl-3.0.x.so.node"
+    assert engine["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert (engine["kind"], engine["target"], engine["source"]) == ("library", "rhel-openssl-3.0.x", "local")
+    assert engine["runtime_path"] == "/opt/" + engine["file"] and engine["artifact"] == "layer.zip"
+    for artifact in doc["artifacts"]:
+        data = (out / artifact["path"]).read_bytes()
+        assert artifact["sha256"] == hashlib.sha256(data).hexdigest() and artifact["zipped_bytes"] == len(data)
+        with zipfile.ZipFile(out / artifact["path"]) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            assert artifact["files"] == len(infos) and artifact["unzipped_bytes"] == sum(i.file_size for i in infos)
+    for lim in doc["limits"]:
+        assert lim["headroom"] == lim["limit"] - lim["actual"] and lim["what"] in ("zipped", "unzipped")
+    assert doc["pruned"]["files"] == sum(r["files"] for r in doc["pruned"]["by_reason"].values())
+    assert re.fullmatch(r"[0-9a-f]{64}", doc["inputs_fingerprint"])
+    text = (out / "manifest.json").read_text()
+    assert not re.search(r"20\d\d-\d\d-\d\dT", text)  # no wall-clock time anywhere
