@@ -136,3 +136,28 @@ def test_build_env_and_an_output_folder_inside_the_project(
     code = run_guarded(cli, [*argv[:-3], "--build-env", "NOEQUALS"])
     err = capsys.readouterr().err
     assert code == 2 and "--build-env: bad value" in err and "'NOEQUALS' is not KEY=VALUE" in err
+
+
+def test_docker_settings_from_the_config_file_and_an_explicit_docker_host(
+        tmp_path: Path, images: ImageFactory, docker_client: Any, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """image, build, build_command, build_env and build_timeout from photon-bundle.toml; DOCKER_HOST naming
+    the daemon's socket explicitly is honoured (the SDK reads it: no other route to a daemon)."""
+    image = images.imported({})
+    app = project(tmp_path / "app")
+    recipe = RECIPE + '; echo "$STAGE" > stage.txt'
+    (app / "photon-bundle.toml").write_text(
+        f'[lambda]\nruntime = "nodejs20.x"\nbuild = "docker"\nimage = "{image}"\nbuild_command = """{recipe}"""\n'
+        'build_timeout = 120\nbuild_env = { STAGE = "from-config" }\n')
+    before = tree_digest(app)
+    monkeypatch.setenv("DOCKER_HOST", "unix:///var/run/docker.sock")
+    out = tmp_path / "out"
+    code = run_guarded(cli, ["lambda", str(app), "--out", str(out), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    with zipfile.ZipFile(out / "function.zip") as zf:
+        assert zf.read("stage.txt") == b"from-config\n"
+        assert zf.read(ENGINE) == BUSYBOX.read_bytes()
+        assert "photon-bundle.toml" not in zf.namelist()
+    assert tree_digest(app) == before
+    assert photon_containers(docker_client) == set()
