@@ -242,6 +242,9 @@ def test_pull_from_a_registry_on_loopback(
     with built_tree(project, PROFILE, options, lines.append) as tree:
         assert (tree / "marker.txt").read_text() == "pulled image\n"
     assert any(line.startswith(f"pulling {remote}") for line in lines)
+    # the pull's progress: each layer's state changes, then the daemon's summary
+    assert any(line.strip().endswith(": Pull complete") for line in lines), lines
+    assert any("Downloaded newer image" in line for line in lines), lines
     assert docker_client.images.get(remote)  # now here
 
     missing = f"{registry}/photon-bundle-test/missing:1"
