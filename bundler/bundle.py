@@ -300,7 +300,7 @@ def reuse_state(own_tree: bool, adapter: PlatformAdapter, project_dir: Path, opt
     """What records the walked tree for the next run's quick no-op check (nothing for a Docker-built tree)."""
     if not own_tree:
         return lambda out_dir, files, folders: None
-    key = state_key(adapter.key, project_dir, options, env)
+    key = state_key(adapter.key, project_dir, options, env, whole_env=adapter.reads_environment)
     return lambda out_dir, files, folders: save_state(out_dir, key, files, folders)
 
 

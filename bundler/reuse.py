@@ -181,9 +181,14 @@ def _save_hashes(out_dir: Path, hashes: Mapping[str, list[Any]]) -> None:
 # ------------------------------------------------------------------------------------------ tree state
 
 
-def state_key(platform: str, project_dir: Path, options: Resolved, env: Mapping[str, str]) -> str:
-    """The settings and the project folder: the tree state is about these very paths."""
-    return hashlib.sha256(f"{settings_key(platform, options, env)}\n{project_dir.resolve()}\n".encode()).hexdigest()
+def state_key(platform: str, project_dir: Path, options: Resolved, env: Mapping[str, str], *,
+              whole_env: bool = False) -> str:
+    """The settings and the project folder: the tree state is about these very paths. With `whole_env`
+    (a platform whose config reads any environment variable), every variable counts."""
+    h = hashlib.sha256(f"{settings_key(platform, options, env)}\n{project_dir.resolve()}\n".encode())
+    if whole_env:
+        h.update(json.dumps(sorted(env.items())).encode())
+    return h.hexdigest()
 
 
 def _file_line(path: str, mode: int, size: int, mtime: int, ctime: int, ino: int) -> str:
@@ -254,10 +259,10 @@ def unchanged_tree(out_dir: Path, key: str) -> dict[str, Any] | None:
 
 
 def quick_reuse(platform: str, project_dir: Path, out_dir: Path, options: Resolved,
-                env: Mapping[str, str]) -> dict[str, Any] | None:
+                env: Mapping[str, str], *, whole_env: bool = False) -> dict[str, Any] | None:
     """The previous manifest when the tree state says nothing changed; None when a bundle must run.
 
     Never for --force, and never for --build docker (its tree is built anew each time)."""
     if options["force"] or options["build"] == "docker":
         return None
-    return unchanged_tree(out_dir, state_key(platform, project_dir, options, env))
+    return unchanged_tree(out_dir, state_key(platform, project_dir, options, env, whole_env=whole_env))

@@ -22,6 +22,7 @@ class LambdaAdapter:
     function_filename = "function.zip"
     layer_filename = "layer.zip"
     supports_layers = True
+    reads_environment = False
     extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = {}
 
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:

@@ -58,6 +58,9 @@ class PlatformAdapter(Protocol):
     function_filename: str
     layer_filename: str
     supports_layers: bool
+    # True when units() reads environment variables (serverless.yml ${env:X}): then the no-op check keys on
+    # the whole environment, not only the variables photon-bundle itself reads.
+    reads_environment: bool
     # Config keys this platform adds to the shared ones: name -> (converter, default).
     extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]]
 

@@ -101,6 +101,7 @@ class GcfAdapter:
     function_filename = "source.zip"
     layer_filename = "layer.zip"
     supports_layers = False
+    reads_environment = False
     extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = {}
 
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:

@@ -59,6 +59,7 @@ class NetlifyAdapter:
     function_filename = "function.zip"
     layer_filename = "layer.zip"
     supports_layers = False
+    reads_environment = False
     extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = {"functions_dir": (_opt_str, None)}
 
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:

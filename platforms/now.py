@@ -184,6 +184,7 @@ class NowAdapter:
     function_filename = "function.zip"
     layer_filename = "layer.zip"
     supports_layers = False
+    reads_environment = False
     extra_keys = EXTRA_KEYS
 
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:

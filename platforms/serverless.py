@@ -114,6 +114,7 @@ class ServerlessAdapter:
     function_filename = SHARED_ZIP
     layer_filename = "layer.zip"
     supports_layers = False
+    reads_environment = True
     extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = {"stage": (_str, None), "write_config": (_bool, False)}
 
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:

@@ -64,7 +64,8 @@ def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None 
         flags["include"] = tuple(flags.get("include") or ())
         flags["build_env"] = tuple(flags.get("build_env") or ())
         options = resolve(platform, config, env, flags, dict(adapter.extra_keys))
-        doc = quick_reuse(platform, project_dir, output_dir(project_dir, platform, options), options, env)
+        doc = quick_reuse(platform, project_dir, output_dir(project_dir, platform, options), options, env,
+                          whole_env=adapter.reads_environment)
         if doc is not None:
             console.info("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
         else:

@@ -549,3 +549,21 @@ def engines_or_photon(zip_path: Path) -> list[zipfile.ZipInfo]:
     with zipfile.ZipFile(zip_path) as zf:
         return [i for i in zf.infolist() if "/runtime/prisma-" in i.filename or "query-engine-" in i.filename
                 or "query_engine-" in i.filename]
+
+
+def test_an_environment_variable_in_serverless_yml_is_an_input_of_the_no_op_check(
+        project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """serverless.yml may read any variable (${env:X}); changing one must rebuild, not reuse."""
+    monkeypatch.delenv("ORDERS_RUNTIME", raising=False)
+    (project / "serverless.yml").write_text(SERVERLESS_YML.replace(
+        "runtime: nodejs18.x   # Amazon Linux 2", "runtime: ${env:ORDERS_RUNTIME, 'nodejs18.x'}"))
+    out = tmp_path / "out"
+    first = sls(project, out, capsys)
+    users = {u["name"]: u for u in first["units"]}["users"]
+    assert (users["runtime"], users["engine"]["target"]) == ("nodejs18.x", "rhel-openssl-1.0.x")
+    assert sls(project, out, capsys)["reused"] is True
+    monkeypatch.setenv("ORDERS_RUNTIME", "nodejs20.x")
+    again = sls(project, out, capsys)
+    users = {u["name"]: u for u in again["units"]}["users"]
+    assert again["reused"] is False
+    assert (users["runtime"], users["engine"]["target"]) == ("nodejs20.x", "rhel-openssl-3.0.x")
