@@ -9,8 +9,8 @@ import pytest
 
 from bundler.elf import version_key
 from bundler.errors import ConfigError
+from bundler.policies import POLICY_FILE, OpenSslPolicy, Policies, check_policies, load_policies, openssl_series
 from bundler.targets import load_matrix
-from bundler.verify import POLICY_FILE, OpenSslPolicy, Policies, check_policies, load_policies, openssl_series
 
 
 @pytest.fixture(scope="module")
