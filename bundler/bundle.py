@@ -228,7 +228,8 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         build = docker_build_options(options, out_rel)
         tree = stack.enter_context(_tree(project, _build_profile(profiles, options), build, options, log))
         files, folders = _walk(tree, out_rel, options)
-        kind = engine_kind(project, files, env)
+        engine_files = [f for f in files if parse_engine_filename(posixpath.basename(f.rel))]  # one pass for all
+        kind = engine_kind(project, engine_files, env)
         layout, template = layer_options()
         if options["format"] != "zip" and not adapter.supports_layers:
             raise BundleError(f"--format {options['format']}: {adapter.key} has no layers", hint="use --format zip")
@@ -242,8 +243,8 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         planned: list[tuple[Unit, RuntimeProfile, str, BundlePlan, dict[str, Any], list[Limit]]] = []
         for unit, (profile, runtime_why) in zip(units, profiles):
             if profile.target not in engines:
-                engines[profile.target] = _engine(project, tree, files, kind, profile, options, env, stack, progress,
-                                                  build, log)
+                engines[profile.target] = _engine(project, tree, engine_files, kind, profile, options, env, stack,
+                                                  progress, build, log)
             choice, engine_info = engines[profile.target]
             plan = plan_bundle(tree_project, files, installed, choice,
                                unit_plan_options(options, unit, out_rel, layout, template))
@@ -257,11 +258,10 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         artifacts = [a for p in planned for a in p[3].artifacts]
         previous = None if options["force"] else reusable(out_dir, settings, artifacts, walked)
         state = reuse_state(tree == project.root, adapter, project_dir, options, env)
-        decisive = decisive_files(files, artifacts)
         if previous is not None:
             log("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
             write_outputs(adapter.outputs(project, options, units, previous, out_dir), log)
-            state(out_dir, decisive, folders)
+            state(out_dir, files, artifacts, folders)
             return previous
         out_dir.mkdir(parents=True, exist_ok=True)
         docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log)
@@ -273,7 +273,7 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         commit(all_written, out_dir, doc)
         write_outputs(outputs, log)
         save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
-        state(out_dir, decisive, folders)
+        state(out_dir, files, artifacts, folders)
     return doc
 
 
@@ -295,13 +295,14 @@ def _write_units(planned: list[tuple[Unit, RuntimeProfile, str, BundlePlan, dict
     return docs, all_written
 
 
-def reuse_state(own_tree: bool, adapter: PlatformAdapter, project_dir: Path, options: Resolved,
-                env: Mapping[str, str]) -> Callable[[Path, list[FileEntry], list[FolderEntry]], None]:
+def reuse_state(own_tree: bool, adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: Mapping[str, str]
+                ) -> Callable[[Path, list[FileEntry], list[ArtifactPlan], list[FolderEntry]], None]:
     """What records the walked tree for the next run's quick no-op check (nothing for a Docker-built tree)."""
     if not own_tree:
-        return lambda out_dir, files, folders: None
+        return lambda out_dir, files, artifacts, folders: None
     key = state_key(adapter.key, project_dir, options, env, whole_env=adapter.reads_environment)
-    return lambda out_dir, files, folders: save_state(out_dir, key, files, folders)
+    return lambda out_dir, files, artifacts, folders: save_state(out_dir, key, decisive_files(files, artifacts),
+                                                                 folders)
 
 
 def unit_profile(adapter: PlatformAdapter, project: Project, options: Resolved,
@@ -413,7 +414,7 @@ def write_outputs(outputs: list[OutputFile], log: Log) -> None:
                 log(f"wrote {out.path}")
 
 
-def _engine(project: Project, tree: Path, files: list[FileEntry], kind: EngineKind, profile: RuntimeProfile,
+def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: EngineKind, profile: RuntimeProfile,
             options: Resolved, env: Mapping[str, str], stack: ExitStack, progress: bool,
             build: DockerBuildOptions | None, log: Log | None = None) -> tuple[EngineChoice | None, dict[str, Any]]:
     if kind == "client":
@@ -426,12 +427,12 @@ def _engine(project: Project, tree: Path, files: list[FileEntry], kind: EngineKi
 
         dest = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="photon-bundle-engine-")))
         docker = docker_source_for(profile, build, log or (lambda line: None), dest)
-    local = find_local_engine(files, kind, profile)
+    local = find_local_engine(engine_files, kind, profile)
     acquired = acquire(
         kind, profile.target, project_root=tree, local=local.path if local else None,
         options=EngineOptions(source=options["engine_source"], mirror=options["mirror"], offline=options["offline"],
                               version=options["engine_version"], progress=progress, env=dict(env)),
-        docker=docker, found=engines_on_disk(files),
+        docker=docker, found=engines_on_disk(engine_files),
     )
     rel = local.rel if local is not None and acquired.source == "local" else None
     filename = posixpath.basename(rel) if rel else engine_filename(kind, profile.target)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from bundler import __version__, manifest
 from bundler.deflate import DEFLATE_BACKEND
+from bundler.hashing import sha256_file
 
 if TYPE_CHECKING:
     from bundler.archive import ArchiveResult
@@ -50,13 +51,6 @@ ENV_PREFIXES = ("PRISMA_", "PHOTON_BUNDLE_")
 ENV_NAMES = ("BINARY_DOWNLOAD_VERSION", "SOURCE_DATE_EPOCH")
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def intact(out_dir: Path, previous: Mapping[str, Any]) -> bool:
     """Whether every artifact the manifest lists is still there with its recorded size and sha256."""
@@ -64,7 +58,7 @@ def intact(out_dir: Path, previous: Mapping[str, Any]) -> bool:
         path = out_dir / artifact["path"]
         if not path.is_file() or path.stat().st_size != artifact["zipped_bytes"]:
             return False
-        if file_sha256(path) != artifact["sha256"]:
+        if sha256_file(path) != artifact["sha256"]:
             return False
     return True
 
@@ -131,7 +125,7 @@ def planned_digests(artifacts: Iterable[ArtifactPlan], walked: Mapping[str, File
                 if path not in hashes:
                     facts = list(_facts(path, walked))
                     record = known.get(path)
-                    sha = record[-1] if record is not None and record[:-1] == facts else file_sha256(Path(path))
+                    sha = record[-1] if record is not None and record[:-1] == facts else sha256_file(Path(path))
                     hashes[path] = [*facts, sha]
                 sha = hashes[path][-1]
             triples.append((e.arc, e.mode, sha))

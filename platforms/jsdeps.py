@@ -13,7 +13,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 SCANNED = (".js", ".mjs", ".cjs")
@@ -82,6 +82,15 @@ def scan(root: Path, entries: Iterable[str]) -> Scan:
                 if name:
                     modules.add((folder, name))
     return Scan(files=frozenset(files), modules=tuple(sorted(modules)), missing=tuple(sorted(missing)))
+
+
+def function_scan(root: Path, entries: Iterable[str]) -> Scan:
+    """scan() for a function of its own, with the root package.json among its files when there is one:
+    Node reads its "type" (module or commonjs) and the platforms read it too."""
+    found = scan(root, entries)
+    if (root / "package.json").is_file():
+        return replace(found, files=found.files | {"package.json"})
+    return found
 
 
 def resolve_relative(root: Path, folder: str, spec: str) -> str | None:

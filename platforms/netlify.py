@@ -40,7 +40,7 @@ from bundler.project import Project
 from bundler.targets import load_matrix
 from platforms.base import OutputFile, Unit
 from platforms.configfiles import dump_json, read_text, read_toml, toml_key_line
-from platforms.jsdeps import SCANNED, scan
+from platforms.jsdeps import SCANNED, function_scan
 
 CONFIG = "netlify.toml"
 DEFAULT_DIR = "netlify/functions"
@@ -115,10 +115,8 @@ class NetlifyAdapter:
     def _unit(self, project: Project, text: str, functions_cfg: dict[str, Any], name: str, main: str,
               files: list[str], general: list[str]) -> Unit:
         settings = function_settings(functions_cfg, name, project.root / CONFIG, text)
-        found = scan(project.root, [main, *files])
-        app_files = set(found.files)
-        if (project.root / "package.json").is_file():
-            app_files.add("package.json")  # "type": "module" and the like
+        found = function_scan(project.root, [main, *files])
+        app_files = found.files
         roots = {*found.modules, *(("", m) for m in settings["external_node_modules"])}
         generated: tuple[tuple[str, bytes], ...] = ()
         entry = main
@@ -131,7 +129,7 @@ class NetlifyAdapter:
             generated = ((entry, entry_file(main, esm=ext == ".mjs" or (ext == ".js" and is_esm(project)))),)
         warnings = [*general, *(f"{m} (add the file to included_files if it is loaded)" for m in found.missing)]
         return Unit(
-            name=name, function_filename=f"functions/{name}.zip", app_files=frozenset(app_files),
+            name=name, function_filename=f"functions/{name}.zip", app_files=app_files,
             roots=tuple(sorted(roots)), includes=tuple(anchored(p) for p in settings["included_files"]),
             ignored_modules=frozenset(settings["ignored_node_modules"]), generated=generated,
             meta={"main_file": main, "entry": entry, "handler": f"{entry.rsplit('.', 1)[0]}.handler"},

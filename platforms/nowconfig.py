@@ -26,7 +26,7 @@ from bundler.errors import ProjectError
 from bundler.options import _bool
 from platforms.base import Unit
 from platforms.configfiles import read_json_object
-from platforms.jsdeps import SCANNED, scan
+from platforms.jsdeps import SCANNED, function_scan
 
 SKIPPED_DIRS = ("node_modules",)
 
@@ -235,13 +235,10 @@ def entry_unit(root: Path, entry: str, *, includes: tuple[str, ...] = (), exclud
                zip_limit: tuple[int, str] | None = None, meta: Mapping[str, Any] | None = None,
                warnings: tuple[str, ...] = ()) -> Unit:
     """One function: its entry file, the local files and packages it loads, nothing else."""
-    found = scan(root, [entry])
-    app_files = set(found.files)
-    if (root / "package.json").is_file():
-        app_files.add("package.json")  # "type": "module", and the platform reads it
+    found = function_scan(root, [entry])
     name = function_name(entry)
     missing = tuple(f"{m} (add the file to includeFiles if it is loaded)" for m in found.missing)
-    return Unit(name=name, function_filename=f"functions/{name}.zip", app_files=frozenset(app_files),
+    return Unit(name=name, function_filename=f"functions/{name}.zip", app_files=found.files,
                 roots=found.modules, includes=includes, excludes=excludes, zip_limit=zip_limit,
                 meta={"entry": entry, **(meta or {})}, warnings=(*warnings, *missing))
 

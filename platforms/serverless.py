@@ -55,7 +55,7 @@ from bundler.project import Project
 from bundler.targets import closest, load_matrix
 from platforms.base import OutputFile, Unit
 from platforms.configfiles import YamlDoc, config_outputs, load_yaml, load_yaml_text, relpath_for_config, yaml_line
-from platforms.jsdeps import scan
+from platforms.jsdeps import function_scan
 from platforms.slsvars import Key, Resolver, VariableError, dotted
 
 CONFIG_NAMES = ("serverless.yml", "serverless.yaml")
@@ -406,13 +406,10 @@ def check_function(fn: Function, service: Service, options: Resolved) -> list[st
 
 
 def function_unit(project: Project, options: Resolved, service: Service, fn: Function) -> Unit:
-    found = scan(project.root, [fn.entry])
-    app_files = set(found.files)
-    if (project.root / "package.json").is_file():
-        app_files.add("package.json")  # "type": "module" and the like
+    found = function_scan(project.root, [fn.entry])
     excludes, includes = pattern_lines([*service.excludes, *fn.excludes, *service.includes, *fn.includes])
     return Unit(name=fn.name, function_filename=f"functions/{fn.name}.zip", runtime=_runtime(fn), arch=_arch(fn),
-                app_files=frozenset(app_files), roots=tuple(sorted(set(found.modules))), excludes=excludes,
+                app_files=found.files, roots=found.modules, excludes=excludes,
                 includes=includes, meta={"function": fn.name, "handler": fn.handler, "entry": fn.entry},
                 warnings=tuple(f"{m} (name the file in package.patterns if it is loaded)" for m in found.missing))
 

@@ -119,7 +119,7 @@ def list_(verify: bool, cache_dir: Path | None, json_mode: bool, quiet: bool) ->
             "sha256": item.recorded_sha256,
         }
         if verify:
-            from bundler.engines.cache import sha256_file
+            from bundler.hashing import sha256_file
 
             row["ok"] = item.recorded_sha256 is not None and sha256_file(item.path) == item.recorded_sha256
         rows.append(row)

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Protocol, cast
 
 from bundler.engines import EngineKind, engine_filename
-from bundler.engines.cache import CacheEntry, EngineCache, cache_root, sha256_file
+from bundler.engines.cache import CacheEntry, EngineCache, cache_root
 from bundler.engines.mirror import MirrorClient, Progress, engine_url, mirror_base
 from bundler.engines.prisma_cache import find_in_prisma_cache, prisma_cache_roots
 from bundler.engines.version import engines_version
 from bundler.errors import BundleError, ConfigError, EngineFetchError, EngineNotFoundError, ProjectError
+from bundler.hashing import sha256_file
 from bundler.targets import closest
 
 log = logging.getLogger(__name__)

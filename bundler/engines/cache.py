@@ -26,6 +26,7 @@ from bundler.engines import EngineKind, engine_filename, parse_engine_filename
 from bundler.engines.mirror import parse_checksum
 from bundler.engines.version import check_version
 from bundler.errors import ConfigError, EngineFetchError
+from bundler.hashing import sha256_file
 
 if sys.platform != "win32":
     import fcntl
@@ -50,13 +51,6 @@ def cache_root(override: Path | None, env: Mapping[str, str]) -> Path:
     home = Path(env["HOME"]) if env.get("HOME", "").strip() else Path.home()
     return home / ".cache" / "photon-bundle"
 
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(_HASH_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_segment(value: str, what: str) -> str:

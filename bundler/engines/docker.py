@@ -311,7 +311,7 @@ def docker_source_for(
     """An `acquire(docker=...)` source (bundler.engines.acquire.EngineSource): builds the project in the
     profile's image and returns the engine it produced, copied into `dest_dir` (owned by the caller)."""
     from bundler.engines.acquire import AcquiredEngine, EngineOptions
-    from bundler.engines.cache import sha256_file
+    from bundler.hashing import sha256_file
 
     def source(
         kind: EngineKind, target: str, *, version: str | None, project_root: Path, options: EngineOptions

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bundler.engines import EngineKind, engine_filename, mirror_filename
-from bundler.engines.cache import sha256_file
 from bundler.engines.mirror import parse_checksum
+from bundler.hashing import sha256_file
 
 CHANNEL = "master"
 _BINARY_TYPE: dict[str, str] = {"binary": "query-engine", "library": "libquery-engine"}

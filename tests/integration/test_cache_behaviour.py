@@ -12,8 +12,8 @@ import pytest
 
 from bundler.engines import EngineKind
 from bundler.engines.acquire import AcquiredEngine, EngineOptions, acquire
-from bundler.engines.cache import sha256_file
 from bundler.errors import EngineNotFoundError
+from bundler.hashing import sha256_file
 from tests.mirror_server import MirrorServer, cli_env, compile_elf, engines_cli, publish_engine
 
 pytestmark = pytest.mark.network

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from bundler.engines.cache import EngineCache, sha256_file
+from bundler.engines.cache import EngineCache
+from bundler.hashing import sha256_file
 from tests.cli_helpers import bundle_ok
 from tests.cli_helpers import run_cli as run
 from tests.cli_helpers import zip_modes as listing

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bundler.engines.cache import EngineCache, cache_root, sha256_file
+from bundler.engines.cache import EngineCache, cache_root
 from bundler.engines.prisma_cache import candidate_names, find_in_prisma_cache, prisma_cache_roots
 from bundler.errors import ConfigError
+from bundler.hashing import sha256_file
 
 HASH = "605197351a3c8bdd595af2d2a9bc3025bca48ea2"
 DATA = b"\x7fELF not really an engine"
