@@ -26,6 +26,7 @@ from bundler.engines import EngineKind, engine_filename, parse_engine_filename
 from bundler.errors import BundleError, ConfigError, ProjectError, SizeLimitError, VerifyError
 from bundler.limits import Limit, breakdown, format_breakdown, format_size
 from bundler.options import Resolved, output_dir
+from bundler.outdir import check_out_dir, collect_stale_temps, contained_all, writing
 from bundler.plan import (
     DEFAULT_EXCLUDES,
     ArtifactPlan,
@@ -189,32 +190,43 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
     output folder: what is there after a run is that run's bundle or nothing, never a stale one.
     """
     out_dir = output_dir(project_dir, adapter.key, options)
+    check_out_dir(project_dir, out_dir, adapter.key)
     try:
         return _bundle(adapter, project_dir, out_dir, options, env, log, progress=progress)
     except BundleError as err:
-        removed = withdraw_previous(out_dir)
+        removed, problems = withdraw_previous(out_dir)
         if removed:
             err.message += (f"\nthe previous run's artifacts were removed from {out_dir} ({', '.join(removed)}), "
                             "so a stale bundle cannot be deployed by mistake")
+        err.message += "".join(f"\n{problem}" for problem in problems)
         raise
 
 
-def withdraw_previous(out_dir: Path) -> list[str]:
+def withdraw_previous(out_dir: Path) -> tuple[list[str], list[str]]:
     """Remove what the last run's manifest lists (artifacts, the files written beside them) and the manifest
-    and reuse records themselves; returns the names removed. The user's own files are never touched."""
+    and reuse records themselves; returns the names removed and what could not be done. Only paths inside
+    out_dir are touched (bundler/outdir.py `contained`): a manifest naming `../x` or `/tmp/x` is ignored
+    with a warning, and the user's own files are never touched."""
     previous = manifest.read(out_dir / manifest.MANIFEST_NAME)
     if previous is None:
-        return []
-    paths = [out_dir / a["path"] for a in previous.get("artifacts", [])]
-    paths += [Path(o["path"]) for o in previous.get("outputs", []) if not o.get("in_place")
-              and _rel_inside(Path(o["path"]), out_dir) is not None]
+        return [], []
+    listed = [a["path"] for a in previous["artifacts"]]
+    listed += [o["path"] for o in previous.get("outputs", []) if not o.get("in_place")]
+    paths, problems = contained_all(out_dir, listed, f"{out_dir / manifest.MANIFEST_NAME}")
     paths += [out_dir / name for name in (STATE_NAME, HASHES_NAME, manifest.MANIFEST_NAME)]
     removed = []
+    root = Path(os.path.realpath(out_dir))
     for path in paths:
         if path.is_file():
-            path.unlink()
-            removed.append(path.relative_to(out_dir).as_posix() if _rel_inside(path, out_dir) else str(path))
-    return removed
+            try:
+                path.unlink()
+            except OSError as err:
+                problems.append(f"could not remove the previous run's {path}: {err.strerror or err}; "
+                                "do not deploy it")
+                continue
+            real = Path(os.path.realpath(path.parent)) / path.name
+            removed.append(real.relative_to(root).as_posix() if real.is_relative_to(root) else str(path))
+    return removed, [f"warning: {p}" for p in problems]
 
 
 def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options: Resolved, env: Mapping[str, str],
@@ -261,9 +273,12 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         if previous is not None:
             log("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
             write_outputs(adapter.outputs(project, options, units, previous, out_dir), log)
-            state(out_dir, files, artifacts, folders)
+            with writing(out_dir / STATE_NAME):
+                state(out_dir, files, artifacts, folders)
             return previous
-        out_dir.mkdir(parents=True, exist_ok=True)
+        with writing(out_dir):
+            out_dir.mkdir(parents=True, exist_ok=True)
+        collect_stale_temps(out_dir)
         docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log)
         doc = merge_unit_docs(units, docs)
         doc["inputs_fingerprint"] = written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written))
@@ -272,8 +287,10 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             doc["outputs"] = [{"path": str(o.path), "in_place": o.in_place, "note": o.note} for o in outputs]
         commit(all_written, out_dir, doc)
         write_outputs(outputs, log)
-        save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
-        state(out_dir, files, artifacts, folders)
+        with writing(out_dir / HASHES_NAME):
+            save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
+        with writing(out_dir / STATE_NAME):
+            state(out_dir, files, artifacts, folders)
     return doc
 
 
@@ -406,10 +423,14 @@ def write_outputs(outputs: list[OutputFile], log: Log) -> None:
     """Write the adapter's files (config copies, Netlify's manifest) atomically, each only if it changed.
     A file with a note is announced by the summary, which prints the note; the others are logged here."""
     for out in outputs:
-        current = out.path.read_text(encoding="utf-8") if out.path.is_file() else None
+        try:
+            current = out.path.read_text(encoding="utf-8") if out.path.is_file() else None
+        except (OSError, UnicodeDecodeError):
+            current = None
         if current != out.text:
-            out.path.parent.mkdir(parents=True, exist_ok=True)
-            manifest.write_atomic(out.path, out.text)
+            with writing(out.path):
+                out.path.parent.mkdir(parents=True, exist_ok=True)
+                manifest.write_atomic(out.path, out.text)
             if not out.note:
                 log(f"wrote {out.path}")
 
@@ -497,12 +518,13 @@ def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], sta
     written: list[Written] = []
     for artifact in plan.artifacts:
         final = out_dir / artifact.filename  # may be in a subfolder (Netlify's functions/<name>.zip)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
-        os.close(fd)
-        tmp_path = Path(tmp)
-        stack.callback(tmp_path.unlink, missing_ok=True)
-        result = write_zip(artifact.entries, tmp_path, epoch=epoch)
+        with writing(final):
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=manifest.temp_prefix(final), suffix=".tmp")
+            os.close(fd)
+            tmp_path = Path(tmp)
+            stack.callback(tmp_path.unlink, missing_ok=True)
+            result = write_zip(artifact.entries, tmp_path, epoch=epoch)
         written.append(Written(artifact, final, result))
     return written
 
@@ -577,7 +599,16 @@ def commit(written: list[Written], out_dir: Path, doc: dict[str, Any]) -> None:
     """Rename every temp artifact into place, then write the manifest last."""
     umask = os.umask(0)
     os.umask(umask)
-    for w in written:
-        w.result.path.chmod(0o666 & ~umask)
-        w.result.path.replace(w.final)
-    manifest.write_atomic(out_dir / manifest.MANIFEST_NAME, manifest.dumps(doc))
+    done: list[Path] = []
+    try:
+        for w in written:
+            with writing(w.final):
+                w.result.path.chmod(0o666 & ~umask)
+                w.result.path.replace(w.final)
+            done.append(w.final)
+        with writing(out_dir / manifest.MANIFEST_NAME):
+            manifest.write_atomic(out_dir / manifest.MANIFEST_NAME, manifest.dumps(doc))
+    except BaseException:
+        for path in done:  # no artifact without its manifest
+            path.unlink(missing_ok=True)
+        raise

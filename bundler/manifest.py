@@ -16,9 +16,15 @@ def dumps(manifest: dict[str, Any]) -> str:
     return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
 
 
+def temp_prefix(path: Path) -> str:
+    """The name prefix of a temp file written beside `path`: `.<name>.<pid>.`; with the suffix `.tmp`, the
+    next run tells a killed run's leftovers (dead pid) from a running one's (bundler/outdir.py)."""
+    return f".{path.name}.{os.getpid()}."
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write text so that path either keeps its old content or has all of the new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -32,9 +38,41 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def read(path: Path) -> dict[str, Any] | None:
-    """A previous manifest, or None when there is none or it cannot be read."""
+    """A previous manifest, or None when there is none or it is not one of ours (see `load`)."""
+    return load(path)[0]
+
+
+def load(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(manifest, None) for a manifest photon-bundle wrote; (None, None) when there is none; (None, why) when
+    the file is there but is not one of ours: another tool's manifest.json, a damaged one, another version.
+
+    A manifest is ours when it is a JSON object of this version whose `tool` is photon-bundle and whose
+    artifacts and outputs are lists of objects with string paths (what the next run reads from it)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("version") == MANIFEST_VERSION else None
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        return None, None
+    except IsADirectoryError:
+        return None, "it is a folder"
+    except OSError as err:
+        return None, f"cannot be read: {err.strerror or err}"
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None, "not valid JSON"
+    why = _not_ours(data)
+    return (None, why) if why else (data, None)
+
+
+def _not_ours(data: Any) -> str | None:
+    if not isinstance(data, dict) or not str(data.get("tool", "")).startswith("photon-bundle"):
+        return "not written by photon-bundle"
+    if data.get("version") != MANIFEST_VERSION:
+        return f"manifest version {data.get('version')!r}, this photon-bundle writes {MANIFEST_VERSION}"
+    artifacts, outputs = data.get("artifacts"), data.get("outputs", [])
+    if not isinstance(artifacts, list) or not all(
+            isinstance(a, dict) and isinstance(a.get("path"), str) and isinstance(a.get("sha256"), str)
+            and isinstance(a.get("zipped_bytes"), int) for a in artifacts):
+        return "damaged: its artifacts are not a list of {path, sha256, zipped_bytes}"
+    if not isinstance(outputs, list) or not all(isinstance(o, dict) and isinstance(o.get("path"), str)
+                                                for o in outputs):
+        return "damaged: its outputs are not a list of {path}"
+    return None

@@ -51,6 +51,7 @@ def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None 
     def run(project_dir: Path, json_mode: bool, quiet: bool, debug: bool, format_: str | None,
             **flags: Any) -> None:
         from bundler.options import load_config, output_dir, resolve
+        from bundler.outdir import check_out_dir
         from bundler.reuse import quick_reuse
         from platforms import REGISTRY
         from platforms import adapter as adapter_for
@@ -64,8 +65,9 @@ def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None 
         flags["include"] = tuple(flags.get("include") or ())
         flags["build_env"] = tuple(flags.get("build_env") or ())
         options = resolve(platform, config, env, flags, dict(adapter.extra_keys))
-        doc = quick_reuse(platform, project_dir, output_dir(project_dir, platform, options), options, env,
-                          whole_env=adapter.reads_environment)
+        out_dir = output_dir(project_dir, platform, options)
+        check_out_dir(project_dir, out_dir, platform)
+        doc = quick_reuse(platform, project_dir, out_dir, options, env, whole_env=adapter.reads_environment)
         if doc is not None:
             console.info("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
         else:
