@@ -202,6 +202,13 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
         raise
 
 
+def prepare_out_dir(out_dir: Path) -> None:
+    """Create the output folder and remove the temp files killed runs left in it."""
+    with writing(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+    collect_stale_temps(out_dir)
+
+
 def withdraw_previous(out_dir: Path) -> tuple[list[str], list[str]]:
     """Remove what the last run's manifest lists (artifacts, the files written beside them) and the manifest
     and reuse records themselves; returns the names removed and what could not be done. Only paths inside
@@ -276,9 +283,7 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             with writing(out_dir / STATE_NAME):
                 state(out_dir, files, artifacts, folders)
             return previous
-        with writing(out_dir):
-            out_dir.mkdir(parents=True, exist_ok=True)
-        collect_stale_temps(out_dir)
+        prepare_out_dir(out_dir)
         docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log)
         doc = merge_unit_docs(units, docs)
         doc["inputs_fingerprint"] = written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written))
@@ -289,7 +294,6 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         write_outputs(outputs, log)
         with writing(out_dir / HASHES_NAME):
             save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
-        with writing(out_dir / STATE_NAME):
             state(out_dir, files, artifacts, folders)
     return doc
 

@@ -9,7 +9,6 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
-
 ECHO_MAX = 80  # characters of a user's value echoed back in a message
 
 

@@ -32,7 +32,7 @@ def contained(out_dir: Path, value: object) -> Path | None:
     if not isinstance(value, str) or not value or "\0" in value:
         return None
     root = os.path.realpath(out_dir)
-    target = os.path.realpath(os.path.join(out_dir, value))
+    target = os.path.realpath(out_dir / value)
     if target == root or os.path.commonpath([root, target]) != root:
         return None
     return Path(target)
@@ -98,8 +98,8 @@ def _foreign_files(out_dir: Path, out_rel: str, previous: dict[str, object] | No
     for folder, dirs, names in os.walk(out_dir, onerror=lambda err: None):
         dirs.sort()
         for name in sorted(names):
-            path = os.path.join(folder, name)
-            rel = os.path.normpath(os.path.join(out_rel, os.path.relpath(path, out_dir))).replace(os.sep, "/")
+            path = Path(folder, name)
+            rel = os.path.normpath(Path(out_rel, os.path.relpath(path, out_dir))).replace(os.sep, "/")
             if os.path.realpath(path) in owned or _TEMP.match(name) or never_bundled.match_file(rel):
                 continue
             found.append(rel)
@@ -112,7 +112,7 @@ def output_error(path: Path, err: OSError) -> OutputError:
     """An OSError while writing the output, as one message naming the path, the OS's reason and a fix."""
     reason = err.strerror or str(err)
     code = err.errno
-    if code == errno.ENOSPC or code == errno.EDQUOT:
+    if code in (errno.ENOSPC, errno.EDQUOT):
         hint = "free space on that file system, or pick another --out"
     elif code == errno.EFBIG:
         hint = "the file is larger than the file system or the file size limit (ulimit -f) allows; raise the " \
@@ -161,7 +161,7 @@ def collect_stale_temps(out_dir: Path, *, now: float | None = None) -> list[Path
             pid = int(m.group("pid"))
             if old or (pid != os.getpid() and not _alive(pid)):
                 with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
+                    Path(entry.path).unlink()
                     removed.append(Path(entry.path))
     return removed
 

@@ -240,8 +240,8 @@ def _current_digest(files: list[str], folders: list[str]) -> str | None:
     return _digest(file_lines, folder_lines)
 
 
-def _strings(value: object) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) and "\0" not in v for v in value)
+def _strings(values: list[Any]) -> bool:
+    return all(isinstance(v, str) and "\0" not in v for v in values)
 
 
 def unchanged_tree(out_dir: Path, key: str) -> dict[str, Any] | None:
@@ -251,7 +251,7 @@ def unchanged_tree(out_dir: Path, key: str) -> dict[str, Any] | None:
     if state is None or state.get("key") != key:
         return None
     files, folders = state.get("files"), state.get("folders")
-    if not _strings(files) or not _strings(folders):
+    if not isinstance(files, list) or not isinstance(folders, list) or not _strings(files + folders):
         return None
     if _current_digest(files, folders) != state.get("digest"):
         return None
