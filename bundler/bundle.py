@@ -37,6 +37,7 @@ from bundler.plan import (
     plan_bundle,
 )
 from bundler.project import PackageJson, Project, read_package_json, read_project
+from bundler.resources import data_file
 from bundler.reuse import (
     HASHES_NAME,
     STATE_NAME,
@@ -60,7 +61,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-LAYER_TEMPLATES = Path(__file__).resolve().parent.parent / "layer_templates"
+LAYER_TEMPLATES = data_file("bundler", "layer_templates")
 Log = Callable[[str], None]
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bundler.errors import ConfigError
+from bundler.resources import data_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,7 +28,7 @@ ARCHES: tuple[Arch, ...] = ("x86_64", "arm64")
 SSL_SERIES = ("1.0.x", "1.1.x", "3.0.x")
 DISTROS = ("rhel", "debian", "musl", "nixos", "arm")
 
-DATA_FILE = Path(__file__).resolve().parent.parent / "platforms" / "runtimes.toml"
+DATA_FILE = data_file("platforms", "runtimes.toml")
 
 # Every binaryTargets name Prisma knows today (FACTS.md section 2).
 CURRENT_TARGETS: frozenset[str] = frozenset(
