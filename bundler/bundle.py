@@ -36,7 +36,7 @@ from bundler.plan import (
     package_dir_of,
     plan_bundle,
 )
-from bundler.project import PackageJson, Project, read_package_json, read_project
+from bundler.project import PackageJson, Project, read_installed_package_json, read_project
 from bundler.resources import data_file
 from bundler.reuse import (
     HASHES_NAME,
@@ -129,16 +129,27 @@ def engines_on_disk(files: list[FileEntry]) -> list[str]:
     return shown + ([f"and {len(found) - 6} more"] if len(found) > 6 else [])
 
 
-def installed_packages(files: list[FileEntry]) -> dict[str, PackageJson]:
-    """The package.json of every installed package folder below node_modules."""
+def installed_packages(files: list[FileEntry], notes: dict[str, str] | None = None) -> dict[str, PackageJson]:
+    """The package.json of every installed package folder below node_modules, read as node reads it
+    (project.read_installed_package_json); `notes` gets a warning per package folder whose package.json is
+    broken, for the bundle to report when the package is bundled."""
     out: dict[str, PackageJson] = {}
     for f in files:
         if f.rel.endswith("/package.json") and package_dir_of(f.rel) == f.rel[: -len("/package.json")]:
-            try:
-                out[f.rel[: -len("/package.json")]] = read_package_json(f.path)
-            except ProjectError:
-                continue  # a broken package.json deep in node_modules is not the user's to fix
+            rel_dir = f.rel[: -len("/package.json")]
+            out[rel_dir], note = read_installed_package_json(f.path, rel_dir)
+            if note is not None and notes is not None:
+                notes[rel_dir] = note
     return out
+
+
+def package_notes(plan: BundlePlan, walked: Mapping[str, FileEntry], notes: Mapping[str, str]) -> tuple[str, ...]:
+    """The notes (installed_packages) of the packages the plan bundles."""
+    if not notes:
+        return ()
+    dirs = {package_dir_of(f.rel) for a in plan.artifacts for e in a.entries
+            if e.source is not None and (f := walked.get(str(e.source))) is not None}
+    return tuple(note for rel_dir, note in sorted(notes.items()) if rel_dir in dirs)
 
 
 def _rel_inside(path: Path, root: Path) -> str | None:
@@ -251,14 +262,11 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         engine_files = [f for f in files if parse_engine_filename(posixpath.basename(f.rel))]  # one pass for all
         kind = engine_kind(project, engine_files, env)
         layout, template = layer_options()
-        if options["format"] != "zip" and not adapter.supports_layers:
-            raise BundleError(f"--format {options['format']}: {adapter.key} has no layers", hint="use --format zip")
-        if options["format"] != "zip" and kind == "client":
-            raise ConfigError(f"--format {options['format']}: the layer carries the native query engine, and this "
-                              "project's Prisma client needs none (engineType client / the prisma-client generator)",
-                              hint="use --format zip")
+        _check_format(adapter, options, kind)
         tree_project = project if tree == project.root else read_project(tree)
-        installed = installed_packages(files)
+        notes: dict[str, str] = {}
+        installed = installed_packages(files, notes)
+        walked = {f.fspath: f for f in files}
         engines: dict[str, tuple[EngineChoice | None, dict[str, Any]]] = {}
         planned: list[tuple[Unit, RuntimeProfile, str, BundlePlan, dict[str, Any], list[Limit]]] = []
         for unit, (profile, runtime_why) in zip(units, profiles):
@@ -268,13 +276,13 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             choice, engine_info = engines[profile.target]
             plan = plan_bundle(tree_project, files, installed, choice,
                                unit_plan_options(options, unit, out_rel, layout, template))
+            plan = replace(plan, warnings=plan.warnings + package_notes(plan, walked, notes))
             for warning in plan.warnings:
                 log(f"warning: {unit.name + ': ' if unit.name else ''}{warning}")
             limits_before = _named(unit, unzipped_limits(adapter, plan))
             _raise_if_over(limits_before, plan)
             planned.append((unit, profile, runtime_why, plan, engine_info, limits_before))
         settings = settings_key(adapter.key, options, env)
-        walked = {f.fspath: f for f in files}
         artifacts = [a for p in planned for a in p[3].artifacts]
         previous = None if options["force"] else reusable(out_dir, settings, artifacts, walked)
         state = reuse_state(tree == project.root, adapter, project_dir, options, env)
@@ -337,6 +345,15 @@ def unit_profile(adapter: PlatformAdapter, project: Project, options: Resolved,
         runtime, why = choose_runtime(adapter, project, options)
     arch = unit.arch if unit.arch is not None and options.source("arch") == "default" else options["arch"]
     return resolve(adapter.key, runtime, arch), why
+
+
+def _check_format(adapter: PlatformAdapter, options: Resolved, kind: EngineKind) -> None:
+    if options["format"] != "zip" and not adapter.supports_layers:
+        raise ConfigError(f"--format {options['format']}: {adapter.key} has no layers", hint="use --format zip")
+    if options["format"] != "zip" and kind == "client":
+        raise ConfigError(f"--format {options['format']}: the layer carries the native query engine, and this "
+                          "project's Prisma client needs none (engineType client / the prisma-client generator)",
+                          hint="use --format zip")
 
 
 def _walk(tree: Path, out_rel: str | None, options: Resolved) -> tuple[list[FileEntry], list[FolderEntry]]:

@@ -233,11 +233,11 @@ def anchored(pattern: str) -> str:
 
 
 def is_esm(project: Project) -> bool:
-    import json
+    from bundler.project import package_json_data
 
     try:
-        data = json.loads((project.root / "package.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = package_json_data(project.root / "package.json")
+    except (OSError, ValueError, RecursionError):
         return False
     return isinstance(data, dict) and data.get("type") == "module"
 
