@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from bundler.errors import ConfigError
+from bundler.errors import ConfigError, echo
 from bundler.resources import data_file
 
 if sys.version_info >= (3, 11):
@@ -119,7 +119,7 @@ class Matrix:
             return self.platforms[platform]
         except KeyError:
             raise ConfigError(
-                f"unknown platform {platform!r}", hint=closest(platform, list(self.platforms))
+                f"unknown platform {echo(platform)}", hint=closest(platform, list(self.platforms))
             ) from None
 
 
@@ -249,11 +249,11 @@ def resolve(platform: str, runtime: str, arch: str = "x86_64") -> RuntimeProfile
     found = next((r for r in runtimes if r.name == runtime), None)
     if found is None:
         raise ConfigError(
-            f"unknown {info.title} runtime {runtime!r}",
+            f"unknown {info.title} runtime {echo(runtime)}",
             hint=closest(runtime, names) + f" (supported: {', '.join(names)})",
         )
     if arch not in ARCHES:
-        raise ConfigError(f"unknown architecture {arch!r}", hint=f"use one of: {', '.join(ARCHES)}")
+        raise ConfigError(f"unknown architecture {echo(arch)}", hint=f"use one of: {', '.join(ARCHES)}")
     if arch not in found.archs:
         raise ConfigError(
             f"{info.title} runtime {runtime} does not run on {arch}",
