@@ -21,10 +21,18 @@ from bundler.walk import FileEntry
 if TYPE_CHECKING:
     import pathspec
 
-DEFAULT_EXCLUDES = (
+SECRET_EXCLUDES = (
     ".git/", ".hg/", ".svn/", ".env", ".env.*", "*.pem", "*.key", "id_rsa*", ".npmrc", ".aws/",
-    ".photon-bundle/", "photon-bundle.toml", ".DS_Store",
+    ".photon-bundle/", "photon-bundle.toml", ".DS_Store", "*.tfstate", "*.tfstate.backup",
 )
+# Other tools' output and cache folders: the Serverless Framework's packages (its CloudFormation templates carry
+# resolved secrets, its zips the .env), serverless-esbuild / -webpack / -plugin-typescript builds, SAM, Netlify,
+# Vercel / Now, CDK, Terraform, Next.js' build cache, Turborepo and Parcel caches. `--include` brings one back.
+BUILD_OUTPUT_EXCLUDES = (
+    ".serverless/", ".esbuild/", ".webpack/", ".build/", ".aws-sam/", ".netlify/", ".vercel/", ".now/",
+    "cdk.out/", ".terraform/", ".next/cache/", ".turbo/", ".parcel-cache/",
+)
+DEFAULT_EXCLUDES = SECRET_EXCLUDES + BUILD_OUTPUT_EXCLUDES
 # Packages and folders that only the Prisma CLI uses, never the function at run time.
 CLI_PACKAGES = ("prisma", "prisma2", "@prisma/cli", "@prisma/engines")
 JUNK_DIRS = ("node_modules/.cache/", "node_modules/.bin/")
@@ -192,13 +200,15 @@ def generated_client_dirs(project: Project, closure: Iterable[str]) -> list[str]
 def default_exclude_candidate(out_rel: str | None) -> Callable[[str], bool]:
     """A cheap test that is true for every path DEFAULT_EXCLUDES (plus the output folder) can match, so the
     gitignore matcher runs on a few files instead of all of them. Every default pattern names a component
-    that starts with a dot, ends in .pem or .key, starts with id_rsa, or is photon-bundle.toml; the output
-    folder's pattern names its last component (tests/unit/test_plan.py checks the superset)."""
+    that starts with a dot, ends in .pem, .key or .tfstate (.backup), starts with id_rsa, or is
+    photon-bundle.toml or cdk.out; the output folder's pattern names its last component
+    (tests/unit/test_plan.py checks the superset)."""
     out_token = "/" + out_rel.strip("/").rsplit("/", 1)[-1] + "/" if out_rel and out_rel.strip("/") else None
 
     def candidate(rel: str) -> bool:
         return (rel.startswith(".") or "/." in rel or ".pem" in rel or ".key" in rel or "id_rsa" in rel
-                or "photon-bundle.toml" in rel or (out_token is not None and out_token in "/" + rel + "/"))
+                or "photon-bundle.toml" in rel or ".tfstate" in rel or "cdk.out" in rel
+                or (out_token is not None and out_token in "/" + rel + "/"))
 
     return candidate
 
@@ -208,6 +218,7 @@ class _Filters:
     """The default excludes, the user's excludes and includes, as one decision per file."""
 
     default: pathspec.GitIgnoreSpec
+    build_outputs: pathspec.GitIgnoreSpec
     maybe_default: Callable[[str], bool]
     user: pathspec.GitIgnoreSpec | None
     include: pathspec.GitIgnoreSpec | None
@@ -215,14 +226,16 @@ class _Filters:
     @classmethod
     def of(cls, options: PlanOptions) -> _Filters:
         out = (options.out_rel.rstrip("/") + "/",) if options.out_rel else ()
-        return cls(default=_spec(DEFAULT_EXCLUDES + out), maybe_default=default_exclude_candidate(options.out_rel),
+        return cls(default=_spec(DEFAULT_EXCLUDES + out), build_outputs=_spec(BUILD_OUTPUT_EXCLUDES),
+                   maybe_default=default_exclude_candidate(options.out_rel),
                    user=_spec(options.excludes) if options.excludes else None,
                    include=_spec(options.includes) if options.includes else None)
 
     def apply(self, rel: str, reason: str | None, package: str) -> str | None:
         """The file's reason to be left out after the patterns; an include never brings back an engine."""
         if reason is None and self.maybe_default(rel) and self.default.match_file(rel):
-            reason = "excluded by default (secrets and junk)"
+            reason = ("excluded by default (another tool's build output or cache)"
+                      if self.build_outputs.match_file(rel) else "excluded by default (secrets and junk)")
         if reason is None and self.user is not None and self.user.match_file(rel):
             reason = "excluded by exclude patterns (--exclude, the config file, or the platform's ignore rules)"
         if reason is not None and package != ENGINE and self.include is not None and self.include.match_file(rel):
