@@ -96,6 +96,33 @@ def package_json_with_restore(text: str, where: Path) -> tuple[bytes, str | None
     return dump_json(data, text).encode(), note
 
 
+def check_npm_lockfile(root: Path) -> None:
+    """Refuse an npm lockfile that is not a JSON object: the zip ships it, and the `npm ci` GCF runs at deploy
+    time fails on it, after the upload. npm drops a BOM, so a BOM is fine."""
+    import json
+
+    from bundler.project import package_json_text
+
+    for name in ("npm-shrinkwrap.json", "package-lock.json"):  # npm reads the shrinkwrap first
+        path = root / name
+        if not path.is_file():
+            continue
+        try:
+            data = json.loads(package_json_text(path.read_bytes()))
+        except OSError as err:
+            raise ProjectError(f"{path}: cannot be read: {err.strerror or err}") from None
+        except json.JSONDecodeError as err:
+            raise ProjectError(f"{path}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}; GCF's `npm ci` would fail "
+                               "on it at deploy time", hint="regenerate it: npm install --package-lock-only") from None
+        except (ValueError, RecursionError):
+            raise ProjectError(f"{path}: cannot be parsed; GCF's `npm ci` would fail on it at deploy time",
+                               hint="regenerate it: npm install --package-lock-only") from None
+        if not isinstance(data, dict):
+            raise ProjectError(f"{path}: not a JSON object; GCF's `npm ci` would fail on it at deploy time",
+                               hint="regenerate it: npm install --package-lock-only")
+        return
+
+
 class GcfAdapter:
     key = "gcf"
     function_filename = "source.zip"
@@ -119,6 +146,7 @@ class GcfAdapter:
         generated: tuple[tuple[str, bytes], ...] = ()
         if project.lockfile is None:
             warnings.append("no lockfile: GCF will run `npm install` and may resolve other versions than yours")
+        check_npm_lockfile(project.root)
         if client_below_node_modules(project):
             pkg_path = project.root / "package.json"
             package_json, note = package_json_with_restore(read_text(pkg_path), pkg_path)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bundler.errors import ConfigError, ProjectError
+from bundler.errors import ConfigError, ProjectError, echo
 from bundler.limits import format_size, parse_size
 from bundler.options import Resolved
 from bundler.project import Project
@@ -98,7 +98,7 @@ def parse_max(raw: Any, path: Path, text: str, index: int) -> tuple[int, str]:
     loc = where(path, json_value_line(text, "maxLambdaSize", raw, after="builds"))
     what = f"builds[{index}] config.maxLambdaSize {raw!r}"
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-        raise ConfigError(f"{loc}: {what}: expected a size like \"25mb\"")
+        raise ProjectError(f"{loc}: {what}: expected a size like \"25mb\", found {echo(raw)}")
     try:
         size = parse_size(raw)
     except ConfigError as err:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bundler.errors import ConfigError
+from bundler.errors import ConfigError, ProjectError, echo
 from bundler.options import Resolved
 from bundler.plan import DEFAULT_EXCLUDES
 from bundler.project import Project
@@ -93,7 +93,8 @@ def json_key_lines(text: str) -> dict[tuple[str, ...], int]:
 
 
 def read_up_config(root: Path) -> UpConfig:
-    """up.json's runtime settings; ProjectError (file:line) when malformed, ConfigError when a value is wrong."""
+    """up.json's runtime settings; ProjectError (file:line) when malformed or a value has the wrong type (as
+    for every platform's config file), ConfigError when a value names no runtime."""
     path = root / CONFIG
     if not path.is_file():
         return UpConfig(path=path, exists=False)
@@ -103,7 +104,7 @@ def read_up_config(root: Path) -> UpConfig:
     stages: list[tuple[str, str, int | None]] = []
     stages_cfg = data.get("stages")
     if stages_cfg is not None and not isinstance(stages_cfg, dict):
-        raise ConfigError(f"{path}:{lines.get(('stages',), 1)}: 'stages' must be an object of stage names")
+        raise ProjectError(f"{path}:{lines.get(('stages',), 1)}: 'stages' must be an object of stage names")
     for stage, cfg in (stages_cfg or {}).items():
         if isinstance(cfg, dict):
             stage_runtime = _runtime_in(cfg, ("stages", stage), path, lines)
@@ -131,14 +132,14 @@ def _runtime_in(node: Mapping[str, Any], prefix: tuple[str, ...], path: Path,
     if lam is None:
         return None
     if not isinstance(lam, dict):
-        raise ConfigError(f"{path}:{lines.get((*prefix, 'lambda'), 1)}: '{dotted}' must be an object, "
-                          f"found {json_type(lam)}", hint='write it as "lambda": {"runtime": "nodejs20.x"}')
+        raise ProjectError(f"{path}:{lines.get((*prefix, 'lambda'), 1)}: '{dotted}' must be an object, "
+                           f"found {json_type(lam)}", hint='write it as "lambda": {"runtime": "nodejs20.x"}')
     runtime = lam.get("runtime")
     if runtime is None or runtime == "":
         return None
     if not isinstance(runtime, str):
-        raise ConfigError(f"{path}:{lines.get((*prefix, 'lambda', 'runtime'), 1)}: '{dotted}.runtime' must be a "
-                          f"string such as \"nodejs20.x\", found {json.dumps(runtime)}")
+        raise ProjectError(f"{path}:{lines.get((*prefix, 'lambda', 'runtime'), 1)}: '{dotted}.runtime' must be "
+                           f"a string such as \"nodejs20.x\", found {echo(runtime)}")
     return runtime
 
 

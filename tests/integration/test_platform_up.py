@@ -243,7 +243,7 @@ def test_wrong_value_types_in_up_json(project: Path, tmp_path: Path, capsys: pyt
                                       message: str) -> None:
     (project / "up.json").write_text(text)
     code, _, err = run(["up", str(project), "--out", str(tmp_path / "out"), "--offline"], capsys)
-    assert code == 2 and f"{project / 'up.json'}{message}" in err
+    assert code == 3 and f"{project / 'up.json'}{message}" in err  # a wrong type: 3, as in netlify.toml
 
 
 def test_runtime_flag_does_not_excuse_a_malformed_up_json(project: Path, tmp_path: Path,
