@@ -103,7 +103,7 @@ def content_digest(entries: Iterator[tuple[str, int, str]] | Sequence[tuple[str,
     """A hash over sorted (path, mode, content sha256): equal on every machine for equal contents."""
     h = hashlib.sha256()
     for arc, mode, sha in sorted(entries):
-        h.update(f"{arc}\0{mode:o}\0{sha}\n".encode())
+        h.update(f"{arc}\0{mode:o}\0{sha}\n".encode(errors="surrogateescape"))
     return h.hexdigest()
 
 

@@ -71,10 +71,10 @@ def settings_key(platform: str, options: Resolved, env: Mapping[str, str]) -> st
     """What decides the artifacts besides the files: versions, platform, options, the environment."""
     h = hashlib.sha256(f"{__version__}\n{DEFLATE_BACKEND}\n{platform}\n".encode())
     for key in sorted(set(options.values) - NEUTRAL_OPTIONS):
-        h.update(f"{key}={options.values[key]!r}\n".encode())
+        h.update(f"{key}={options.values[key]!r}\n".encode(errors="surrogateescape"))
     for name in sorted(env):
         if name.startswith(ENV_PREFIXES) or name in ENV_NAMES:
-            h.update(f"${name}={env[name]}\n".encode())
+            h.update(f"${name}={env[name]}\n".encode(errors="surrogateescape"))
     return h.hexdigest()
 
 
@@ -82,7 +82,7 @@ def inputs_fingerprint(settings: str, digests: Mapping[str, str]) -> str:
     """The settings and each artifact's (file name -> content digest)."""
     h = hashlib.sha256(f"{settings}\n".encode())
     for name in sorted(digests):
-        h.update(f"{name}\0{digests[name]}\n".encode())
+        h.update(f"{name}\0{digests[name]}\n".encode(errors="surrogateescape"))
     return h.hexdigest()
 
 
@@ -189,7 +189,8 @@ def state_key(platform: str, project_dir: Path, options: Resolved, env: Mapping[
               whole_env: bool = False) -> str:
     """The settings and the project folder: the tree state is about these very paths. With `whole_env`
     (a platform whose config reads any environment variable), every variable counts."""
-    h = hashlib.sha256(f"{settings_key(platform, options, env)}\n{project_dir.resolve()}\n".encode())
+    key = f"{settings_key(platform, options, env)}\n{project_dir.resolve()}\n"
+    h = hashlib.sha256(key.encode(errors="surrogateescape"))
     if whole_env:
         h.update(json.dumps(sorted(env.items())).encode())
     return h.hexdigest()
@@ -204,7 +205,8 @@ def _folder_line(path: str, mtime: int, ctime: int, ino: int) -> str:
 
 
 def _digest(file_lines: list[str], folder_lines: list[str]) -> str:
-    return hashlib.sha256(("".join(file_lines) + "--\n" + "".join(folder_lines)).encode()).hexdigest()
+    text = "".join(file_lines) + "--\n" + "".join(folder_lines)
+    return hashlib.sha256(text.encode(errors="surrogateescape")).hexdigest()  # names the file system kept as bytes
 
 
 def decisive_files(files: list[FileEntry], artifacts: Iterable[ArtifactPlan]) -> list[FileEntry]:
