@@ -89,7 +89,7 @@ def mirror_base(flag: str | None, env: Mapping[str, str]) -> str:
     if parsed is None or parsed.scheme not in ("http", "https", "file") or (
             parsed.scheme != "file" and not parsed.netloc):
         raise ConfigError(
-            f"engine mirror {echo(raw)} from {origin} is not a valid http(s):// or file:// URL",
+            f"engine mirror {echo(raw)} from {origin} is not an http(s):// or file:// URL",
             hint=f"use e.g. --mirror https://mirror.example.com/prisma or --mirror file:///srv/prisma-mirror "
             f"(default {DEFAULT_MIRROR})",
         )

@@ -246,8 +246,8 @@ def test_wrong_types_in_package_json(project: Path, tmp_path: Path, capsys: pyte
 @pytest.mark.parametrize(("args", "message"), [
     (["--max-size", "9" * 400], "cannot read size"),
     (["--max-size", "9" * 40 + "gb"], "larger than any artifact"),
-    (["--engine-source", "mirror", "--mirror", "http://[::1"], "is not a valid http(s):// or file:// URL"),
-    (["--engine-source", "mirror", "--mirror", "http://127.0.0.1:99999999"], "is not a valid"),
+    (["--engine-source", "mirror", "--mirror", "http://[::1"], "is not an http(s):// or file:// URL"),
+    (["--engine-source", "mirror", "--mirror", "http://127.0.0.1:99999999"], "is not an http(s)://"),
     (["--runtime", "x" * 100_000], "unknown AWS Lambda runtime"),
 ])
 def test_bad_flag_values_are_exit_2_and_short(project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
