@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
 MANIFEST_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+RECORD_MAX = 64 << 20  # bytes: the largest manifest or reuse record read back (50,000 files need about 10 MB)
 
 
 def dumps(manifest: dict[str, Any]) -> str:
@@ -37,6 +40,32 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+class RecordError(ValueError):
+    """A record in the output folder that is not a regular file of a sane size."""
+
+
+def read_record(path: Path, limit: int = RECORD_MAX) -> bytes:
+    """The bytes of a record photon-bundle wrote in the output folder, read defensively: never through a
+    symlink (it could lead out of the folder, or to /dev/zero), only a regular file (a FIFO would block),
+    at most `limit` bytes. Raises OSError (FileNotFoundError when absent) or RecordError."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise RecordError("it is a symbolic link") from None
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if stat.S_ISDIR(st.st_mode):
+            raise RecordError("it is a folder")
+        if not stat.S_ISREG(st.st_mode):
+            raise RecordError("not a regular file")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise RecordError(f"larger than {limit >> 20} MiB")
+    return data
+
+
 def read(path: Path) -> dict[str, Any] | None:
     """A previous manifest, or None when there is none or it is not one of ours (see `load`)."""
     return load(path)[0]
@@ -49,14 +78,16 @@ def load(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     A manifest is ours when it is a JSON object of this version whose `tool` is photon-bundle and whose
     artifacts and outputs are lists of objects with string paths (what the next run reads from it)."""
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        raw = read_record(path)
     except FileNotFoundError:
         return None, None
-    except IsADirectoryError:
-        return None, "it is a folder"
+    except RecordError as err:
+        return None, str(err)
     except OSError as err:
         return None, f"cannot be read: {err.strerror or err}"
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None, "not valid JSON"
     why = _not_ours(data)
     return (None, why) if why else (data, None)

@@ -110,8 +110,8 @@ def _load_hashes(out_dir: Path) -> dict[str, list[Any]]:
 def _load_record(path: Path) -> dict[str, Any] | None:
     """A JSON record of this version written beside the artifacts, or None for anything else."""
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        data = json.loads(manifest.read_record(path).decode("utf-8"))  # no symlink, no FIFO, bounded
+    except (OSError, ValueError, RecursionError):  # RecordError and UnicodeDecodeError are ValueErrors
         return None
     return data if isinstance(data, dict) and data.get("version") == STATE_VERSION else None
 

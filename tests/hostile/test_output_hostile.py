@@ -108,6 +108,38 @@ def test_corrupt_reuse_records_are_rebuilt_not_a_crash(project: Path, tmp_path: 
     assert code == 0, err
 
 
+def _run_capped(argv: list[str], tmp_path: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The CLI as a subprocess with a wall-clock cap and a 1 GiB address-space cap: a hang or a memory bomb
+    fails the test instead of the machine."""
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    return subprocess.run([sys.executable, "-m", "bundler", *argv], env=_subprocess_env(tmp_path), text=True,
+                          capture_output=True, timeout=timeout, check=False, preexec_fn=limit)
+
+
+@pytest.mark.parametrize("trap", ["dev-zero", "fifo", "outside"])
+def test_records_in_out_are_never_read_through_links_or_fifos(project: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str], trap: str) -> None:
+    out = tmp_path / "out"
+    assert lambda_run(project, out, capsys)[0] == 0
+    (tmp_path / "outside.json").write_text((out / "manifest.json").read_text())
+    for name in ("manifest.json", ".photon-bundle-state.json", ".photon-bundle-hashes.json"):
+        (out / name).unlink()
+        if trap == "fifo":
+            os.mkfifo(out / name)
+        else:
+            (out / name).symlink_to("/dev/zero" if trap == "dev-zero" else tmp_path / "outside.json")
+    result = _run_capped(["lambda", str(project), "--out", str(out), "--offline"], tmp_path)
+    one_clear_error(result.returncode, result.stderr, 2)
+    reason = "not a regular file" if trap == "fifo" else "it is a symbolic link"
+    assert f"manifest.json is not a manifest photon-bundle wrote ({reason})" in result.stderr
+    (out / "manifest.json").unlink()  # the reuse records alone are a cache: ignored, the run rebuilds
+    result = _run_capped(["lambda", str(project), "--out", str(out), "--offline"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "outside.json").is_file()
+
+
 # ------------------------------------------------------------------------------ what --out may be
 
 
