@@ -84,27 +84,34 @@ def check_out_dir(project_dir: Path, out_dir: Path, platform: str) -> None:
 
 def _foreign_files(out_dir: Path, out_rel: str, previous: dict[str, object] | None) -> list[str]:
     """Up to _SHOWN + 1 files in out_dir (as project-relative paths) that the previous run did not write and
-    that the default excludes would not leave out anyway."""
-    from bundler.plan import DEFAULT_EXCLUDES, _spec
+    that the default excludes would not leave out anyway. The default output folder (.photon-bundle/...)
+    is never bundled, so a no-op run pays nothing here."""
     from bundler.reuse import HASHES_NAME, STATE_NAME
 
+    if out_rel.replace(os.sep, "/").split("/", 1)[0] == ".photon-bundle":
+        return []
     owned = {os.path.realpath(out_dir / name) for name in (manifest.MANIFEST_NAME, STATE_NAME, HASHES_NAME)}
     if previous is not None:
         listed = [a["path"] for a in previous.get("artifacts", [])]  # type: ignore[attr-defined]
         listed += [o["path"] for o in previous.get("outputs", [])]  # type: ignore[attr-defined]
         owned |= {str(p) for p in contained_all(out_dir, listed, "manifest.json")[0]}
-    never_bundled = _spec(DEFAULT_EXCLUDES)
+    never_bundled = None
     found: list[str] = []
     for folder, dirs, names in os.walk(out_dir, onerror=lambda err: None):
         dirs.sort()
         for name in sorted(names):
             path = Path(folder, name)
-            rel = os.path.normpath(Path(out_rel, os.path.relpath(path, out_dir))).replace(os.sep, "/")
-            if os.path.realpath(path) in owned or _TEMP.match(name) or never_bundled.match_file(rel):
+            if _TEMP.match(name) or os.path.realpath(path) in owned:
                 continue
-            found.append(rel)
-            if len(found) > _SHOWN:
-                return found
+            if never_bundled is None:
+                from bundler.plan import DEFAULT_EXCLUDES, _spec  # only when there is a file to judge
+
+                never_bundled = _spec(DEFAULT_EXCLUDES)
+            rel = os.path.normpath(Path(out_rel, os.path.relpath(path, out_dir))).replace(os.sep, "/")
+            if not never_bundled.match_file(rel):
+                found.append(rel)
+                if len(found) > _SHOWN:
+                    return found
     return found
 
 
