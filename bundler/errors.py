@@ -3,7 +3,7 @@
 Exit codes (documented in the README):
   0 success · 1 internal error · 2 usage or configuration error · 3 project error (malformed or
   missing files, engine not found) · 4 size limit exceeded · 5 verification failed ·
-  6 engine download or cache failure · 7 Docker failure · 8 the output folder cannot be written ·
+  6 engine download or cache failure · 7 Docker failure · 9 the output folder cannot be written ·
   130 interrupted
 """
 
@@ -77,4 +77,4 @@ class DockerError(BundleError):
 class OutputError(BundleError):
     """The output folder cannot be written: not a folder, read-only, full (ENOSPC), file too large (EFBIG)."""
 
-    exit_code = 8
+    exit_code = 9

@@ -176,7 +176,7 @@ def test_out_is_a_file(project: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     out = tmp_path / "out"
     out.write_text("a file\n")
     code, _, err = lambda_run(project, out, capsys)
-    one_clear_error(code, err, 8)
+    one_clear_error(code, err, 9)
     assert f"{out} is a file, not a folder" in err
     assert out.read_text() == "a file\n"
 
@@ -201,7 +201,7 @@ def test_read_only_out_is_exit_8_naming_the_path(project: Path, tmp_path: Path,
     assert lambda_run(project, out, capsys)[0] == 0
     with immutable(out):
         code, _, err = lambda_run(project, out, capsys, "--force")
-    one_clear_error(code, err, 8)
+    one_clear_error(code, err, 9)
     assert f"cannot write {out}" in err and "Operation not permitted" in err
     # the stale bundle could not be removed either: the message says so instead of claiming it was
     assert "could not remove the previous run's" in err and "do not deploy it" in err
@@ -226,7 +226,7 @@ def test_file_too_large_efbig_withdraws_the_stale_bundle(project: Path, tmp_path
     before = snapshot(tmp_path, "out", "engine-cache")
     result = subprocess.run([*cmd, "--force"], env=env, capture_output=True, text=True, timeout=120, check=False,
                             preexec_fn=limit)
-    one_clear_error(result.returncode, result.stderr, 8)
+    one_clear_error(result.returncode, result.stderr, 9)
     assert "File too large" in result.stderr and "ulimit -f" in result.stderr
     assert "the previous run's artifacts were removed" in result.stderr
     assert sorted(p.name for p in out.iterdir()) == []  # no stale bundle, no temp file
@@ -245,7 +245,7 @@ def test_disk_full_enospc_on_a_tiny_tmpfs(project: Path, tmp_path: Path, capsys:
         (project / "assets" / "big.bin").write_bytes(os.urandom(256 * 1024))  # incompressible, > 64k
         before = tree_digest(project)
         code, _, err = lambda_run(project, out, capsys)
-        one_clear_error(code, err, 8)
+        one_clear_error(code, err, 9)
         assert "No space left on device" in err and "free space" in err
         assert "the previous run's artifacts were removed" in err
         assert list(out.iterdir()) == []

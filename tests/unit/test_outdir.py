@@ -86,4 +86,4 @@ def test_out_holding_our_manifest_and_what_it_lists_is_ours(tmp_path: Path) -> N
                                             (errno.EROFS, "writable"), (errno.ENOTDIR, "a file stands")])
 def test_output_errors_name_the_path_and_the_reason(code: int, hint: str) -> None:
     err = output_error(Path("/out/function.zip"), OSError(code, "reason"))
-    assert err.exit_code == 8 and err.message == "cannot write /out/function.zip: reason" and hint in (err.hint or "")
+    assert err.exit_code == 9 and err.message == "cannot write /out/function.zip: reason" and hint in (err.hint or "")
