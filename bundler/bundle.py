@@ -128,14 +128,16 @@ def engines_on_disk(files: list[FileEntry]) -> list[str]:
 
 
 def installed_packages(files: list[FileEntry]) -> dict[str, PackageJson]:
-    """The package.json of every installed package folder below node_modules."""
+    """The package.json of every installed package folder below node_modules, read as npm reads it: odd field
+    types (`"main": false`, ...) are ignored, and a package.json that cannot be parsed at all still makes its
+    folder an installed package (without dependencies): a package is "not installed" only when it is missing."""
     out: dict[str, PackageJson] = {}
     for f in files:
         if f.rel.endswith("/package.json") and package_dir_of(f.rel) == f.rel[: -len("/package.json")]:
             try:
-                out[f.rel[: -len("/package.json")]] = read_package_json(f.path)
-            except ProjectError:
-                continue  # a broken package.json deep in node_modules is not the user's to fix
+                out[f.rel[: -len("/package.json")]] = read_package_json(f.path, lenient=True)
+            except ProjectError:  # a broken package.json deep in node_modules is not the user's to fix
+                out[f.rel[: -len("/package.json")]] = PackageJson(name=None, version=None, main=None)
     return out
 
 
