@@ -21,12 +21,14 @@ import pathspec
 
 from bundler import __version__, manifest
 from bundler.archive import ArchiveResult, write_zip, zip_epoch
+from bundler.clients import engine_targets_on_disk, refuse_ungenerated
 from bundler.deflate import DEFLATE_BACKEND
 from bundler.engines import EngineKind, engine_filename, parse_engine_filename
 from bundler.errors import BundleError, ConfigError, ProjectError, SizeLimitError, VerifyError
 from bundler.limits import Limit, breakdown, format_breakdown, format_size
 from bundler.options import Resolved, output_dir
 from bundler.plan import (
+    CLI_PACKAGES,
     DEFAULT_EXCLUDES,
     ArtifactPlan,
     BundlePlan,
@@ -47,7 +49,14 @@ from bundler.reuse import (
     state_key,
     written_fingerprint,
 )
-from bundler.targets import RuntimeProfile, load_matrix, newest_runtime, resolve, runtime_for_node_range
+from bundler.targets import (
+    RuntimeProfile,
+    canonical_target,
+    load_matrix,
+    newest_runtime,
+    resolve,
+    runtime_for_node_range,
+)
 from bundler.walk import FileEntry, FolderEntry, walk_tree
 from platforms.base import OutputFile, PlatformAdapter, Unit
 
@@ -72,7 +81,8 @@ class Written:
 
 def choose_runtime(adapter: PlatformAdapter, project: Project, options: Resolved) -> tuple[str, str]:
     """(runtime, why): --runtime, else the config file, else the platform's own config,
-    else package.json engines.node, else the newest supported runtime."""
+    else package.json engines.node, else the newest runtime whose engine the project's generated client
+    already holds, else the newest supported runtime."""
     if options["runtime"]:
         return options["runtime"], options.source("runtime")
     from_platform = adapter.runtime_from_config(project)
@@ -87,7 +97,28 @@ def choose_runtime(adapter: PlatformAdapter, project: Project, options: Resolved
             f'package.json engines.node "{node}" matches no supported {adapter.key} runtime',
             hint="widen engines.node or pass --runtime (see `photon-bundle targets`)",
         )
+    served = runtime_for_engines_on_disk(adapter.key, project, options["arch"])
+    if served is not None:
+        return served
     return newest_runtime(adapter.key).name, "newest supported runtime"
+
+
+def runtime_for_engines_on_disk(platform: str, project: Project, arch: str) -> tuple[str, str] | None:
+    """(runtime, why) for the newest runtime of the platform that an engine in the project's generated client
+    serves (a project generated with binaryTargets ["native", "rhel-openssl-1.0.x"] runs on the runtimes of
+    that target without fetching anything), or None when the engines on disk serve none of them."""
+    on_disk = set(engine_targets_on_disk(project))
+    if not on_disk:
+        return None
+    canonical = {canonical_target(t) for t in on_disk} | on_disk
+    for runtime in sorted(load_matrix().runtimes_for(platform), key=lambda r: r.node, reverse=True):
+        if arch not in runtime.archs:
+            continue
+        profile = resolve(platform, runtime.name, arch)
+        if profile.accepted_targets & canonical:
+            held = ", ".join(sorted(profile.accepted_targets & canonical))
+            return runtime.name, f"the project holds {held}: {runtime.name} is the newest runtime it serves"
+    return None
 
 
 def engine_kind(project: Project, files: list[FileEntry], env: Mapping[str, str]) -> EngineKind:
@@ -112,17 +143,23 @@ def engine_kind(project: Project, files: list[FileEntry], env: Mapping[str, str]
 
 
 def find_local_engine(files: list[FileEntry], kind: EngineKind, profile: RuntimeProfile) -> FileEntry | None:
-    """The target's engine among the project's files, the generated client's copy first."""
+    """The target's engine among the project's files, the generated client's copy first; never one of the
+    Prisma CLI packages' (prisma, prisma2: they carry the engine the CLI downloaded, not the client's)."""
     matches = [f for f in files if (p := parse_engine_filename(posixpath.basename(f.rel)))
-               and p.kind == kind and p.target in profile.accepted_targets]
+               and p.kind == kind and p.target in profile.accepted_targets and not _in_cli_package(f.rel)]
     matches.sort(key=lambda f: ("/@prisma/engines/" in f"/{f.rel}", "/.prisma/" not in f"/{f.rel}", f.rel))
     return matches[0] if matches else None
+
+
+def _in_cli_package(rel: str) -> bool:
+    owner = package_dir_of(rel)
+    return owner is not None and owner.rsplit("node_modules/", 1)[-1] in CLI_PACKAGES
 
 
 def engines_on_disk(files: list[FileEntry]) -> list[str]:
     """The query engines the project's generated clients hold (not the CLI's), as 'file (folder)'."""
     found = sorted(f.rel for f in files if parse_engine_filename(posixpath.basename(f.rel))
-                   and "/@prisma/engines/" not in f"/{f.rel}")
+                   and "/@prisma/engines/" not in f"/{f.rel}" and not _in_cli_package(f.rel))
     shown = [f"{posixpath.basename(rel)} ({posixpath.dirname(rel)}/)" for rel in found[:6]]
     return shown + ([f"and {len(found) - 6} more"] if len(found) > 6 else [])
 
@@ -222,6 +259,8 @@ def withdraw_previous(out_dir: Path) -> list[str]:
 def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options: Resolved, env: Mapping[str, str],
             log: Log, *, progress: bool) -> dict[str, Any]:
     project = read_project(project_dir)
+    if options["build"] != "docker":  # a Docker build runs `generate` itself
+        refuse_ungenerated(project)
     units = adapter.units(project, options, env)
     profiles = [unit_profile(adapter, project, options, unit) for unit in units]
     _log_units(units, profiles, log)
