@@ -11,7 +11,7 @@ import os
 import posixpath
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,7 +21,7 @@ import pathspec
 
 from bundler import __version__, manifest
 from bundler.archive import ArchiveResult, write_zip, zip_epoch
-from bundler.clients import engine_targets_on_disk, refuse_ungenerated
+from bundler.clients import engine_targets_on_disk, generate_command, project_layout, refuse_ungenerated
 from bundler.deflate import DEFLATE_BACKEND
 from bundler.engines import EngineKind, engine_filename, parse_engine_filename
 from bundler.errors import BundleError, ConfigError, ProjectError, SizeLimitError, VerifyError
@@ -61,6 +61,7 @@ from bundler.walk import FileEntry, FolderEntry, walk_tree
 from platforms.base import OutputFile, PlatformAdapter, Unit
 
 if TYPE_CHECKING:
+    from bundler.engines.acquire import EngineAdvice
     from bundler.engines.docker import DockerBuildOptions
 
 if sys.version_info >= (3, 11):
@@ -97,28 +98,45 @@ def choose_runtime(adapter: PlatformAdapter, project: Project, options: Resolved
             f'package.json engines.node "{node}" matches no supported {adapter.key} runtime',
             hint="widen engines.node or pass --runtime (see `photon-bundle targets`)",
         )
-    served = runtime_for_engines_on_disk(adapter.key, project, options["arch"])
-    if served is not None:
-        return served
+    served = runtimes_served(adapter.key, engine_targets_on_disk(project), options["arch"])
+    if served:
+        runtime, held = served[0]
+        return runtime, f"the project holds {held}: {runtime} is the newest runtime it serves"
     return newest_runtime(adapter.key).name, "newest supported runtime"
 
 
-def runtime_for_engines_on_disk(platform: str, project: Project, arch: str) -> tuple[str, str] | None:
-    """(runtime, why) for the newest runtime of the platform that an engine in the project's generated client
-    serves (a project generated with binaryTargets ["native", "rhel-openssl-1.0.x"] runs on the runtimes of
-    that target without fetching anything), or None when the engines on disk serve none of them."""
-    on_disk = set(engine_targets_on_disk(project))
-    if not on_disk:
-        return None
+def runtimes_served(platform: str, targets: Iterable[str], arch: str) -> list[tuple[str, str]]:
+    """(runtime, the engine target on disk that serves it), newest first, for the platform's runtimes that an
+    engine of the project's generated client serves: a project generated with binaryTargets ["native",
+    "rhel-openssl-1.0.x"] runs on those runtimes without fetching anything."""
+    on_disk = set(targets)
     canonical = {canonical_target(t) for t in on_disk} | on_disk
+    out: list[tuple[str, str]] = []
     for runtime in sorted(load_matrix().runtimes_for(platform), key=lambda r: r.node, reverse=True):
-        if arch not in runtime.archs:
-            continue
-        profile = resolve(platform, runtime.name, arch)
-        if profile.accepted_targets & canonical:
-            held = ", ".join(sorted(profile.accepted_targets & canonical))
-            return runtime.name, f"the project holds {held}: {runtime.name} is the newest runtime it serves"
-    return None
+        if arch in runtime.archs and canonical:
+            held = resolve(platform, runtime.name, arch).accepted_targets & canonical
+            if held:
+                out.append((runtime.name, ", ".join(sorted(held))))
+    return out
+
+
+def engine_advice(project: Project, engine_files: list[FileEntry], profile: RuntimeProfile) -> EngineAdvice:
+    """What the engine-missing advice may name for this project's Prisma version (platforms/clients.toml)."""
+    from bundler.engines.acquire import EngineAdvice
+
+    layout = project_layout(project)
+    gens = project.schema.client_generators if project.schema else ()
+    on_disk = {p.target for f in engine_files if (p := parse_engine_filename(posixpath.basename(f.rel)))
+               and "/@prisma/engines/" not in f"/{f.rel}" and not _in_cli_package(f.rel)}
+    served = tuple(r for r, _ in runtimes_served(profile.platform.key, on_disk, profile.arch))
+    generate = generate_command(project, layout)
+    if any(g.platforms for g in gens):  # Photon.js 2019: the `platforms` field and its names
+        legacy = load_matrix().legacy_targets
+        return EngineAdvice(targets_field="platforms", known_targets=("native", "darwin", "windows", *legacy),
+                            target_name=profile.runtime.legacy or profile.target, generate=generate,
+                            era="Photon.js 2019", served_runtimes=served)
+    return EngineAdvice(known_targets=layout.targets if layout else (), generate=generate,
+                        era=layout.era if layout else "", served_runtimes=served)
 
 
 def engine_kind(project: Project, files: list[FileEntry], env: Mapping[str, str]) -> EngineKind:
@@ -472,7 +490,8 @@ def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: E
     acquired = acquire(
         kind, profile.target, project_root=tree, local=local.path if local else None,
         options=EngineOptions(source=options["engine_source"], mirror=options["mirror"], offline=options["offline"],
-                              version=options["engine_version"], progress=progress, env=dict(env)),
+                              version=options["engine_version"], progress=progress, env=dict(env),
+                              advice=engine_advice(project, engine_files, profile)),
         docker=docker, found=engines_on_disk(engine_files),
     )
     rel = local.rel if local is not None and acquired.source == "local" else None
