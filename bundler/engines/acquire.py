@@ -340,6 +340,9 @@ def _summary(
     fetch_cmd = f"photon-bundle engines fetch --target {target} --kind {kind} --version {version}"
     if fetch_failed is not None:
         return EngineFetchError(message, hint=fetch_failed.hint)
+    advice = options.advice
+    if advice is not None and advice.known_targets and (advice.target_name or target) not in advice.known_targets:
+        return EngineNotFoundError(message, hint=_binary_targets_hint(target, advice))  # no fetch can help
     if options.offline:
         return EngineNotFoundError(
             message, hint=f"run `{fetch_cmd}` once while online (it fills the cache), or drop --offline"
