@@ -93,7 +93,8 @@ def test_google_cloud_functions(tmp_path: Path, elf_cache: Path, capsys: pytest.
     script = ("const f = require('./index.js'); let sent;"
               "f.photonExample({}, {status: () => ({send: (b) => { sent = b; }})}).then(() => console.log(sent))")
     out = node(app, script, "debian-openssl-1.1.x")
-    assert json.loads(out)[0]["engine"].endswith("node_modules/@prisma/photon/runtime/query-engine-debian-openssl-1.1.x")
+    engine = json.loads(out)[0]["engine"]
+    assert engine.endswith("node_modules/@prisma/photon/runtime/query-engine-debian-openssl-1.1.x")
 
 
 def test_netlify(tmp_path: Path, elf_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
