@@ -18,6 +18,7 @@ from bundler.hashing import sha256_file
 from tests.cli_helpers import bundle_ok, run_cli, zip_modes
 from tests.guide_examples import (
     ENGINE_COMMIT,
+    express_421,
     gcf_example,
     netlify_example,
     photon_stub,
@@ -25,7 +26,7 @@ from tests.guide_examples import (
     up_example,
     zeit_now_example,
 )
-from tests.projects import compile_static_elf, tree_digest
+from tests.projects import compile_static_elf, make_project, tree_digest, write_json
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
 
@@ -189,3 +190,22 @@ def test_ungenerated_client_is_refused_with_the_generate_command(tmp_path: Path,
     assert code == 3, err
     assert "was never generated" in err and "npx prisma2 generate" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_express_421_app_with_main_false_packages_loads_from_the_bundle(tmp_path: Path, elf_cache: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Today's Prisma project with express 4.21's tree (get-intrinsic -> math-intrinsics/abs, dunder-proto/get,
+    both `"main": false`): every package is bundled, no "not installed" warning, and the handler loads."""
+    project = make_project(tmp_path / "app", elf_cache=elf_cache)
+    express_421(project)
+    pkg = json.loads((project / "package.json").read_text())
+    pkg["dependencies"]["express"] = "^4.21.2"
+    write_json(project / "package.json", pkg)
+    (project / "handler.js").write_text((project / "handler.js").read_text().replace(
+        "const debug = require('debug');", "const debug = require('debug');\nconst express = require('express');"))
+    doc = bundle_ok("lambda", project, tmp_path / "out", capsys, "--runtime", "nodejs20.x")
+    assert not [w for w in doc["warnings"] if "not installed" in w]
+    app = unpack(tmp_path / "out" / "function.zip", tmp_path / "deployed")
+    out = node(app, "require('./handler.js').handler().then((r) => console.log(r.body));"
+                    "console.log(require('get-intrinsic')())", "-")
+    assert out.splitlines()[0] == "true" and "libquery_engine-rhel-openssl-3.0.x.so.node" in out
