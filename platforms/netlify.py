@@ -7,7 +7,9 @@ Config (netlify.toml, read only — photon-bundle never writes it):
   * functions folder: --functions-dir, else `[functions] directory`, else the 2019 spelling
     `[build] functions`, else Netlify's default `netlify/functions`;
   * runtime: `[build.environment] AWS_LAMBDA_JS_RUNTIME` (e.g. "nodejs18.x"), else its `NODE_VERSION`
-    major version (Netlify runs functions on the build's Node version), else engines.node / newest;
+    major version (Netlify runs functions on the build's Node version), else `.nvmrc` / `.node-version`
+    (read by Netlify's build), else engines.node, else the newest runtime the engines on disk serve, else
+    the newest;
   * `[functions]` `included_files`, `external_node_modules`, `ignored_node_modules`, for all functions,
     and per function in `[functions."name"]` (the name may be a glob such as "api_*").
 
