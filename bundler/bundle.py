@@ -11,7 +11,7 @@ import os
 import posixpath
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +21,7 @@ import pathspec
 
 from bundler import __version__, manifest
 from bundler.archive import ArchiveResult, write_zip, zip_epoch
+from bundler.clients import engine_targets_on_disk, generate_command, project_layout, refuse_ungenerated
 from bundler.deflate import DEFLATE_BACKEND
 from bundler.engines import EngineKind, engine_filename, parse_engine_filename
 from bundler.errors import BundleError, ConfigError, ProjectError, SizeLimitError, VerifyError
@@ -28,6 +29,7 @@ from bundler.limits import Limit, breakdown, format_breakdown, format_size
 from bundler.options import Resolved, output_dir
 from bundler.outdir import check_out_dir, collect_stale_temps, contained_all, writing
 from bundler.plan import (
+    CLI_PACKAGES,
     DEFAULT_EXCLUDES,
     ArtifactPlan,
     BundlePlan,
@@ -49,11 +51,19 @@ from bundler.reuse import (
     state_key,
     written_fingerprint,
 )
-from bundler.targets import RuntimeProfile, load_matrix, newest_runtime, resolve, runtime_for_node_range
+from bundler.targets import (
+    RuntimeProfile,
+    canonical_target,
+    load_matrix,
+    newest_runtime,
+    resolve,
+    runtime_for_node_range,
+)
 from bundler.walk import FileEntry, FolderEntry, walk_tree
 from platforms.base import OutputFile, PlatformAdapter, Unit
 
 if TYPE_CHECKING:
+    from bundler.engines.acquire import EngineAdvice
     from bundler.engines.docker import DockerBuildOptions
 
 if sys.version_info >= (3, 11):
@@ -74,7 +84,8 @@ class Written:
 
 def choose_runtime(adapter: PlatformAdapter, project: Project, options: Resolved) -> tuple[str, str]:
     """(runtime, why): --runtime, else the config file, else the platform's own config,
-    else package.json engines.node, else the newest supported runtime."""
+    else package.json engines.node, else the newest runtime whose engine the project's generated client
+    already holds, else the newest supported runtime."""
     if options["runtime"]:
         return options["runtime"], options.source("runtime")
     from_platform = adapter.runtime_from_config(project)
@@ -89,7 +100,45 @@ def choose_runtime(adapter: PlatformAdapter, project: Project, options: Resolved
             f'package.json engines.node "{node}" matches no supported {adapter.key} runtime',
             hint="widen engines.node or pass --runtime (see `photon-bundle targets`)",
         )
+    served = runtimes_served(adapter.key, engine_targets_on_disk(project), options["arch"])
+    if served:
+        runtime, held = served[0]
+        return runtime, f"the project holds {held}: {runtime} is the newest runtime it serves"
     return newest_runtime(adapter.key).name, "newest supported runtime"
+
+
+def runtimes_served(platform: str, targets: Iterable[str], arch: str) -> list[tuple[str, str]]:
+    """(runtime, the engine target on disk that serves it), newest first, for the platform's runtimes that an
+    engine of the project's generated client serves: a project generated with binaryTargets ["native",
+    "rhel-openssl-1.0.x"] runs on those runtimes without fetching anything."""
+    on_disk = set(targets)
+    canonical = {canonical_target(t) for t in on_disk} | on_disk
+    out: list[tuple[str, str]] = []
+    for runtime in sorted(load_matrix().runtimes_for(platform), key=lambda r: r.node, reverse=True):
+        if arch in runtime.archs and canonical:
+            held = resolve(platform, runtime.name, arch).accepted_targets & canonical
+            if held:
+                out.append((runtime.name, ", ".join(sorted(held))))
+    return out
+
+
+def engine_advice(project: Project, engine_files: list[FileEntry], profile: RuntimeProfile) -> EngineAdvice:
+    """What the engine-missing advice may name for this project's Prisma version (platforms/clients.toml)."""
+    from bundler.engines.acquire import EngineAdvice
+
+    layout = project_layout(project)
+    gens = project.schema.client_generators if project.schema else ()
+    on_disk = {p.target for f in engine_files if (p := parse_engine_filename(posixpath.basename(f.rel)))
+               and "/@prisma/engines/" not in f"/{f.rel}" and not _in_cli_package(f.rel)}
+    served = tuple(r for r, _ in runtimes_served(profile.platform.key, on_disk, profile.arch))
+    generate = generate_command(project, layout)
+    if any(g.platforms for g in gens):  # Photon.js 2019: the `platforms` field and its names
+        legacy = load_matrix().legacy_targets
+        return EngineAdvice(targets_field="platforms", known_targets=("native", "darwin", "windows", *legacy),
+                            target_name=profile.runtime.legacy or profile.target, generate=generate,
+                            era="Photon.js 2019", served_runtimes=served)
+    return EngineAdvice(known_targets=layout.targets if layout else (), generate=generate,
+                        era=layout.era if layout else "", served_runtimes=served)
 
 
 def engine_kind(project: Project, files: list[FileEntry], env: Mapping[str, str]) -> EngineKind:
@@ -114,17 +163,23 @@ def engine_kind(project: Project, files: list[FileEntry], env: Mapping[str, str]
 
 
 def find_local_engine(files: list[FileEntry], kind: EngineKind, profile: RuntimeProfile) -> FileEntry | None:
-    """The target's engine among the project's files, the generated client's copy first."""
+    """The target's engine among the project's files, the generated client's copy first; never one of the
+    Prisma CLI packages' (prisma, prisma2: they carry the engine the CLI downloaded, not the client's)."""
     matches = [f for f in files if (p := parse_engine_filename(posixpath.basename(f.rel)))
-               and p.kind == kind and p.target in profile.accepted_targets]
+               and p.kind == kind and p.target in profile.accepted_targets and not _in_cli_package(f.rel)]
     matches.sort(key=lambda f: ("/@prisma/engines/" in f"/{f.rel}", "/.prisma/" not in f"/{f.rel}", f.rel))
     return matches[0] if matches else None
+
+
+def _in_cli_package(rel: str) -> bool:
+    owner = package_dir_of(rel)
+    return owner is not None and owner.rsplit("node_modules/", 1)[-1] in CLI_PACKAGES
 
 
 def engines_on_disk(files: list[FileEntry]) -> list[str]:
     """The query engines the project's generated clients hold (not the CLI's), as 'file (folder)'."""
     found = sorted(f.rel for f in files if parse_engine_filename(posixpath.basename(f.rel))
-                   and "/@prisma/engines/" not in f"/{f.rel}")
+                   and "/@prisma/engines/" not in f"/{f.rel}" and not _in_cli_package(f.rel))
     shown = [f"{posixpath.basename(rel)} ({posixpath.dirname(rel)}/)" for rel in found[:6]]
     return shown + ([f"and {len(found) - 6} more"] if len(found) > 6 else [])
 
@@ -251,6 +306,8 @@ def withdraw_previous(out_dir: Path) -> tuple[list[str], list[str]]:
 def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options: Resolved, env: Mapping[str, str],
             log: Log, *, progress: bool) -> dict[str, Any]:
     project = read_project(project_dir)
+    if options["build"] != "docker":  # a Docker build runs `generate` itself
+        refuse_ungenerated(project)
     units = adapter.units(project, options, env)
     profiles = [unit_profile(adapter, project, options, unit) for unit in units]
     _log_units(units, profiles, log)
@@ -277,11 +334,7 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             plan = plan_bundle(tree_project, files, installed, choice,
                                unit_plan_options(options, unit, out_rel, layout, template))
             plan = replace(plan, warnings=plan.warnings + package_notes(plan, walked, notes))
-            for warning in plan.warnings:
-                log(f"warning: {unit.name + ': ' if unit.name else ''}{warning}")
-            limits_before = _named(unit, unzipped_limits(adapter, plan))
-            _raise_if_over(limits_before, plan)
-            planned.append((unit, profile, runtime_why, plan, engine_info, limits_before))
+            planned.append((unit, profile, runtime_why, plan, engine_info, _checked_limits(adapter, unit, plan, log)))
         settings = settings_key(adapter.key, options, env)
         artifacts = [a for p in planned for a in p[3].artifacts]
         previous = None if options["force"] else reusable(out_dir, settings, artifacts, walked)
@@ -305,6 +358,15 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
             state(out_dir, files, artifacts, folders)
     return doc
+
+
+def _checked_limits(adapter: PlatformAdapter, unit: Unit, plan: BundlePlan, log: Log) -> list[Limit]:
+    """Log the unit's plan warnings; its unzipped limits, raising when it is over one."""
+    for warning in plan.warnings:
+        log(f"warning: {unit.name + ': ' if unit.name else ''}{warning}")
+    limits = _named(unit, unzipped_limits(adapter, plan))
+    _raise_if_over(limits, plan)
+    return limits
 
 
 def _write_units(planned: list[tuple[Unit, RuntimeProfile, str, BundlePlan, dict[str, Any], list[Limit]]],
@@ -474,7 +536,8 @@ def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: E
     acquired = acquire(
         kind, profile.target, project_root=tree, local=local.path if local else None,
         options=EngineOptions(source=options["engine_source"], mirror=options["mirror"], offline=options["offline"],
-                              version=options["engine_version"], progress=progress, env=dict(env)),
+                              version=options["engine_version"], progress=progress, env=dict(env),
+                              advice=engine_advice(project, engine_files, profile)),
         docker=docker, found=engines_on_disk(engine_files),
     )
     rel = local.rel if local is not None and acquired.source == "local" else None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bundler.clients import client_packages, package_layout
 from bundler.engines import is_cli_engine, parse_engine_filename
 from bundler.project import PackageJson, Project
 from bundler.walk import FileEntry
@@ -257,7 +258,8 @@ def plan_bundle(
     options: PlanOptions,
 ) -> BundlePlan:
     """Decide every file's fate. `engine` None means the client needs no native engine (Prisma 7)."""
-    closure, warnings, client_dirs, app_client_dirs, uses_client = _scope(project, installed, options)
+    schemas = frozenset(posixpath.dirname(f.rel) for f in files if f.rel.endswith("/schema.prisma"))
+    closure, warnings, client_dirs, app_client_dirs, uses_client = _scope(project, installed, options, schemas)
     if not uses_client:
         engine = None
     deferred = 0
@@ -293,7 +295,7 @@ def plan_bundle(
         kept.append(entry)
 
     if engine is not None and engine_entry is None:
-        home = _engine_home(files, client_dirs, app_client_dirs)
+        home = _engine_home(files, client_dirs, app_client_dirs, engine_homes(project, closure, schemas))
         engine_entry = PlanEntry(arc=home + engine.filename, size=engine.size, mode=0o755, package=ENGINE,
                                  source=engine.source)
         kept.append(engine_entry)
@@ -312,9 +314,10 @@ def plan_bundle(
                       warnings=tuple(warnings), deferred_bytes=deferred)
 
 
-def _scope(project: Project, installed: Mapping[str, PackageJson],
-           options: PlanOptions) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], bool]:
-    """(closure, warnings, generated client folders, generated folders among the app files, uses the client)."""
+def _scope(project: Project, installed: Mapping[str, PackageJson], options: PlanOptions,
+           schemas: frozenset[str] = frozenset()) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], bool]:
+    """(closure, warnings, generated client folders, generated folders among the app files, uses the client).
+    `schemas`: the folders holding a schema.prisma (a client generated into its own package has one)."""
     roots = options.roots
     client_modules = generated_client_modules(project)
     client_roots = [r for r in roots or () if r[1] in client_modules]
@@ -323,12 +326,13 @@ def _scope(project: Project, installed: Mapping[str, PackageJson],
         roots=None if roots is None else [r for r in roots if r[1] not in client_modules])
     app_client_dirs = tuple(d for d in generated_app_dirs(project)
                             if options.app_files is None or any(a.startswith(d) for a in options.app_files))
-    client_dirs = tuple(generated_client_dirs(project, closure))
+    client_dirs = tuple(generated_client_dirs(project, closure)) + tuple(
+        c + "/" for c in sorted(closure) if package_layout(c, c in schemas) is not None)
     if any(name == ".prisma" for _, name in client_roots) and "node_modules/.prisma/" not in client_dirs:
         client_dirs = ("node_modules/.prisma/", *client_dirs)
+    packages = client_packages()
     uses_client = (roots is None or bool(client_roots) or bool(app_client_dirs)
-                   or any(c == "node_modules/@prisma/client" or c.endswith("/node_modules/@prisma/client")
-                          for c in closure))
+                   or any(c.rsplit("node_modules/", 1)[-1] in packages for c in closure))
     return closure, warnings, client_dirs if uses_client else (), app_client_dirs, uses_client
 
 
@@ -416,20 +420,43 @@ def _fate(
     return None, label
 
 
-def _engine_home(files: list[FileEntry], client_dirs: tuple[str, ...], app_client_dirs: tuple[str, ...]) -> str:
+def engine_homes(project: Project, closure: Iterable[str], schemas: frozenset[str]) -> dict[str, str]:
+    """Client folder -> the folder its runtime looks in for the engine, where that is not the folder itself:
+    `runtime/` of a client generated into its own package (the 2.0 previews, platforms/clients.toml), and of a
+    Photon generator's `output` folder."""
+    homes: dict[str, str] = {}
+    for c in closure:
+        layout = package_layout(c, c in schemas)
+        if layout is not None:
+            homes[c + "/"] = layout.engine_home(c + "/")
+    preview = bool(homes) or (project.schema is not None and project.schema.is_photon)
+    for out in generated_app_dirs(project) if preview else ():
+        homes[out] = out + "runtime/"
+    return homes
+
+
+def _engine_home(files: list[FileEntry], client_dirs: tuple[str, ...], app_client_dirs: tuple[str, ...],
+                 homes: Mapping[str, str] | None = None) -> str:
     """Where an engine from outside the project goes: beside the engines the client was generated with, else
-    in the generator's own output folder (where Prisma looks first), else node_modules/.prisma/client/."""
-    homes = (*app_client_dirs, *client_dirs)
+    in the generator's own output folder (where Prisma looks first; `runtime/` in it for the 2.0 previews),
+    else the preview client's own package (its `runtime/`), else node_modules/.prisma/client/."""
+    homes = homes or {}
+    searched = (*app_client_dirs, *client_dirs)
     for f in files:
-        if parse_engine_filename(posixpath.basename(f.rel)) and f.rel.startswith(homes):
+        if parse_engine_filename(posixpath.basename(f.rel)) and f.rel.startswith(searched):
             return posixpath.dirname(f.rel) + "/"
     if app_client_dirs:
-        return app_client_dirs[0]
+        return homes.get(app_client_dirs[0], app_client_dirs[0])
+    in_package = [d for d in client_dirs if d in homes]
+    if in_package:
+        return homes[in_package[0]]
     custom = [d for d in client_dirs if d not in ("node_modules/.prisma/", "node_modules/@generated/")]
     if custom:
         return custom[0]
     if "node_modules/.prisma/" in client_dirs or not client_dirs:
         return "node_modules/.prisma/client/"
+    if client_dirs[0] == "node_modules/@generated/":
+        return "node_modules/@generated/photon/runtime/"  # the 2019 Photon.js client's runtime folder
     return client_dirs[0]
 
 

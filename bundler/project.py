@@ -110,7 +110,10 @@ def _read_text(path: Path) -> str:
         raise ProjectError(f"{path}: cannot be read: {err.strerror}") from None
 
 
-def parse_package_json(text: str, where: str) -> PackageJson:
+def parse_package_json(text: str, where: str, *, lenient: bool = False) -> PackageJson:
+    """The fields bundling needs. The user's own package.json is read strictly (a field of the wrong type is an
+    error naming it); an installed package's (`lenient`) as npm reads it: `"main": false`, a non-string name,
+    or a dependency map with odd values are ignored field by field, never a reason to drop the package."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
@@ -122,21 +125,31 @@ def parse_package_json(text: str, where: str) -> PackageJson:
 
     def deps(key: str) -> dict[str, str]:
         value = data.get(key) or {}
+        if lenient:
+            return {k: v for k, v in value.items() if isinstance(v, str)} if isinstance(value, dict) else {}
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ProjectError(f"{where}: {key!r} must be an object of name -> version strings")
         return dict(value)
 
     engines = data.get("engines") or {}
     prisma = data.get("prisma") or {}
+    def text_field(key: str) -> str | None:
+        if lenient:
+            value = data.get(key)
+            return value if isinstance(value, str) else None
+        return _opt_str(data, key, where)
+
     return PackageJson(
-        name=_opt_str(data, "name", where),
-        version=_opt_str(data, "version", where),
-        main=_opt_str(data, "main", where),
+        name=text_field("name"),
+        version=text_field("version"),
+        main=text_field("main"),
         dependencies=deps("dependencies"),
         optional=deps("optionalDependencies"),
         dev=deps("devDependencies"),
-        engines_node=_nested_str(engines, "engines", "node", where, 'a semver range like ">=18"'),
-        prisma_schema=_nested_str(prisma, "prisma", "schema", where, 'a path like "prisma/schema.prisma"'),
+        engines_node=(_str_or_none(engines.get("node")) if isinstance(engines, dict) else None) if lenient
+        else _nested_str(engines, "engines", "node", where, 'a semver range like ">=18"'),
+        prisma_schema=(_str_or_none(prisma.get("schema")) if isinstance(prisma, dict) else None) if lenient
+        else _nested_str(prisma, "prisma", "schema", where, 'a path like "prisma/schema.prisma"'),
     )
 
 
@@ -147,8 +160,8 @@ def _nested_str(parent: object, outer: str, key: str, where: str, example: str) 
     raise ProjectError(f"{where}: {outer}.{key} must be a string, found {echo(value)}", hint=f"write {example}")
 
 
-def read_package_json(path: Path) -> PackageJson:
-    return parse_package_json(_read_text(path).removeprefix(BOM), str(path))
+def read_package_json(path: Path, *, lenient: bool = False) -> PackageJson:
+    return parse_package_json(_read_text(path).removeprefix(BOM), str(path), lenient=lenient)
 
 
 def package_json_text(raw: bytes) -> str:

@@ -2,8 +2,10 @@
 
 Runtimes (nodejs6 … nodejs24 → Ubuntu 18.04 / 22.04 / 24.04 → debian-openssl-1.1.x / 3.0.x) and the
 limits (100 MB zipped, 500 MB unzipped sources + modules) come from runtimes.toml. GCF has no config
-file that names the runtime (it is a deploy flag), so it comes from --runtime, photon-bundle.toml,
-package.json engines.node or the newest runtime.
+file that names the runtime: it is the `--runtime` flag of `gcloud functions deploy`, so it comes from
+--runtime, photon-bundle.toml, else that flag where the project writes the deploy command down (a shell
+script at the project's top level, e.g. deploy.sh, or a package.json script), else package.json
+engines.node, else the newest runtime the generated client's engines serve, else the newest runtime.
 
 What the zip holds: the app's files (filtered by `.gcloudignore`, gitignore syntax with
 `#!include:FILE`; gcloud's default when the file is absent), package.json, the lockfile, and the
@@ -24,11 +26,13 @@ needs nothing of this.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bundler.errors import ProjectError
+from bundler.errors import ConfigError, ProjectError
 from bundler.options import Resolved
 from bundler.plan import generated_app_dirs
 from bundler.project import Project
@@ -64,6 +68,43 @@ function copy(src, dest) {
 var from = path.join(__dirname, 'node_modules');
 if (fs.existsSync(from)) copy(from, path.join(__dirname, '..', 'node_modules'));
 """
+
+
+# `gcloud [beta] functions deploy NAME ... --runtime nodejs10` (or --runtime=nodejs10), on one logical line.
+_DEPLOY = re.compile(r"\bgcloud\s+(?:(?:alpha|beta)\s+)?functions\s+deploy\b[^\n;&|]*?--runtime(?:=|\s+)"
+                     r"[\"']?([\w.-]+)")
+SCRIPT_SUFFIXES = (".sh", ".bash")
+
+
+def deploy_commands(root: Path) -> list[tuple[str, int, str]]:
+    """(file, line, runtime) of every `gcloud functions deploy --runtime` in the project's top-level shell
+    scripts and package.json scripts, in file order."""
+    found: list[tuple[str, int, str]] = []
+    for path in sorted(p for p in root.iterdir() if p.is_file() and p.suffix in SCRIPT_SUFFIXES):
+        text = read_text(path).replace("\\\n", " ")  # join continued lines
+        for m in _DEPLOY.finditer(text):
+            found.append((path.name, text.count("\n", 0, m.start()) + 1, m.group(1)))
+    try:
+        scripts = json.loads(read_text(root / "package.json")).get("scripts")
+    except (ValueError, AttributeError, ProjectError):
+        scripts = None
+    for name, command in (scripts.items() if isinstance(scripts, dict) else ()):
+        if isinstance(command, str):
+            found += [(f"package.json scripts.{name}", 1, m.group(1)) for m in _DEPLOY.finditer(command)]
+    return found
+
+
+def runtime_from_deploy_command(root: Path) -> tuple[str, str] | None:
+    found = deploy_commands(root)
+    if not found:
+        return None
+    names = [r.name for r in load_matrix().runtimes_for("gcf")]
+    where, line, runtime = found[0]
+    if runtime not in names:
+        raise ConfigError(f"{root / where.split(' ')[0]}:{line}: gcloud functions deploy --runtime {runtime}: not a "
+                          "Node.js runtime of Google Cloud Functions",
+                          hint=f"use one of: {', '.join(names)} (or pass --runtime)")
+    return runtime, f"{where}:{line}: gcloud functions deploy --runtime {runtime}"
 
 
 def client_below_node_modules(project: Project) -> bool:
@@ -132,7 +173,7 @@ class GcfAdapter:
     extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = {}
 
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
-        return None  # the runtime is a deploy flag (gcloud functions deploy --runtime)
+        return runtime_from_deploy_command(project.root)  # the runtime is a deploy flag
 
     def zip_limit(self, options: Mapping[str, Any]) -> int | None:
         return load_matrix().platform(self.key).zip_max

@@ -7,7 +7,9 @@ Config (netlify.toml, read only — photon-bundle never writes it):
   * functions folder: --functions-dir, else `[functions] directory`, else the 2019 spelling
     `[build] functions`, else Netlify's default `netlify/functions`;
   * runtime: `[build.environment] AWS_LAMBDA_JS_RUNTIME` (e.g. "nodejs18.x"), else its `NODE_VERSION`
-    major version (Netlify runs functions on the build's Node version), else engines.node / newest;
+    major version (Netlify runs functions on the build's Node version), else `.nvmrc` / `.node-version`
+    (read by Netlify's build), else engines.node, else the newest runtime the engines on disk serve, else
+    the newest;
   * `[functions]` `included_files`, `external_node_modules`, `ignored_node_modules`, for all functions,
     and per function in `[functions."name"]` (the name may be a glob such as "api_*").
 
@@ -54,6 +56,26 @@ def _opt_str(value: Any) -> str:
     return value
 
 
+VERSION_FILES = (".nvmrc", ".node-version")
+
+
+def _runtime_from_version_file(root: Path) -> tuple[str, str] | None:
+    """The Lambda runtime of the Node major in `.nvmrc` / `.node-version` (Netlify's build reads them), when
+    Netlify Functions have one; a version file naming another Node (or an alias like `lts/*`) says nothing."""
+    for name in VERSION_FILES:
+        path = root / name
+        if not path.is_file():
+            continue
+        m = re.match(r"^\s*v?(\d+)", read_text(path))
+        if not m:
+            continue
+        major = int(m.group(1))
+        match = next((r.name for r in load_matrix().runtimes_for("netlify") if r.node == major), None)
+        if match is not None:
+            return match, f"{name} says Node {major}"
+    return None
+
+
 class NetlifyAdapter:
     key = "netlify"
     function_filename = "function.zip"
@@ -67,7 +89,7 @@ class NetlifyAdapter:
         build = config.get("build")
         environment = build.get("environment") if isinstance(build, dict) else None
         if not isinstance(environment, dict):
-            return None
+            return _runtime_from_version_file(project.root)
         names = [r.name for r in load_matrix().runtimes_for(self.key)]
         where = f"{CONFIG} [build.environment]"
         runtime = environment.get("AWS_LAMBDA_JS_RUNTIME")
@@ -88,7 +110,7 @@ class NetlifyAdapter:
                                   f"Node {major} runtime",
                                   hint=f"set AWS_LAMBDA_JS_RUNTIME to one of: {', '.join(names)}")
             return match, f'{where} NODE_VERSION "{node}"'
-        return None
+        return _runtime_from_version_file(project.root)
 
     def zip_limit(self, options: Mapping[str, Any]) -> int | None:
         return load_matrix().platform(self.key).zip_max
