@@ -33,7 +33,7 @@ from bundler.options import Resolved
 from bundler.plan import generated_app_dirs
 from bundler.project import Project
 from bundler.targets import load_matrix
-from platforms.base import OutputFile, Unit
+from platforms.base import Entry, OutputFile, Unit, package_main, script_file
 from platforms.configfiles import dump_json, parse_json, read_ignore_file, read_text
 
 VENDOR = "photon-bundle-vendor"
@@ -96,6 +96,14 @@ def package_json_with_restore(text: str, where: Path) -> tuple[bytes, str | None
     return dump_json(data, text).encode(), note
 
 
+def postinstall_of(text: str, where: Path) -> str | None:
+    """The postinstall script of a package.json text (what npm runs after the cloud install), or None."""
+    data = parse_json(text, where)
+    scripts = data.get("scripts") if isinstance(data, dict) else None
+    script = scripts.get("postinstall") if isinstance(scripts, dict) else None
+    return script if isinstance(script, str) and script.strip() else None
+
+
 class GcfAdapter:
     key = "gcf"
     function_filename = "source.zip"
@@ -119,18 +127,25 @@ class GcfAdapter:
         generated: tuple[tuple[str, bytes], ...] = ()
         if project.lockfile is None:
             warnings.append("no lockfile: GCF will run `npm install` and may resolve other versions than yours")
+        pkg_path = project.root / "package.json"
+        postinstall = postinstall_of(read_text(pkg_path), pkg_path)
         if client_below_node_modules(project):
-            pkg_path = project.root / "package.json"
             package_json, note = package_json_with_restore(read_text(pkg_path), pkg_path)
+            postinstall = postinstall_of(package_json.decode(), pkg_path)
             if note:
                 warnings.append(note)
             relocate = (("node_modules/", f"{VENDOR}/node_modules/"),)
             generated = (("package.json", package_json), (f"{VENDOR}/restore.js", RESTORE_JS.encode()))
         has_ignore = (project.root / IGNORE_FILE).is_file()
+        main = (package_main(project) or script_file(project.root, "index.js")
+                or script_file(project.root, "function.js"))
+        if main is None:
+            warnings.append("no entry point to load-check: package.json names no existing `main` and there is no "
+                            "index.js or function.js")
         return [Unit(name="", function_filename=self.function_filename, excludes=excludes,
                      dependencies="client-only", relocate=relocate, generated=generated,
                      meta={"ignore_file": IGNORE_FILE if has_ignore else "(gcloud's default)"},
-                     warnings=tuple(warnings))]
+                     warnings=tuple(warnings), entries=(Entry(main),) if main else (), postinstall=postinstall)]
 
     def outputs(self, project: Project, options: Resolved, units: list[Unit],
                 doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
