@@ -328,10 +328,14 @@ def _load_check(ctx: LoadCheckContext, unit: Unit, profile: RuntimeProfile, plan
     if unit.dependencies == "client-only":  # the platform installs the rest: the project's packages stand in
         closure, _ = dependency_closure(ctx.project.package, ctx.installed)
         standin = tuple(sorted(d for d in closure if (ctx.tree / d).is_dir()))
+    engine_arc = plan.engine.arc if plan.engine else None
+    for old, new in unit.relocate if unit.postinstall else ():
+        if engine_arc is not None and engine_arc.startswith(new):  # where the postinstall puts it back (GCF)
+            engine_arc = old + engine_arc[len(new):]
     check = UnitCheck(
         platform=ctx.platform, unit=unit.name, entries=unit.entries,
         artifacts=tuple(Artifact(w.plan.kind, w.plan.filename, w.result.path) for w in written),
-        kind=kind, engine_arc=plan.engine.arc if plan.engine else None, engine_artifact=plan.engine_artifact,
+        kind=kind, engine_arc=engine_arc, engine_artifact=plan.engine_artifact,
         engine_names=names, clients=client_specs(ctx.project), node_major=profile.runtime.node,
         layer_layout=layer_options()[0], tree=ctx.tree, package=ctx.project.package, postinstall=unit.postinstall,
         standin=standin, image=ctx.options["image"] or profile.image, arch=profile.arch)

@@ -57,6 +57,7 @@ SCRUBBED = ("NODE_PATH", "NODE_OPTIONS", "PRISMA_QUERY_ENGINE_LIBRARY", "PRISMA_
             "LAMBDA_TASK_ROOT", "AWS_LAMBDA_EXEC_WRAPPER", "PHOTON_LOADCHECK_ROOTS", "PHOTON_LOADCHECK_PROVIDED")
 CONTAINER_TOOLS = "/photon-bundle-loadcheck"
 POSTINSTALL_FAILED = 97
+COMMAND_NOT_FOUND = 127  # sh's exit code for a command it cannot find
 HINT = "--no-load-check skips this check (not recommended: the artifact would not load on the platform)"
 
 
@@ -84,7 +85,7 @@ class UnitCheck:
     layer_layout: Mapping[str, str]
     tree: Path  # the bundled project tree (its node_modules stand in for a cloud install)
     package: PackageJson
-    postinstall: str | None = None
+    postinstall: tuple[str, ...] = ()  # the zip's postinstall steps (GCF), run before node
     standin: tuple[str, ...] = ()  # installed package folders (relative to tree) the cloud would install
     image: str | None = None
     arch: str = "x86_64"
@@ -245,8 +246,8 @@ def _spec(check: UnitCheck, view: Views, entries: tuple[Entry, ...]) -> dict[str
         engine = {"path": path, "names": list(check.engine_names), "kind": check.kind,
                   "envVar": ENGINE_VARS[check.kind], "extraDirs": ["runtime"] if photon else []}
     dirs = sorted({posixpath.dirname(e.path) or "." for e in entries})
-    return {"root": view.task, "entries": [{"path": e.path, "export": e.export} for e in entries],
-            "clients": list(check.clients) if engine is not None or check.kind == "client" else [],
+    return {"root": view.task, "tools": view.tools, "entries": [{"path": e.path, "export": e.export} for e in entries],
+            "clients": list(check.clients) if engine is not None else [],
             "clientFrom": dirs, "engine": engine, "pathMap": [list(p) for p in view.path_map]}
 
 
@@ -267,27 +268,57 @@ def _environment(check: UnitCheck, view: Views, env: Mapping[str, str], *, conta
 
 
 def _command(check: UnitCheck, view: Views, node: str, spec: dict[str, Any]) -> list[str]:
+    """node with the guard and the check; behind the layer's exec wrapper when the layer has one, as
+    AWS_LAMBDA_EXEC_WRAPPER runs it (in a local run, a copy whose /opt paths name the stand-in folder)."""
     cmd = [node, "--require", f"{view.tools}/guard.js", f"{view.tools}/check.js", json.dumps(spec)]
-    has_layer = any(a.kind == "layer" for a in check.artifacts)
-    if has_layer and check.engine_artifact and check.layer_layout.get("wrapper"):
-        return [f"{view.opt}/{check.layer_layout['wrapper']}", *cmd]  # as AWS_LAMBDA_EXEC_WRAPPER runs it
-    return cmd
+    wrapper = check.layer_layout.get("wrapper")
+    if not wrapper or not any(a.kind == "layer" and a.filename == check.engine_artifact for a in check.artifacts):
+        return cmd
+    if view.opt == "/opt":
+        return [f"/opt/{wrapper}", *cmd]
+    copy = Path(view.tools) / "exec-wrapper"
+    text = (Path(view.opt) / wrapper).read_text(encoding="utf-8")
+    copy.write_text(text.replace("/opt/", view.opt + "/"), encoding="utf-8")
+    copy.chmod(0o755)
+    return [str(copy), *cmd]
 
 
 def _run_local(node: str, check: UnitCheck, tmp: Path, view: Views, spec: dict[str, Any], timeout: float,
                env: Mapping[str, str]) -> Run:
     run_env = _environment(check, view, env, container=False)
     started = time.monotonic()
-    if check.postinstall:
-        bin_dir = str(Path(view.task) / "node_modules" / ".bin")
-        done = _bounded(["sh", "-c", check.postinstall], view.task,
-                        {**run_env, "PATH": f"{bin_dir}:{env.get('PATH', os.defpath)}"}, timeout)
-        if done.exit_code != 0 or done.timed_out:
-            return Run(events=({"event": "postinstall-failed", "code": done.exit_code},), output=done.output,
-                       exit_code=POSTINSTALL_FAILED, timed_out=done.timed_out, seconds=time.monotonic() - started)
+    events: list[dict[str, Any]] = []
+    output: list[str] = []
+    bin_dir = str(Path(view.task) / "node_modules" / ".bin")
+    for i, step in enumerate(check.postinstall):
+        done = _bounded(["sh", "-c", step], view.task, {**run_env, "PATH": f"{bin_dir}:{env.get('PATH', os.defpath)}"},
+                        timeout)
+        output += done.output
+        if done.exit_code == 0 and not done.timed_out:
+            continue
+        if done.exit_code == COMMAND_NOT_FOUND and i < len(check.postinstall) - 1:
+            events.append({"event": "postinstall-skipped", "step": i})
+            continue
+        events.append({"event": "postinstall-failed", "step": i, "code": done.exit_code})
+        return Run(events=tuple(events), output=tuple(output), exit_code=POSTINSTALL_FAILED, timed_out=done.timed_out,
+                   seconds=time.monotonic() - started)
     done = _bounded(_command(check, view, node, spec), view.task, run_env, timeout)
-    return Run(events=done.events, output=done.output, exit_code=done.exit_code, timed_out=done.timed_out,
-               seconds=time.monotonic() - started)
+    return Run(events=(*events, *done.events), output=(*output, *done.output), exit_code=done.exit_code,
+               timed_out=done.timed_out, seconds=time.monotonic() - started)
+
+
+def postinstall_script(steps: tuple[str, ...]) -> str:
+    """The postinstall steps as one `sh -c` script that then execs its arguments (the checked node), reporting
+    a step whose command is missing (skipped unless it is the last) or that fails, as the local run does."""
+    lines = []
+    for i, step in enumerate(steps):
+        skipped = json.dumps({"event": "postinstall-skipped", "step": i})
+        failed = json.dumps({"event": "postinstall-failed", "step": i, "code": 0}).replace('"code": 0', '"code": %s')
+        on_error = f"printf '{MARK}{failed}\\n' $rc; exit {POSTINSTALL_FAILED}"
+        if i < len(steps) - 1:
+            on_error = f"if [ $rc -eq {COMMAND_NOT_FOUND} ]; then echo '{MARK}{skipped}'; else {on_error}; fi"
+        lines.append(f"( {step} ); rc=$?; if [ $rc -ne 0 ]; then {on_error}; fi")
+    return "; ".join([*lines, 'exec "$@"'])
 
 
 def _bounded(cmd: list[str], cwd: str, env: Mapping[str, str], timeout: float) -> Run:
@@ -326,8 +357,7 @@ def _run_docker(check: UnitCheck, tmp: Path, view: Views, spec: dict[str, Any], 
     node_cmd = _command(check, view, "node", spec)
     entrypoint, command = node_cmd[:1], node_cmd[1:]
     if check.postinstall:
-        script = f"( {check.postinstall} ) || exit {POSTINSTALL_FAILED}; exec \"$@\""
-        entrypoint, command = ["/bin/sh", "-c", script, "sh"], node_cmd
+        entrypoint, command = ["/bin/sh", "-c", postinstall_script(check.postinstall), "sh"], node_cmd
     lines: list[str] = []
     log(f"load check in {image} ({platform})")
     with dockerio.container(client, image, entrypoint=entrypoint, command=command, workdir=view.task,
@@ -339,8 +369,6 @@ def _run_docker(check: UnitCheck, tmp: Path, view: Views, spec: dict[str, Any], 
         dockerio.put_directory(box, Path(local.tools), view.tools)
         result = dockerio.run_logged(box, timeout=timeout, log=lines.append, prefix="")
     events, output = parse_output(lines)
-    if result.exit_code == POSTINSTALL_FAILED:
-        events = ({"event": "postinstall-failed", "code": result.exit_code}, *events)
     return Run(events=events, output=output, exit_code=result.exit_code, timed_out=result.timed_out,
                seconds=result.seconds)
 
@@ -375,9 +403,11 @@ def _outcome(check: UnitCheck, run: Run, view: Views, mode: str, timeout: float,
     head = f"{label}{names} does not load"
     tail = "; nothing was written at the final path"
     start = next((e for e in run.events if e.get("event") == "start"), {})
-    if run.exit_code == POSTINSTALL_FAILED or any(e.get("event") == "postinstall-failed" for e in run.events):
-        what = f"did not finish within {timeout:.0f} s" if run.timed_out else f"failed ({run.exit_code})"
-        raise LoadCheckError(f"{head}: the zip's postinstall `{check.postinstall}` {what} after a stand-in for the "
+    failed = next((e for e in run.events if e.get("event") == "postinstall-failed"), None)
+    if failed is not None:
+        step = check.postinstall[int(failed.get("step", 0))]
+        what = f"did not finish within {timeout:.0f} s" if run.timed_out else f"failed (exit {failed.get('code')})"
+        raise LoadCheckError(f"{head}: the zip's postinstall step `{step}` {what} after a stand-in for the "
                              f"platform's install (the project's production packages){tail}\n"
                              + _output_tail(run.output),
                              hint="the platform runs it after installing the production dependencies: make it work "
@@ -393,6 +423,9 @@ def _outcome(check: UnitCheck, run: Run, view: Views, mode: str, timeout: float,
                              hint="move long-running work into the handler; --load-check-timeout SECONDS allows "
                                   "more time; " + HINT)
     problems = [e for e in run.events if e.get("event") in ("entry-fail", "export-fail", "client-fail", "engine-fail")]
+    reported = {e.get("missing") for e in problems if e.get("event") == "entry-fail" and e.get("missing")}
+    problems = [e for e in problems if not (e.get("event") == "client-fail"
+                                            and (e.get("error") or {}).get("missing") in reported)]
     if problems:
         raise LoadCheckError(f"{head} in node {start.get('node', '?')}{tail}\n"
                              + "\n".join(describe_problem(p, check, view) for p in problems)
@@ -417,6 +450,11 @@ def _outcome(check: UnitCheck, run: Run, view: Views, mode: str, timeout: float,
     if engine is not None and engine.get("found"):
         first = engine["found"][0]
         doc["engine"] = {"found": _shown(first["path"], view), "via": first["where"]}
+    for e in run.events:
+        if e.get("event") == "postinstall-skipped":
+            step = check.postinstall[int(e.get("step", 0))]
+            notes.append(f"the postinstall step `{step}` was not run: a command it needs is not among the production "
+                         "packages (the platform's install must provide it)")
     if notes:
         doc["notes"] = notes
     return doc

@@ -52,8 +52,9 @@ class Unit:
     # What the platform loads from the function artifact, each an existing file (the load check requires them);
     # empty when the adapter found none, which the load check reports as a warning.
     entries: tuple[Entry, ...] = ()
-    # The shell command the platform runs after installing the dependencies (GCF: the zip's postinstall).
-    postinstall: str | None = None
+    # What the platform runs after installing the dependencies (GCF: the zip's postinstall), as its `&&` steps in
+    # order: the user's own command first, photon-bundle's restore last. The load check runs them.
+    postinstall: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -128,10 +128,12 @@ class GcfAdapter:
         if project.lockfile is None:
             warnings.append("no lockfile: GCF will run `npm install` and may resolve other versions than yours")
         pkg_path = project.root / "package.json"
-        postinstall = postinstall_of(read_text(pkg_path), pkg_path)
+        own = postinstall_of(read_text(pkg_path), pkg_path)
+        postinstall = (own,) if own else ()
         if client_below_node_modules(project):
             package_json, note = package_json_with_restore(read_text(pkg_path), pkg_path)
-            postinstall = postinstall_of(package_json.decode(), pkg_path)
+            if own is None or RESTORE_COMMAND not in own:
+                postinstall = (*postinstall, RESTORE_COMMAND)
             if note:
                 warnings.append(note)
             relocate = (("node_modules/", f"{VENDOR}/node_modules/"),)

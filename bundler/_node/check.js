@@ -32,9 +32,10 @@ function errorEvent(err) {
       stack = at < 0 ? [] : text.slice(at).split('\n').slice(1).map(function (l) { return l.replace(/^- /, ''); })
         .filter(Boolean);
     }
-    out.requireStack = stack;
+    out.requireStack = stack.filter(function (p) { return p.indexOf(spec.tools + '/') !== 0; });
   } else if (err && err.stack) {
-    out.stack = String(err.stack).split('\n').slice(0, 8);
+    out.stack = String(err.stack).split('\n').filter(function (l) { return l.indexOf(spec.tools + '/') < 0; })
+      .slice(0, 8);
   }
   return out;
 }
@@ -178,6 +179,11 @@ function checkClient(fromDir, client) {
   if (event.problem) fail(Object.assign(event, { event: 'engine-fail' })); else report(event);
 }
 
+function walk(value, dotted) {
+  // Lambda's handler export may be a path: file.routes.get
+  return dotted.split('.').reduce(function (v, key) { return v == null ? undefined : v[key]; }, value);
+}
+
 function run() {
   report({ event: 'start', node: process.version, cwd: process.cwd(), arch: process.arch });
   var chain = Promise.resolve();
@@ -188,8 +194,8 @@ function run() {
       return load(file).then(function (mod) {
         var names = mod && (typeof mod === 'object' || typeof mod === 'function') ? Object.keys(mod).slice(0, 20) : [];
         if (entry.export) {
-          var fn = mod && mod[entry.export];
-          if (fn === undefined && mod && mod['default']) fn = mod['default'][entry.export];
+          var fn = walk(mod, entry.export);
+          if (fn === undefined && mod && mod['default']) fn = walk(mod['default'], entry.export);
           if (typeof fn !== 'function') {
             fail({ event: 'export-fail', path: entry.path, export: entry.export, exports: names });
             return;
