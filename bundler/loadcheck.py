@@ -520,6 +520,9 @@ def missing_cause(missing: str, requirer: str | None, check: UnitCheck) -> str:
         return ("the generated Photon.js client node_modules/@generated/photon is not in the bundle (run "
                 "`prisma2 generate` before bundling, and check the exclude patterns)")
     name = module_name(missing)
+    if name is not None and name == missing and _bundled_package(check, name):
+        return (f"package {name} is in the bundle, but Node finds no file to load in it: its package.json `main` "
+                "(or `exports`) names a file that is not there, and it has no index.js")
     if name is None:
         return ("a file the code requires is not in the bundle: the platform's file rules left it out or the "
                 "require could not be followed; name it with --include (Netlify: included_files, Serverless: "
@@ -533,6 +536,18 @@ def missing_cause(missing: str, requirer: str | None, check: UnitCheck) -> str:
     return (f"package {name} is installed in the project but not in the bundle: no production dependency leads to "
             f"it{who}; add it to the dependencies of package.json (or of the package that requires it), or check "
             "the exclude patterns")
+
+
+def _bundled_package(check: UnitCheck, name: str) -> bool:
+    """Whether an artifact of the unit carries the package `name` (its package.json, at any depth)."""
+    for artifact in check.artifacts:
+        try:
+            with zipfile.ZipFile(artifact.path) as zf:
+                if any(n.endswith(f"node_modules/{name}/package.json") for n in zf.namelist()):
+                    return True
+        except (OSError, zipfile.BadZipFile):
+            continue
+    return False
 
 
 def _pending(events: tuple[dict[str, Any], ...]) -> str | None:
