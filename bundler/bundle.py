@@ -1,8 +1,9 @@
-"""The bundle pipeline: inspect -> resolve -> acquire -> plan -> write -> check -> verify -> commit.
+"""The bundle pipeline: inspect -> resolve -> acquire -> plan -> write -> check -> verify -> load check -> commit.
 
 Each step is a function of the one before; only this module sequences them and touches the output
 folder. Artifacts are written to temp files beside their final paths and renamed into place only after
-every size and verification check passed, so a failed or interrupted run leaves nothing half-written.
+every size, verification and load check passed (bundler/loadcheck.py: each unit's artifacts unpacked and
+required in a fresh node), so a failed or interrupted run leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -346,7 +347,8 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
                 state(out_dir, files, artifacts, folders)
             return previous
         prepare_out_dir(out_dir)
-        docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log)
+        checks = LoadCheckContext(adapter.key, tree, tree_project, installed, options, env)
+        docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks)
         doc = merge_unit_docs(units, docs)
         doc["inputs_fingerprint"] = written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written))
         outputs = adapter.outputs(project, options, units, doc, out_dir)
@@ -371,8 +373,8 @@ def _checked_limits(adapter: PlatformAdapter, unit: Unit, plan: BundlePlan, log:
 
 def _write_units(planned: list[tuple[Unit, RuntimeProfile, str, BundlePlan, dict[str, Any], list[Limit]]],
                  adapter: PlatformAdapter, options: Resolved, out_dir: Path, env: Mapping[str, str], stack: ExitStack,
-                 kind: EngineKind, log: Log) -> tuple[list[dict[str, Any]], list[Written]]:
-    """Write, size-check and verify each unit's artifacts into temp files; their manifests and the files."""
+                 kind: EngineKind, log: Log, checks: LoadCheckContext) -> tuple[list[dict[str, Any]], list[Written]]:
+    """Write, size-check, verify and load-check each unit's artifacts in temp files; their manifests and the files."""
     docs: list[dict[str, Any]] = []
     all_written: list[Written] = []
     for unit, profile, runtime_why, plan, engine_info, limits_before in planned:
@@ -380,11 +382,56 @@ def _write_units(planned: list[tuple[Unit, RuntimeProfile, str, BundlePlan, dict
         limits = limits_before + _named(unit, unit_zipped_limits(adapter, options, unit, written))
         _raise_if_over(limits, plan, written)
         verification = _verify(written, profile, kind, options, plan, log)
+        loaded = _load_check(checks, unit, profile, plan, written, kind, log)
         unit_doc = build_manifest(adapter, profile, runtime_why, plan, written, limits, engine_info)
         unit_doc["verify"] = verification
+        unit_doc["load_check"] = loaded
         docs.append(unit_doc)
         all_written += written
     return docs, all_written
+
+
+@dataclass(frozen=True)
+class LoadCheckContext:
+    """What the load check needs besides the unit: the tree that was bundled and the run's settings."""
+
+    platform: str
+    tree: Path
+    project: Project
+    installed: Mapping[str, PackageJson]
+    options: Resolved
+    env: Mapping[str, str]
+
+
+def _load_check(ctx: LoadCheckContext, unit: Unit, profile: RuntimeProfile, plan: BundlePlan, written: list[Written],
+                kind: EngineKind, log: Log) -> dict[str, Any]:
+    """Prove the unit's temp artifacts load (bundler/loadcheck.py); raises LoadCheckError before anything is renamed."""
+    from bundler.loadcheck import Artifact, UnitCheck, client_specs, load_check
+    from bundler.plan import dependency_closure
+
+    mode = ctx.options["load_check"]
+    if mode == "off":
+        return {"skipped": True, "reason": f"turned off ({ctx.options.source('load_check')})"}
+    names: tuple[str, ...] = ()
+    if plan.engine is not None and kind != "client":
+        names = tuple(sorted({posixpath.basename(plan.engine.arc),
+                              *(engine_filename(kind, t) for t in profile.accepted_targets)}))
+    standin: tuple[str, ...] = ()
+    if unit.dependencies == "client-only":  # the platform installs the rest: the project's packages stand in
+        closure, _ = dependency_closure(ctx.project.package, ctx.installed)
+        standin = tuple(sorted(d for d in closure if (ctx.tree / d).is_dir()))
+    engine_arc = plan.engine.arc if plan.engine else None
+    for old, new in unit.relocate if unit.postinstall else ():
+        if engine_arc is not None and engine_arc.startswith(new):  # where the postinstall puts it back (GCF)
+            engine_arc = old + engine_arc[len(new):]
+    check = UnitCheck(
+        platform=ctx.platform, unit=unit.name, entries=unit.entries,
+        artifacts=tuple(Artifact(w.plan.kind, w.plan.filename, w.result.path) for w in written),
+        kind=kind, engine_arc=engine_arc, engine_artifact=plan.engine_artifact,
+        engine_names=names, clients=client_specs(ctx.project), node_major=profile.runtime.node,
+        layer_layout=layer_options()[0], tree=ctx.tree, package=ctx.project.package, postinstall=unit.postinstall,
+        standin=standin, image=ctx.options["image"] or profile.image, arch=profile.arch)
+    return load_check(check, mode, ctx.options["load_check_timeout"], ctx.env, log)
 
 
 def reuse_state(own_tree: bool, adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: Mapping[str, str]
@@ -494,6 +541,8 @@ def merge_unit_docs(units: list[Unit], docs: list[dict[str, Any]]) -> dict[str, 
     doc["warnings"] = [f"{u.name}: {w}" for u, d in zip(units, docs) for w in [*u.warnings, *d["warnings"]]]
     doc["verify"] = {"skipped": all(d["verify"].get("skipped") for d in docs),
                      "units": {u.name: d["verify"] for u, d in zip(units, docs)}}
+    doc["load_check"] = {"skipped": all(d["load_check"].get("skipped") for d in docs),
+                         "units": {u.name: d["load_check"] for u, d in zip(units, docs)}}
     doc["units"] = [
         {"name": u.name, "runtime": d["runtime"], "runtime_source": d["runtime_source"], "arch": d["arch"],
          "os": d["os"], "engine": d["engine"], "artifacts": [a["path"] for a in d["artifacts"]],

@@ -62,6 +62,11 @@ class VerifyError(BundleError):
     exit_code = 5
 
 
+class LoadCheckError(VerifyError):
+    """An artifact does not load: an entry point or the Prisma client fails to require, or the client's own
+    engine lookup would not find the bundled engine (bundler/loadcheck.py)."""
+
+
 class EngineFetchError(BundleError):
     """Download, checksum or cache failure while acquiring an engine."""
 

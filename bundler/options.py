@@ -26,6 +26,7 @@ CONFIG_FILE = "photon-bundle.toml"
 FORMATS = ("zip", "layer", "both")
 ENGINE_SOURCES = ("auto", "local", "cache", "mirror", "docker")
 BUILDS = ("none", "docker")
+LOAD_CHECKS = ("node", "docker", "off")  # bundler/loadcheck.py
 
 
 def _str(value: Any) -> str:
@@ -109,6 +110,8 @@ KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "build_command": (_str, None),
     "build_env": (_env_pairs, ()),
     "build_timeout": (_float, 900.0),
+    "load_check": (_choice(LOAD_CHECKS), "node"),
+    "load_check_timeout": (_float, 30.0),
 }
 # Keys only a flag sets (not meaningful in a shared config file).
 FLAG_ONLY = ("force",)

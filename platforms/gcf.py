@@ -37,7 +37,7 @@ from bundler.options import Resolved
 from bundler.plan import generated_app_dirs
 from bundler.project import Project
 from bundler.targets import load_matrix
-from platforms.base import OutputFile, Unit
+from platforms.base import Entry, OutputFile, Unit, package_main, script_file
 from platforms.configfiles import dump_json, parse_json, read_ignore_file, read_text
 
 VENDOR = "photon-bundle-vendor"
@@ -164,6 +164,14 @@ def check_npm_lockfile(root: Path) -> None:
         return
 
 
+def postinstall_of(text: str, where: Path) -> str | None:
+    """The postinstall script of a package.json text (what npm runs after the cloud install), or None."""
+    data = parse_json(text, where)
+    scripts = data.get("scripts") if isinstance(data, dict) else None
+    script = scripts.get("postinstall") if isinstance(scripts, dict) else None
+    return script if isinstance(script, str) and script.strip() else None
+
+
 class GcfAdapter:
     key = "gcf"
     function_filename = "source.zip"
@@ -188,18 +196,27 @@ class GcfAdapter:
         if project.lockfile is None:
             warnings.append("no lockfile: GCF will run `npm install` and may resolve other versions than yours")
         check_npm_lockfile(project.root)
+        pkg_path = project.root / "package.json"
+        own = postinstall_of(read_text(pkg_path), pkg_path)
+        postinstall = (own,) if own else ()
         if client_below_node_modules(project):
-            pkg_path = project.root / "package.json"
             package_json, note = package_json_with_restore(read_text(pkg_path), pkg_path)
+            if own is None or RESTORE_COMMAND not in own:
+                postinstall = (*postinstall, RESTORE_COMMAND)
             if note:
                 warnings.append(note)
             relocate = (("node_modules/", f"{VENDOR}/node_modules/"),)
             generated = (("package.json", package_json), (f"{VENDOR}/restore.js", RESTORE_JS.encode()))
         has_ignore = (project.root / IGNORE_FILE).is_file()
+        main = (package_main(project) or script_file(project.root, "index.js")
+                or script_file(project.root, "function.js"))
+        if main is None:
+            warnings.append("no entry point to load-check: package.json names no existing `main` and there is no "
+                            "index.js or function.js")
         return [Unit(name="", function_filename=self.function_filename, excludes=excludes,
                      dependencies="client-only", relocate=relocate, generated=generated,
                      meta={"ignore_file": IGNORE_FILE if has_ignore else "(gcloud's default)"},
-                     warnings=tuple(warnings))]
+                     warnings=tuple(warnings), entries=(Entry(main),) if main else (), postinstall=postinstall)]
 
     def outputs(self, project: Project, options: Resolved, units: list[Unit],
                 doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:

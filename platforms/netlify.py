@@ -40,7 +40,7 @@ from bundler.errors import ConfigError, ProjectError
 from bundler.options import Resolved
 from bundler.project import Project
 from bundler.targets import load_matrix
-from platforms.base import OutputFile, Unit
+from platforms.base import Entry, OutputFile, Unit
 from platforms.configfiles import dump_json, read_text, read_toml, toml_key_line
 from platforms.jsdeps import SCANNED, function_scan
 
@@ -142,13 +142,14 @@ class NetlifyAdapter:
         roots = {*found.modules, *(("", m) for m in settings["external_node_modules"])}
         generated: tuple[tuple[str, bytes], ...] = ()
         entry = main
+        ext = "." + main.rsplit(".", 1)[-1]
+        esm = ext == ".mjs" or (ext == ".js" and is_esm(project))
         if "/" in main:
-            ext = "." + main.rsplit(".", 1)[-1]
             entry = f"{name}{ext}"
             if entry in app_files:
                 raise ProjectError(f"function {name}: its entry file {entry} would replace the project's own {entry}",
                                    hint="rename the function or that file")
-            generated = ((entry, entry_file(main, esm=ext == ".mjs" or (ext == ".js" and is_esm(project)))),)
+            generated = ((entry, entry_file(main, esm=esm)),)
         warnings = [*general, *(f"{m} (add the file to included_files if it is loaded)" for m in found.missing)]
         return Unit(
             name=name, function_filename=f"functions/{name}.zip", app_files=app_files,
@@ -156,6 +157,8 @@ class NetlifyAdapter:
             ignored_modules=frozenset(settings["ignored_node_modules"]), generated=generated,
             meta={"main_file": main, "entry": entry, "handler": f"{entry.rsplit('.', 1)[0]}.handler"},
             warnings=tuple(warnings),
+            # Lambda calls `handler`; an ES module may be a Netlify v2 function (a default export) instead.
+            entries=(Entry(entry, None if esm else "handler"),),
         )
 
     def outputs(self, project: Project, options: Resolved, units: list[Unit], doc: Mapping[str, Any],

@@ -47,7 +47,7 @@ from bundler.options import Resolved
 from bundler.plan import DEFAULT_EXCLUDES
 from bundler.project import Project
 from bundler.targets import load_matrix, node_range_allows
-from platforms.base import OutputFile, Unit
+from platforms.base import Entry, OutputFile, Unit, package_main, script_file
 from platforms.configfiles import read_ignore_file, read_json_object
 
 CONFIG = "up.json"
@@ -199,6 +199,26 @@ def missing_start_file(root: Path, command: str) -> str | None:
     return script
 
 
+def server_file(project: Project, command: str) -> str | None:
+    """The file up's proxy starts: the script of a `node FILE` command, else package.json main, else app.js.
+    The load check requires it with listening turned off."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = []
+    for i, word in enumerate(words[:-1]):
+        if posixpath_base(word) == "node":
+            script = next((w for w in words[i + 1:] if not w.startswith("-")), None)
+            found = script_file(project.root, script) if script else None
+            if found:
+                return found
+    return package_main(project) or script_file(project.root, "app.js")
+
+
+def posixpath_base(word: str) -> str:
+    return word.rsplit("/", 1)[-1]
+
+
 class UpAdapter:
     key = "up"
     function_filename = "function.zip"
@@ -242,8 +262,13 @@ class UpAdapter:
         has_ignore = (project.root / IGNORE_FILE).is_file()
         meta = {"config": CONFIG if config.exists else "(none)",
                 "ignore_file": IGNORE_FILE if has_ignore else "(up's defaults)", "start": command}
+        server = server_file(project, command)
+        if server is None:
+            warnings.append(f"no server file to load-check: `{command}` ({command_from}) runs no `node FILE`, and "
+                            "package.json names no existing main and there is no app.js")
         return [Unit(name="", function_filename=self.function_filename, layer_filename=self.layer_filename,
-                     excludes=excludes, meta=meta, warnings=tuple(warnings))]
+                     excludes=excludes, meta=meta, warnings=tuple(warnings),
+                     entries=(Entry(server),) if server else ())]
 
     def _runtime(self, project: Project, config: UpConfig, options: Resolved, warnings: list[str]) -> str:
         """The runtime the pipeline will pick (bundle.choose_runtime), with warnings where up would deploy another."""

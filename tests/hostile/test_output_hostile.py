@@ -342,7 +342,7 @@ def test_package_json_with_bom_latin1_or_invalid_json_is_still_bundled(
     result = subprocess.run(["node", "-e", "console.log(typeof require('debug'), require('ms'))"], cwd=task,
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "string ms"
+    assert result.stdout.strip() == "function ms"  # debug is a factory, as the real package is
 
 
 # ------------------------------------------------------------------------------ leaked build outputs

@@ -55,6 +55,14 @@ def engines(zip_path: Path) -> dict[str, int]:
     return {name: mode for name, mode in zip_modes(zip_path).items() if "query-engine-" in name}
 
 
+@pytest.fixture(autouse=True)
+def runtime_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stand-in Photon runtime asks PHOTON_TEST_PLATFORM which target it runs on (the real one asks
+    get-platform). photon-bundle's own load check runs the bundle on this machine, so the tests say the
+    function's platform for it as they do for their own node runs."""
+    monkeypatch.setenv("PHOTON_TEST_PLATFORM", "rhel-openssl-1.0.x")
+
+
 def cached_engine(tmp_path: Path, target: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """photon-bundle's cache holds the target's engine for the examples' engine commit (as after
     `photon-bundle engines fetch`), so the run needs no network."""
@@ -70,6 +78,7 @@ def test_google_cloud_functions(tmp_path: Path, elf_cache: Path, capsys: pytest.
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     project = gcf_example(tmp_path / "google-cloud-functions", elf_cache)
     cached_engine(tmp_path, "debian-openssl-1.1.x", monkeypatch)
+    monkeypatch.setenv("PHOTON_TEST_PLATFORM", "debian-openssl-1.1.x")
     before = tree_digest(project)
     doc = bundle_ok("gcf", project, tmp_path / "out", capsys)
     assert (doc["runtime"], doc["engine"]["target"]) == ("nodejs10", "debian-openssl-1.1.x")
