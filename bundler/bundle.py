@@ -24,8 +24,10 @@ from bundler.archive import ArchiveResult, write_zip, zip_epoch
 from bundler.deflate import DEFLATE_BACKEND
 from bundler.engines import EngineKind, engine_filename, parse_engine_filename
 from bundler.errors import BundleError, ConfigError, ProjectError, SizeLimitError, VerifyError
+from bundler.layout import project_tree
 from bundler.limits import Limit, breakdown, format_breakdown, format_size
 from bundler.options import Resolved, output_dir
+from bundler.pkgmanager import Layout, detect_layout
 from bundler.plan import (
     DEFAULT_EXCLUDES,
     ArtifactPlan,
@@ -36,6 +38,7 @@ from bundler.plan import (
     plan_bundle,
 )
 from bundler.project import PackageJson, Project, read_package_json, read_project
+from bundler.resolve import resolve_project
 from bundler.reuse import (
     HASHES_NAME,
     STATE_NAME,
@@ -227,7 +230,8 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         out_rel = _rel_inside(out_dir, project.root)  # the same place in a tree built from a copy
         build = docker_build_options(options, out_rel)
         tree = stack.enter_context(_tree(project, _build_profile(profiles, options), build, options, log))
-        files, folders = _walk(tree, out_rel, options)
+        tree_project = project if tree == project.root else read_project(tree)
+        files, folders, layout_seen, packages = _scan(tree, tree_project, out_rel, options, log)
         engine_files = [f for f in files if parse_engine_filename(posixpath.basename(f.rel))]  # one pass for all
         kind = engine_kind(project, engine_files, env)
         layout, template = layer_options()
@@ -237,14 +241,13 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             raise ConfigError(f"--format {options['format']}: the layer carries the native query engine, and this "
                               "project's Prisma client needs none (engineType client / the prisma-client generator)",
                               hint="use --format zip")
-        tree_project = project if tree == project.root else read_project(tree)
         installed = installed_packages(files)
         engines: dict[str, tuple[EngineChoice | None, dict[str, Any]]] = {}
         planned: list[tuple[Unit, RuntimeProfile, str, BundlePlan, dict[str, Any], list[Limit]]] = []
         for unit, (profile, runtime_why) in zip(units, profiles):
             if profile.target not in engines:
                 engines[profile.target] = _engine(project, tree, engine_files, kind, profile, options, env, stack,
-                                                  progress, build, log)
+                                                  progress, build, log, packages)
             choice, engine_info = engines[profile.target]
             plan = plan_bundle(tree_project, files, installed, choice,
                                unit_plan_options(options, unit, out_rel, layout, template))
@@ -266,6 +269,8 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         out_dir.mkdir(parents=True, exist_ok=True)
         docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log)
         doc = merge_unit_docs(units, docs)
+        doc["layout"] = layout_seen.as_dict()
+        doc["out_dir"] = str(out_dir.resolve())
         doc["inputs_fingerprint"] = written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written))
         outputs = adapter.outputs(project, options, units, doc, out_dir)
         if outputs:
@@ -317,12 +322,24 @@ def unit_profile(adapter: PlatformAdapter, project: Project, options: Resolved,
     return resolve(adapter.key, runtime, arch), why
 
 
-def _walk(tree: Path, out_rel: str | None, options: Resolved) -> tuple[list[FileEntry], list[FolderEntry]]:
+def _scan(tree: Path, project: Project, out_rel: str | None, options: Resolved,
+          log: Log) -> tuple[list[FileEntry], list[FolderEntry], Layout, dict[str, Path]]:
+    """The npm-shaped tree to plan on (bundler/layout.py): the project's own files (its folder minus
+    node_modules) and every package it can load, found by Node's lookup wherever the package manager put
+    it (bundler/resolve.py) and laid out flat; the folders the no-op check watches; the layout seen; and
+    each package name's real folder (for the engine version)."""
+    layout_seen = detect_layout(tree)
     skip = {".git/", ".photon-bundle/", *([out_rel + "/"] if out_rel else [])}
     excluded_link = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *options["exclude"]])
     folders: list[FolderEntry] = []
-    files = walk_tree(tree, skip_dir=lambda rel: rel in skip, skip_link=excluded_link.match_file, folders=folders)
-    return files, folders
+    app = walk_tree(tree, skip_dir=lambda rel: rel in skip or rel == "node_modules/" or rel.endswith("/node_modules/"),
+                    skip_link=excluded_link.match_file, folders=folders)
+    schema = project.schema.path if project.schema else None
+    resolution = resolve_project(tree, layout_seen.repo_root, schema_path=schema)
+    for warning in resolution.warnings:
+        log(f"warning: {warning}")
+    built = project_tree(resolution, app, folders, skip_link=excluded_link.match_file)
+    return built.files, built.folders, layout_seen, resolution.packages_by_name()
 
 
 def _log_units(units: list[Unit], profiles: list[tuple[RuntimeProfile, str]], log: Log) -> None:
@@ -416,7 +433,8 @@ def write_outputs(outputs: list[OutputFile], log: Log) -> None:
 
 def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: EngineKind, profile: RuntimeProfile,
             options: Resolved, env: Mapping[str, str], stack: ExitStack, progress: bool,
-            build: DockerBuildOptions | None, log: Log | None = None) -> tuple[EngineChoice | None, dict[str, Any]]:
+            build: DockerBuildOptions | None, log: Log | None = None,
+            packages: Mapping[str, Path] | None = None) -> tuple[EngineChoice | None, dict[str, Any]]:
     if kind == "client":
         return None, {"kind": "client", "target": None, "note": "Prisma client engine: no native engine needed"}
     from bundler.engines.acquire import EngineOptions, acquire
@@ -431,7 +449,8 @@ def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: E
     acquired = acquire(
         kind, profile.target, project_root=tree, local=local.path if local else None,
         options=EngineOptions(source=options["engine_source"], mirror=options["mirror"], offline=options["offline"],
-                              version=options["engine_version"], progress=progress, env=dict(env)),
+                              version=options["engine_version"], progress=progress, env=dict(env),
+                              packages=dict(packages or {})),
         docker=docker, found=engines_on_disk(engine_files),
     )
     rel = local.rel if local is not None and acquired.source == "local" else None

@@ -59,22 +59,30 @@ class Resolution:
         return next((Path(real) for real in self.order if self.names[real] == name), None)
 
     def packages_by_name(self) -> dict[str, Path]:
+        """Each package name's folder as package_folder() finds it."""
         out: dict[str, Path] = {}
         for real in self.order:
-            found = self.package_folder(self.names[real])
-            if found is not None:
-                out.setdefault(self.names[real], found)
+            out.setdefault(self.names[real], Path(real))
+        out.update((name, Path(real)) for name, real in self.edges.get(ROOT, {}).items())
         return out
 
 
-def implicit_edges(path: Path = IMPLICIT_FILE) -> dict[str, tuple[str, ...]]:
-    """package name -> modules it loads that its package.json does not name."""
+@dataclass(frozen=True)
+class Implicit:
+    """The modules no package.json names (implicit_modules.toml)."""
+
+    edges: Mapping[str, tuple[str, ...]]  # package name -> modules it loads
+    generators: Mapping[str, str]  # generator provider -> the module its default output is loaded as
+
+
+def implicit_edges(path: Path = IMPLICIT_FILE) -> Implicit:
     with path.open("rb") as fh:
         data = tomllib.load(fh)
-    out: dict[str, list[str]] = {}
+    edges: dict[str, list[str]] = {}
     for edge in data.get("edge", []):
-        out.setdefault(str(edge["package"]), []).append(str(edge["module"]))
-    return {k: tuple(v) for k, v in out.items()}
+        edges.setdefault(str(edge["package"]), []).append(str(edge["module"]))
+    generators = {str(g["provider"]): str(g["module"]) for g in data.get("generator", [])}
+    return Implicit(edges={k: tuple(v) for k, v in edges.items()}, generators=generators)
 
 
 def _read_json(path: str) -> dict[str, object]:
@@ -144,7 +152,7 @@ class _Lookup:
             directory = parent
 
 
-def resolve_project(project: Path, repo_root: Path, *, implicit: Mapping[str, tuple[str, ...]] | None = None,
+def resolve_project(project: Path, repo_root: Path, *, implicit: Implicit | None = None,
                     schema_path: str | None = None) -> Resolution:
     """Every package folder the project's files, and the packages they load, can reach.
 
@@ -164,9 +172,10 @@ def resolve_project(project: Path, repo_root: Path, *, implicit: Mapping[str, tu
     order: list[str] = []
     warnings: list[str] = []
     # modules a requirer loads from a known folder (generator outputs), not by lookup
-    pins: dict[str, dict[str, str]] = {ROOT: dict(_generator_outputs(root, schema_path, warnings))}
+    outputs, defaults = _generator_outputs(root, schema_path, implicit, warnings)
+    pins: dict[str, dict[str, str]] = {ROOT: dict(outputs)}
     queue: list[tuple[str, str, list[tuple[str, bool]]]] = [
-        (ROOT, root, [*_requires(manifest, dev=True), *((m, True) for m in pins[ROOT])])]
+        (ROOT, root, [*_requires(manifest, dev=True), *((m, True) for m in [*pins[ROOT], *defaults])])]
     while queue:
         key, real_dir, requires = queue.pop(0)
         found_here = edges.setdefault(key, {})
@@ -180,10 +189,11 @@ def resolve_project(project: Path, repo_root: Path, *, implicit: Mapping[str, tu
             names[real] = name
             order.append(real)
             data = _read_json(posixpath.join(real, "package.json"))
-            own = _requires(data, dev=False) + [(m, True) for m in implicit.get(name, ())]
+            own = _requires(data, dev=False) + [(m, True) for m in implicit.edges.get(name, ())]
             if "/node_modules/" not in real + "/":  # a workspace package: its schema's outputs are its modules
-                pins[real] = dict(_generator_outputs(real, _schema_of(real, data), warnings))
-                own += [(m, True) for m in pins[real]]
+                outputs, defaults = _generator_outputs(real, _schema_of(real, data), implicit, warnings)
+                pins[real] = dict(outputs)
+                own += [(m, True) for m in [*pins[real], *defaults]]
             queue.append((real, real, own))
     return Resolution(project=root, repo_root=stop, edges=edges, order=tuple(order), names=names,
                       searched=tuple(lookup.searched), warnings=tuple(warnings))
@@ -195,18 +205,23 @@ def _schema_of(folder: str, data: Mapping[str, object]) -> str | None:
     return next((c for c in [*candidates, *SCHEMA_CANDIDATES] if os.path.isfile(posixpath.join(folder, c))), None)  # noqa: PTH113
 
 
-def _generator_outputs(folder: str, schema_path: str | None, warnings: list[str]) -> list[tuple[str, str]]:
-    """(module name, real folder) of each client generator `output` below a node_modules folder."""
+def _generator_outputs(folder: str, schema_path: str | None, implicit: Implicit,
+                       warnings: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(module name, real folder) of each client generator `output` below a node_modules folder, and the
+    modules that generators without an `output` are loaded as (implicit_modules.toml)."""
     if schema_path is None:
-        return []
+        return [], []
     path = posixpath.join(folder, schema_path)
     try:
         with open(path, encoding="utf-8") as fh:  # noqa: PTH123
             schema = parse_schema(fh.read(), path)
     except (OSError, UnicodeDecodeError):
-        return []
+        return [], []
     out: list[tuple[str, str]] = []
+    defaults: list[str] = []
     for gen in schema.client_generators:
+        if not gen.output and gen.provider in implicit.generators:
+            defaults.append(implicit.generators[gen.provider])
         if not gen.output or gen.output.startswith("env:"):
             continue
         target = os.path.realpath(posixpath.join(posixpath.dirname(path), gen.output))
@@ -225,4 +240,4 @@ def _generator_outputs(folder: str, schema_path: str | None, warnings: list[str]
         else:
             warnings.append(f"generator {gen.name} in {path}: output {gen.output} does not exist; "
                             "run `prisma generate` first")
-    return out
+    return out, defaults

@@ -53,6 +53,9 @@ class EngineOptions:
     timeout: float = 30.0
     progress: bool = False
     env: Mapping[str, str] = field(default_factory=dict)  # the environment, passed in
+    # package name -> real folder, as the resolver found them (pnpm's store, a workspace root): where the
+    # engine version is read first (bundler/resolve.py)
+    packages: Mapping[str, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,7 @@ def acquire(
         failures.append(f"project: no {filename} on disk" + (f" (expected {local})" if local is not None else "")
                         + on_disk)
     try:
-        version = engines_version(project_root, options.version, options.env)
+        version = engines_version(project_root, options.version, options.env, packages=options.packages)
     except ProjectError as err:
         raise EngineNotFoundError(
             f"the {kind} engine {filename} for target {target} is not in the project, and photon-bundle cannot "
@@ -242,7 +245,7 @@ def _binary_targets_hint(target: str) -> str:
 
 def _version_or_none(project_root: Path, options: EngineOptions) -> str | None:
     try:
-        return engines_version(project_root, options.version, options.env)
+        return engines_version(project_root, options.version, options.env, packages=options.packages)
     except BundleError:
         return None
 

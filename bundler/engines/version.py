@@ -35,7 +35,12 @@ def check_version(version: str, *, origin: str) -> str:
     return value
 
 
-def _package_dirs(project_root: Path, package: tuple[str, str]) -> Iterator[Path]:
+def _package_dirs(project_root: Path, package: tuple[str, str],
+                  packages: Mapping[str, Path] | None = None) -> Iterator[Path]:
+    found = (packages or {}).get("/".join(package))
+    if found is not None:  # where the resolver found it (pnpm's store, a workspace root's node_modules)
+        yield found / "package.json"
+        return
     for folder in (project_root, *project_root.parents):
         yield folder.joinpath("node_modules", *package, "package.json")
 
@@ -65,18 +70,19 @@ def _read_engines_version(manifest: Path, *, commit_fallback: bool) -> str | Non
 
 
 def engines_version(project_root: Path, options_version: str | None, env: Mapping[str, str], *,
-                    flag: str = "--engine-version") -> str:
+                    flag: str = "--engine-version", packages: Mapping[str, Path] | None = None) -> str:
     """The prisma-engines commit hash the project's client was built for.
 
     Raises ProjectError, naming every place it looked, when no source gives a version; `flag` is how the
-    calling command spells the option that gives it (`engines fetch` says --version).
+    calling command spells the option that gives it (`engines fetch` says --version). `packages` maps package
+    names to the folders the resolver found them in; a package it names is read there, not looked up.
     """
     override = env.get(ENV_OVERRIDE, "").strip()
     if override:
         return check_version(override, origin=f"${ENV_OVERRIDE}")
     looked: list[str] = []
     for package, commit_fallback in ((ENGINES_VERSION_PACKAGE, False), (CLIENT_PACKAGE, True)):
-        for manifest in _package_dirs(project_root, package):
+        for manifest in _package_dirs(project_root, package, packages):
             version = _read_engines_version(manifest, commit_fallback=commit_fallback)
             if version is not None:
                 return version
