@@ -231,7 +231,8 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         build = docker_build_options(options, out_rel)
         tree = stack.enter_context(_tree(project, _build_profile(profiles, options), build, options, log))
         tree_project = project if tree == project.root else read_project(tree)
-        files, folders, layout_seen, packages = _scan(tree, tree_project, out_rel, options, log)
+        scanned = _scan(tree, tree_project, out_rel, options, log)
+        files, folders = scanned.files, scanned.folders
         engine_files = [f for f in files if parse_engine_filename(posixpath.basename(f.rel))]  # one pass for all
         kind = engine_kind(project, engine_files, env)
         layout, template = layer_options()
@@ -247,10 +248,11 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         for unit, (profile, runtime_why) in zip(units, profiles):
             if profile.target not in engines:
                 engines[profile.target] = _engine(project, tree, engine_files, kind, profile, options, env, stack,
-                                                  progress, build, log, packages)
+                                                  progress, build, log, scanned.packages)
             choice, engine_info = engines[profile.target]
             plan = plan_bundle(tree_project, files, installed, choice,
-                               unit_plan_options(options, unit, out_rel, layout, template))
+                               unit_plan_options(options, unit, out_rel, layout, template,
+                                                 scanned.client_folders))
             for warning in plan.warnings:
                 log(f"warning: {unit.name + ': ' if unit.name else ''}{warning}")
             limits_before = _named(unit, unzipped_limits(adapter, plan))
@@ -268,9 +270,7 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             return previous
         out_dir.mkdir(parents=True, exist_ok=True)
         docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log)
-        doc = merge_unit_docs(units, docs)
-        doc["layout"] = layout_seen.as_dict()
-        doc["out_dir"] = str(out_dir.resolve())
+        doc = {**merge_unit_docs(units, docs), "layout": scanned.layout.as_dict(), "out_dir": str(out_dir.resolve())}
         doc["inputs_fingerprint"] = written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written))
         outputs = adapter.outputs(project, options, units, doc, out_dir)
         if outputs:
@@ -322,8 +322,16 @@ def unit_profile(adapter: PlatformAdapter, project: Project, options: Resolved,
     return resolve(adapter.key, runtime, arch), why
 
 
-def _scan(tree: Path, project: Project, out_rel: str | None, options: Resolved,
-          log: Log) -> tuple[list[FileEntry], list[FolderEntry], Layout, dict[str, Path]]:
+@dataclass(frozen=True)
+class Scanned:
+    files: list[FileEntry]  # the npm-shaped tree: rel is the path in the bundle, fspath the real file
+    folders: list[FolderEntry]  # what the no-op check watches
+    layout: Layout  # the package manager and layout seen
+    packages: dict[str, Path]  # package name -> real folder (for the engine version)
+    client_folders: tuple[str, ...]  # where generated clients were placed
+
+
+def _scan(tree: Path, project: Project, out_rel: str | None, options: Resolved, log: Log) -> Scanned:
     """The npm-shaped tree to plan on (bundler/layout.py): the project's own files (its folder minus
     node_modules) and every package it can load, found by Node's lookup wherever the package manager put
     it (bundler/resolve.py) and laid out flat; the folders the no-op check watches; the layout seen; and
@@ -339,7 +347,7 @@ def _scan(tree: Path, project: Project, out_rel: str | None, options: Resolved,
     for warning in resolution.warnings:
         log(f"warning: {warning}")
     built = project_tree(resolution, app, folders, skip_link=excluded_link.match_file)
-    return built.files, built.folders, layout_seen, resolution.packages_by_name()
+    return Scanned(built.files, built.folders, layout_seen, resolution.packages_by_name(), built.client_folders)
 
 
 def _log_units(units: list[Unit], profiles: list[tuple[RuntimeProfile, str]], log: Log) -> None:
@@ -361,13 +369,13 @@ def _build_profile(profiles: list[tuple[RuntimeProfile, str]], options: Resolved
 
 
 def unit_plan_options(options: Resolved, unit: Unit, out_rel: str | None, layout: dict[str, str],
-                      template: str) -> PlanOptions:
+                      template: str, client_folders: tuple[str, ...] = ()) -> PlanOptions:
     return PlanOptions(excludes=(*unit.excludes, *options["exclude"]), includes=(*unit.includes, *options["include"]),
                        out_rel=out_rel, format=options["format"], layer_node_modules=options["layer_node_modules"],
                        function_filename=unit.function_filename, layer_filename=unit.layer_filename,
                        layer_layout=layout, wrapper_template=template, app_files=unit.app_files, roots=unit.roots,
                        ignored_modules=unit.ignored_modules, dependencies=unit.dependencies,
-                       relocate=unit.relocate, generated=unit.generated)
+                       relocate=unit.relocate, generated=unit.generated, client_folders=client_folders)
 
 
 def _named(unit: Unit, limits: list[Limit]) -> list[Limit]:

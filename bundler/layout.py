@@ -121,6 +121,7 @@ class Tree:
     files: list[FileEntry]
     folders: list[FolderEntry]
     placements: list[Placement]
+    client_folders: tuple[str, ...]  # where generated clients were placed ("node_modules/.prisma/")
 
 
 def project_tree(resolution: Resolution, app_files: list[FileEntry], app_folders: list[FolderEntry], *,
@@ -137,4 +138,5 @@ def project_tree(resolution: Resolution, app_files: list[FileEntry], app_folders
             continue
         folders.append(FolderEntry(searched, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
     merged = sorted([*app_files, *files], key=lambda e: e.rel)
-    return Tree(files=merged, folders=folders, placements=placements)
+    clients = tuple(p.path + "/" for p in placements if p.real in resolution.generated)
+    return Tree(files=merged, folders=folders, placements=placements, client_folders=clients)

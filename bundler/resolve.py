@@ -49,6 +49,7 @@ class Resolution:
     names: Mapping[str, str]  # real package folder -> the module name it was first reached by
     searched: tuple[str, ...]  # node_modules folders the lookup listed (for the no-op check)
     warnings: tuple[str, ...]
+    generated: frozenset[str] = frozenset()  # real folders reached as generated clients (implicit modules)
 
     def package_folder(self, name: str) -> Path | None:
         """The package `name` as the project reaches it: the project's own lookup first, else the first copy
@@ -176,6 +177,8 @@ def resolve_project(project: Path, repo_root: Path, *, implicit: Implicit | None
     pins: dict[str, dict[str, str]] = {ROOT: dict(outputs)}
     queue: list[tuple[str, str, list[tuple[str, bool]]]] = [
         (ROOT, root, [*_requires(manifest, dev=True), *((m, True) for m in [*pins[ROOT], *defaults])])]
+    generated: set[str] = set()
+    implicit_names = {m for ms in implicit.edges.values() for m in ms} | set(implicit.generators.values())
     while queue:
         key, real_dir, requires = queue.pop(0)
         found_here = edges.setdefault(key, {})
@@ -184,6 +187,8 @@ def resolve_project(project: Path, repo_root: Path, *, implicit: Implicit | None
             if real is None or real == root or name in found_here:
                 continue
             found_here[name] = real
+            if name in implicit_names or name in pins.get(key, {}):
+                generated.add(real)
             if real in names:
                 continue
             names[real] = name
@@ -196,7 +201,7 @@ def resolve_project(project: Path, repo_root: Path, *, implicit: Implicit | None
                 own += [(m, True) for m in [*pins[real], *defaults]]
             queue.append((real, real, own))
     return Resolution(project=root, repo_root=stop, edges=edges, order=tuple(order), names=names,
-                      searched=tuple(lookup.searched), warnings=tuple(warnings))
+                      searched=tuple(lookup.searched), warnings=tuple(warnings), generated=frozenset(generated))
 
 
 def _schema_of(folder: str, data: Mapping[str, object]) -> str | None:
