@@ -187,7 +187,7 @@ def install(manager: str, fixture: Fixture, env: dict[str, str]) -> None:
         assert found is not None
         (cwd / "yarn.lock").touch()
         argv = (*found.argv, "install")
-    ran = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    ran = subprocess.run(argv, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     if ran.returncode != 0:
         raise AssertionError(f"{' '.join(argv)} failed in {cwd}:\n{ran.stdout}\n{ran.stderr}")
 
@@ -218,7 +218,8 @@ def load_handler(unpacked: Path, handler: str = "handler.js") -> dict[str, objec
     script = (f"const h = require('./{handler}');"
               "Promise.resolve(h.handler({})).then((r) => process.stdout.write(JSON.stringify(r)));")
     env = {"PATH": os.environ["PATH"], "HOME": str(unpacked)}  # no NODE_PATH, no user folders
-    ran = subprocess.run(["node", "-e", script], cwd=unpacked, env=env, capture_output=True, text=True, timeout=60)
+    ran = subprocess.run(["node", "-e", script], check=False, cwd=unpacked, env=env, capture_output=True, text=True,
+                         timeout=60)
     if ran.returncode != 0:
         raise AssertionError(f"the bundle does not load:\n{ran.stderr}")
     result: dict[str, object] = json.loads(ran.stdout)

@@ -66,13 +66,13 @@ def _pnpm_hoisted(root: Path, spec: dict[str, str]) -> Fixture:
 Build = Callable[[Path, dict[str, str]], Fixture]
 LAYOUTS: dict[str, tuple[str, Build, str]] = {
     # id: (package manager, fixture builder, the layout the summary must name)
-    "npm-flat": ("npm", lambda root, spec: single_package(root, spec), "npm single package"),
+    "npm-flat": ("npm", single_package, "npm single package"),
     "npm-workspaces": ("npm", lambda root, spec: monorepo(root, spec, db_range="*"),
                        "npm workspace (repository root ../..)"),
     "yarn1-workspaces": ("yarn1", lambda root, spec: monorepo(root, spec, db_range="1.0.0"),
                          "yarn 1 workspace (repository root ../..)"),
     "berry-node-modules": ("berry", _berry_monorepo, "yarn berry workspace (repository root ../..)"),
-    "pnpm-single": ("pnpm", lambda root, spec: single_package(root, spec), "pnpm single package"),
+    "pnpm-single": ("pnpm", single_package, "pnpm single package"),
     "pnpm-workspace": ("pnpm", lambda root, spec: monorepo(root, spec, db_range="workspace:*", workspace_file=True),
                        "pnpm workspace (repository root ../..)"),
     "pnpm-hoisted": ("pnpm", _pnpm_hoisted, "pnpm (node-linker=hoisted) single package"),
@@ -106,7 +106,7 @@ def test_layout_bundles_and_loads(layout: str, tmp_path: Path, standins: dict[st
     assert engines == [ENGINE]
     assert "handler.js" in names and not [n for n in names if "/.pnpm/" in n or n.startswith(".pnpm")]
     with zipfile.ZipFile(zip_path) as zf:
-        assert all(not (info.external_attr >> 16) & 0o170000 == 0o120000 for info in zf.infolist())  # no symlink
+        assert all((info.external_attr >> 16) & 0o170000 != 0o120000 for info in zf.infolist())  # no symlink
         unpacked = tmp_path / "unpacked"
         zf.extractall(unpacked)
     result = load_handler(unpacked)

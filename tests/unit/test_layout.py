@@ -81,7 +81,7 @@ def _pkg(folder: Path, name: str, deps: dict[str, str] | None = None, **extra: o
     return folder
 
 
-def test_resolver_follows_pnpm_store_links_and_finds_the_generated_client_beside_the_real_client(tmp_path: Path) -> None:
+def test_resolver_follows_pnpm_store_links_and_finds_the_client_generated_beside_the_real_one(tmp_path: Path) -> None:
     repo = tmp_path / "app"
     _pkg(repo, "app", {"@prisma/client": "5", "debug": "4"})
     (repo / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\n")
