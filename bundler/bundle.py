@@ -337,7 +337,8 @@ def _scan(tree: Path, project: Project, out_rel: str | None, options: Resolved, 
     it (bundler/resolve.py) and laid out flat; the folders the no-op check watches; the layout seen; and
     each package name's real folder (for the engine version)."""
     layout_seen = detect_layout(tree)
-    skip = {".git/", ".photon-bundle/", *([out_rel + "/"] if out_rel else [])}
+    # .yarn/ holds yarn berry's cache, install state and release: the package manager's, never loaded
+    skip = {".git/", ".photon-bundle/", ".yarn/", *([out_rel + "/"] if out_rel else [])}
     excluded_link = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *options["exclude"]])
     folders: list[FolderEntry] = []
     app = walk_tree(tree, skip_dir=lambda rel: rel in skip or rel == "node_modules/" or rel.endswith("/node_modules/"),

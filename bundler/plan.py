@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     import pathspec
 
 DEFAULT_EXCLUDES = (
-    ".git/", ".hg/", ".svn/", ".env", ".env.*", "*.pem", "*.key", "id_rsa*", ".npmrc", ".aws/",
+    ".git/", ".hg/", ".svn/", ".env", ".env.*", "*.pem", "*.key", "id_rsa*", ".npmrc", ".yarnrc",
+    ".yarnrc.yml", ".aws/",
     ".photon-bundle/", "photon-bundle.toml", ".DS_Store",
 )
 # Packages and folders that only the Prisma CLI uses, never the function at run time.

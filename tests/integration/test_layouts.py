@@ -57,6 +57,11 @@ def _berry_monorepo(root: Path, spec: dict[str, str]) -> Fixture:
     return monorepo(root, spec, db_range="workspace:*")
 
 
+def _berry_single(root: Path, spec: dict[str, str]) -> Fixture:
+    _berry_config(root, "node-modules")
+    return single_package(root, spec)
+
+
 def _pnpm_hoisted(root: Path, spec: dict[str, str]) -> Fixture:
     fixture = single_package(root, spec)
     (root / ".npmrc").write_text("node-linker=hoisted\n")
@@ -71,6 +76,7 @@ LAYOUTS: dict[str, tuple[str, Build, str]] = {
                        "npm workspace (repository root ../..)"),
     "yarn1-workspaces": ("yarn1", lambda root, spec: monorepo(root, spec, db_range="1.0.0"),
                          "yarn 1 workspace (repository root ../..)"),
+    "berry-single": ("berry", _berry_single, "yarn berry single package"),
     "berry-node-modules": ("berry", _berry_monorepo, "yarn berry workspace (repository root ../..)"),
     "pnpm-single": ("pnpm", single_package, "pnpm single package"),
     "pnpm-workspace": ("pnpm", lambda root, spec: monorepo(root, spec, db_range="workspace:*", workspace_file=True),
@@ -104,7 +110,8 @@ def test_layout_bundles_and_loads(layout: str, tmp_path: Path, standins: dict[st
     names = zip_names(zip_path)
     engines = [n for n in names if "query_engine-" in n or "query-engine-" in n]
     assert engines == [ENGINE]
-    assert "handler.js" in names and not [n for n in names if "/.pnpm/" in n or n.startswith(".pnpm")]
+    assert "handler.js" in names
+    assert not [n for n in names if "/.pnpm/" in n or n.startswith((".pnpm", ".yarn/", ".yarnrc"))]
     with zipfile.ZipFile(zip_path) as zf:
         assert all((info.external_attr >> 16) & 0o170000 != 0o120000 for info in zf.infolist())  # no symlink
         unpacked = tmp_path / "unpacked"
