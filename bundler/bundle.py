@@ -26,9 +26,11 @@ from bundler.clients import engine_targets_on_disk, generate_command, project_la
 from bundler.deflate import DEFLATE_BACKEND
 from bundler.engines import EngineKind, engine_filename, parse_engine_filename
 from bundler.errors import BundleError, ConfigError, ProjectError, SizeLimitError, VerifyError
+from bundler.layout import project_tree
 from bundler.limits import Limit, breakdown, format_breakdown, format_size
 from bundler.options import Resolved, output_dir
 from bundler.outdir import check_out_dir, collect_stale_temps, contained_all, writing
+from bundler.pkgmanager import Layout, detect_layout
 from bundler.plan import (
     CLI_PACKAGES,
     DEFAULT_EXCLUDES,
@@ -40,6 +42,7 @@ from bundler.plan import (
     plan_bundle,
 )
 from bundler.project import PackageJson, Project, read_installed_package_json, read_project
+from bundler.resolve import resolve_project
 from bundler.resources import data_file
 from bundler.reuse import (
     HASHES_NAME,
@@ -316,12 +319,13 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         out_rel = _rel_inside(out_dir, project.root)  # the same place in a tree built from a copy
         build = docker_build_options(options, out_rel)
         tree = stack.enter_context(_tree(project, _build_profile(profiles, options), build, options, log))
-        files, folders = _walk(tree, out_rel, options)
+        tree_project = project if tree == project.root else read_project(tree)
+        scanned = _scan(tree, tree_project, out_rel, options, log)
+        files, folders = scanned.files, scanned.folders
         engine_files = [f for f in files if parse_engine_filename(posixpath.basename(f.rel))]  # one pass for all
         kind = engine_kind(project, engine_files, env)
         layout, template = layer_options()
         _check_format(adapter, options, kind)
-        tree_project = project if tree == project.root else read_project(tree)
         notes: dict[str, str] = {}
         installed = installed_packages(files, notes)
         walked = {f.fspath: f for f in files}
@@ -330,10 +334,11 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         for unit, (profile, runtime_why) in zip(units, profiles):
             if profile.target not in engines:
                 engines[profile.target] = _engine(project, tree, engine_files, kind, profile, options, env, stack,
-                                                  progress, build, log)
+                                                  progress, build, log, scanned.packages)
             choice, engine_info = engines[profile.target]
             plan = plan_bundle(tree_project, files, installed, choice,
-                               unit_plan_options(options, unit, out_rel, layout, template))
+                               unit_plan_options(options, unit, out_rel, layout, template,
+                                                 scanned.client_folders))
             plan = replace(plan, warnings=plan.warnings + package_notes(plan, walked, notes))
             planned.append((unit, profile, runtime_why, plan, engine_info, _checked_limits(adapter, unit, plan, log)))
         settings = settings_key(adapter.key, options, env)
@@ -349,7 +354,7 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         prepare_out_dir(out_dir)
         checks = LoadCheckContext(adapter.key, tree, tree_project, installed, options, env)
         docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks)
-        doc = merge_unit_docs(units, docs)
+        doc = {**merge_unit_docs(units, docs), "layout": scanned.layout.as_dict(), "out_dir": str(out_dir.resolve())}
         doc["inputs_fingerprint"] = written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written))
         outputs = adapter.outputs(project, options, units, doc, out_dir)
         if outputs:
@@ -465,12 +470,34 @@ def _check_format(adapter: PlatformAdapter, options: Resolved, kind: EngineKind)
                           hint="use --format zip")
 
 
-def _walk(tree: Path, out_rel: str | None, options: Resolved) -> tuple[list[FileEntry], list[FolderEntry]]:
-    skip = {".git/", ".photon-bundle/", *([out_rel + "/"] if out_rel else [])}
+@dataclass(frozen=True)
+class Scanned:
+    files: list[FileEntry]  # the npm-shaped tree: rel is the path in the bundle, fspath the real file
+    folders: list[FolderEntry]  # what the no-op check watches
+    layout: Layout  # the package manager and layout seen
+    packages: dict[str, Path]  # package name -> real folder (for the engine version)
+    client_folders: tuple[str, ...]  # where generated clients were placed
+
+
+def _scan(tree: Path, project: Project, out_rel: str | None, options: Resolved, log: Log) -> Scanned:
+    """The npm-shaped tree to plan on (bundler/layout.py): the project's own files (its folder minus
+    node_modules) and every package it can load, found by Node's lookup wherever the package manager put
+    it (bundler/resolve.py) and laid out flat; the folders the no-op check watches; the layout seen; and
+    each package name's real folder (for the engine version)."""
+    layout_seen = detect_layout(tree)
+    # .yarn/ holds yarn berry's cache, install state and release: the package manager's, never loaded
+    skip = {".git/", ".photon-bundle/", ".yarn/", *([out_rel + "/"] if out_rel else [])}
     excluded_link = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *options["exclude"]])
     folders: list[FolderEntry] = []
-    files = walk_tree(tree, skip_dir=lambda rel: rel in skip, skip_link=excluded_link.match_file, folders=folders)
-    return files, folders
+    app = walk_tree(tree, skip_dir=lambda rel: rel in skip or rel == "node_modules/" or rel.endswith("/node_modules/"),
+                    skip_link=excluded_link.match_file, folders=folders)
+    schema = project.schema.path if project.schema else None
+    own_packages = tuple(posixpath.dirname(f.rel) for f in app if f.rel.endswith("/package.json"))
+    resolution = resolve_project(tree, layout_seen.repo_root, schema_path=schema, app_packages=own_packages)
+    for warning in resolution.warnings:
+        log(f"warning: {warning}")
+    built = project_tree(resolution, app, folders, skip_link=excluded_link.match_file)
+    return Scanned(built.files, built.folders, layout_seen, resolution.packages_by_name(), built.client_folders)
 
 
 def _log_units(units: list[Unit], profiles: list[tuple[RuntimeProfile, str]], log: Log) -> None:
@@ -492,13 +519,13 @@ def _build_profile(profiles: list[tuple[RuntimeProfile, str]], options: Resolved
 
 
 def unit_plan_options(options: Resolved, unit: Unit, out_rel: str | None, layout: dict[str, str],
-                      template: str) -> PlanOptions:
+                      template: str, client_folders: tuple[str, ...] = ()) -> PlanOptions:
     return PlanOptions(excludes=(*unit.excludes, *options["exclude"]), includes=(*unit.includes, *options["include"]),
                        out_rel=out_rel, format=options["format"], layer_node_modules=options["layer_node_modules"],
                        function_filename=unit.function_filename, layer_filename=unit.layer_filename,
                        layer_layout=layout, wrapper_template=template, app_files=unit.app_files, roots=unit.roots,
                        ignored_modules=unit.ignored_modules, dependencies=unit.dependencies,
-                       relocate=unit.relocate, generated=unit.generated)
+                       relocate=unit.relocate, generated=unit.generated, client_folders=client_folders)
 
 
 def _named(unit: Unit, limits: list[Limit]) -> list[Limit]:
@@ -570,7 +597,8 @@ def write_outputs(outputs: list[OutputFile], log: Log) -> None:
 
 def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: EngineKind, profile: RuntimeProfile,
             options: Resolved, env: Mapping[str, str], stack: ExitStack, progress: bool,
-            build: DockerBuildOptions | None, log: Log | None = None) -> tuple[EngineChoice | None, dict[str, Any]]:
+            build: DockerBuildOptions | None, log: Log | None = None,
+            packages: Mapping[str, Path] | None = None) -> tuple[EngineChoice | None, dict[str, Any]]:
     if kind == "client":
         return None, {"kind": "client", "target": None, "note": "Prisma client engine: no native engine needed"}
     from bundler.engines.acquire import EngineOptions, acquire
@@ -586,7 +614,8 @@ def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: E
         kind, profile.target, project_root=tree, local=local.path if local else None,
         options=EngineOptions(source=options["engine_source"], mirror=options["mirror"], offline=options["offline"],
                               version=options["engine_version"], progress=progress, env=dict(env),
-                              advice=engine_advice(project, engine_files, profile)),
+                              advice=engine_advice(project, engine_files, profile),
+                              packages=dict(packages or {})),
         docker=docker, found=engines_on_disk(engine_files),
     )
     rel = local.rel if local is not None and acquired.source == "local" else None

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     import pathspec
 
 SECRET_EXCLUDES = (
-    ".git/", ".hg/", ".svn/", ".env", ".env.*", "*.pem", "*.key", "id_rsa*", ".npmrc", ".aws/",
+    ".git/", ".hg/", ".svn/", ".env", ".env.*", "*.pem", "*.key", "id_rsa*", ".npmrc", ".yarnrc", ".yarnrc.yml",
+    ".aws/",
     ".photon-bundle/", "photon-bundle.toml", ".DS_Store", "*.tfstate", "*.tfstate.backup",
 )
 # Other tools' output and cache folders: the Serverless Framework's packages (its CloudFormation templates carry
@@ -117,6 +118,9 @@ class PlanOptions:
     dependencies: str = "closure"
     relocate: tuple[tuple[str, str], ...] = ()  # (archive prefix, new prefix), applied to every entry
     generated: tuple[tuple[str, bytes], ...] = ()  # files the platform adds (replacing a file at that path)
+    # Generated client folders the layout placed ("node_modules/.prisma/"), found by the resolver wherever
+    # they really are (beside pnpm's @prisma/client, a workspace's generator output): no package.json names them.
+    client_folders: tuple[str, ...] = ()
 
 
 def package_dir_of(rel: str) -> str | None:
@@ -319,15 +323,15 @@ def _scope(project: Project, installed: Mapping[str, PackageJson], options: Plan
     """(closure, warnings, generated client folders, generated folders among the app files, uses the client).
     `schemas`: the folders holding a schema.prisma (a client generated into its own package has one)."""
     roots = options.roots
-    client_modules = generated_client_modules(project)
+    client_modules = generated_client_modules(project) | {_module_of(d) for d in options.client_folders}
     client_roots = [r for r in roots or () if r[1] in client_modules]
     closure, warnings = dependency_closure(
         project.package, installed, ignored=options.ignored_modules,
         roots=None if roots is None else [r for r in roots if r[1] not in client_modules])
     app_client_dirs = tuple(d for d in generated_app_dirs(project)
                             if options.app_files is None or any(a.startswith(d) for a in options.app_files))
-    client_dirs = tuple(generated_client_dirs(project, closure)) + tuple(
-        c + "/" for c in sorted(closure) if package_layout(c, c in schemas) is not None)
+    client_dirs = tuple(dict.fromkeys([*generated_client_dirs(project, closure), *options.client_folders, *(
+        c + "/" for c in sorted(closure) if package_layout(c, c in schemas) is not None)]))
     if any(name == ".prisma" for _, name in client_roots) and "node_modules/.prisma/" not in client_dirs:
         client_dirs = ("node_modules/.prisma/", *client_dirs)
     packages = client_packages()
@@ -351,6 +355,11 @@ def generated_client_modules(project: Project) -> frozenset[str]:
                     parts = out.split("/")[1:]
                     names.add("/".join(parts[:2]) if parts[0].startswith("@") else parts[0])
     return frozenset(names)
+
+
+def _module_of(folder: str) -> str:
+    """The module name a node_modules folder is loaded by: "node_modules/@a/b/" -> "@a/b"."""
+    return folder.rstrip("/").rsplit("node_modules/", 1)[-1]
 
 
 def generated_app_dirs(project: Project) -> list[str]:

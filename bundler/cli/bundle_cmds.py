@@ -81,6 +81,7 @@ def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None 
             from bundler.bundle import bundle  # the pipeline's imports only when there is work to do
 
             doc = bundle(adapter, project_dir, options, env, console.info, progress=console.interactive)
+        doc = {**doc, "out_dir": str(out_dir.resolve())}  # where the artifacts are, for a CI step without --out
         if json_mode:
             console.data(doc)
         else:
@@ -111,6 +112,8 @@ def summary(doc: dict[str, Any], project_dir: Path, options: Any) -> str:
         lines.append(f"  {unit['name']}: {unit['runtime']} {unit['arch']} -> "
                      + (f"{e['target']} engine {e['file']}" if e.get("file") else "no engine"))
     out = options["out"] or str(project_dir / ".photon-bundle" / doc["platform"])
+    if doc.get("layout"):
+        lines.insert(0, f"layout: {doc['layout']['label']}")
     for a in doc["artifacts"]:
         lines.append(f"wrote {out}/{a['path']}: {format_size(a['zipped_bytes'])} zipped, "
                      f"{format_size(a['unzipped_bytes'])} unzipped, {a['files']} files"

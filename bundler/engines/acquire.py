@@ -69,6 +69,9 @@ class EngineOptions:
     progress: bool = False
     env: Mapping[str, str] = field(default_factory=dict)  # the environment, passed in
     advice: EngineAdvice | None = None  # for the engine-missing advice (bundle commands set it)
+    # package name -> real folder, as the resolver found them (pnpm's store, a workspace root): where the
+    # engine version is read first (bundler/resolve.py)
+    packages: Mapping[str, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,7 @@ def acquire(
         failures.append(f"project: no {filename} on disk" + (f" (expected {local})" if local is not None else "")
                         + on_disk)
     try:
-        version = engines_version(project_root, options.version, options.env)
+        version = engines_version(project_root, options.version, options.env, packages=options.packages)
     except ProjectError as err:
         raise EngineNotFoundError(
             f"the {kind} engine {filename} for target {target} is not in the project, and photon-bundle cannot "
@@ -266,7 +269,7 @@ def _binary_targets_hint(target: str, advice: EngineAdvice | None = None) -> str
 
 def _version_or_none(project_root: Path, options: EngineOptions) -> str | None:
     try:
-        return engines_version(project_root, options.version, options.env)
+        return engines_version(project_root, options.version, options.env, packages=options.packages)
     except BundleError:
         return None
 

@@ -47,7 +47,12 @@ def check_version(version: str, *, origin: str) -> str:
     return value
 
 
-def _package_dirs(project_root: Path, package: tuple[str, ...]) -> Iterator[Path]:
+def _package_dirs(project_root: Path, package: tuple[str, ...],
+                  packages: Mapping[str, Path] | None = None) -> Iterator[Path]:
+    found = (packages or {}).get("/".join(package))
+    if found is not None:  # where the resolver found it (pnpm's store, a workspace root's node_modules)
+        yield found / "package.json"
+        return
     for folder in (project_root, *project_root.parents):
         yield folder.joinpath("node_modules", *package, "package.json")
 
@@ -77,8 +82,8 @@ def _read_engines_version(manifest: Path, *, commit_fallback: bool) -> str | Non
 
 
 def _from_package(project_root: Path, package: tuple[str, ...], commit_fallback: bool,
-                  looked: list[str]) -> str | None:
-    for manifest in _package_dirs(project_root, package):
+                  looked: list[str], packages: Mapping[str, Path] | None = None) -> str | None:
+    for manifest in _package_dirs(project_root, package, packages):
         version = _read_engines_version(manifest, commit_fallback=commit_fallback)
         if version is not None:
             return version
@@ -92,9 +97,10 @@ def _from_package(project_root: Path, package: tuple[str, ...], commit_fallback:
     return None
 
 
-def _from_header(project_root: Path, package: tuple[str, ...], looked: list[str]) -> str | None:
+def _from_header(project_root: Path, package: tuple[str, ...], looked: list[str],
+                 packages: Mapping[str, Path] | None = None) -> str | None:
     """The commit in a generated client's `Query Engine version:` header, for the first copy Node resolves."""
-    for manifest in _package_dirs(project_root, package):
+    for manifest in _package_dirs(project_root, package, packages):
         index = manifest.with_name("index.js")
         try:
             with index.open("rb") as fh:
@@ -110,11 +116,12 @@ def _from_header(project_root: Path, package: tuple[str, ...], looked: list[str]
 
 
 def engines_version(project_root: Path, options_version: str | None, env: Mapping[str, str], *,
-                    flag: str = "--engine-version") -> str:
+                    flag: str = "--engine-version", packages: Mapping[str, Path] | None = None) -> str:
     """The prisma-engines commit hash the project's client was built for.
 
     Raises ProjectError, naming every place it looked, when no source gives a version; `flag` is how the
-    calling command spells the option that gives it (`engines fetch` says --version).
+    calling command spells the option that gives it (`engines fetch` says --version). `packages` maps package
+    names to the folders the resolver found them in; a package it names is read there, not looked up.
     """
     override = env.get(ENV_OVERRIDE, "").strip()
     if override:
@@ -123,15 +130,15 @@ def engines_version(project_root: Path, options_version: str | None, env: Mappin
     sources: list[tuple[tuple[str, ...], bool]] = [(ENGINES_VERSION_PACKAGE, False), (CLIENT_PACKAGE, True),
                                                    *((p, True) for p in COMMIT_PACKAGES)]
     for package, commit_fallback in sources:
-        version = _from_package(project_root, package, commit_fallback, looked)
+        version = _from_package(project_root, package, commit_fallback, looked, packages)
         if version is not None:
             return version
     for package in GENERATED_HEADERS:
-        version = _from_header(project_root, package, looked)
+        version = _from_header(project_root, package, looked, packages)
         if version is not None:
             return version
     for package in CLI_PACKAGES:
-        version = _from_package(project_root, package, True, looked)
+        version = _from_package(project_root, package, True, looked, packages)
         if version is not None:
             return version
     if options_version is not None and options_version.strip():

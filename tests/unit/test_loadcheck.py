@@ -27,7 +27,7 @@ def test_client_specs_follow_the_generators() -> None:
     default = project_with('generator client {\n  provider = "prisma-client-js"\n}\n')
     assert client_specs(default) == ({"kind": "prisma"},)
     photon = project_with('generator photon {\n  provider = "photonjs"\n}\n')
-    assert client_specs(photon) == ({"kind": "module", "module": "@generated/photon"},)
+    assert client_specs(photon) == ({"kind": "module", "module": "@generated/photon", "engineDir": "runtime"},)
     custom = project_with('generator a {\n  provider = "prisma-client-js"\n  output = "../src/db"\n}\n'
                           'generator b {\n  provider = "prisma-client-js"\n  output = "../node_modules/@acme/db"\n}\n')
     assert client_specs(custom) == ({"kind": "dir", "path": "src/db"}, {"kind": "module", "module": "@acme/db"})
