@@ -48,7 +48,7 @@ from bundler.reuse import (
     written_fingerprint,
 )
 from bundler.targets import RuntimeProfile, load_matrix, newest_runtime, resolve, runtime_for_node_range
-from bundler.walk import FileEntry, FolderEntry, walk_tree
+from bundler.walk import FileEntry, FolderEntry, WalkProblem, walk_tree
 from platforms.base import OutputFile, PlatformAdapter, Unit
 
 if TYPE_CHECKING:
@@ -227,7 +227,7 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         out_rel = _rel_inside(out_dir, project.root)  # the same place in a tree built from a copy
         build = docker_build_options(options, out_rel)
         tree = stack.enter_context(_tree(project, _build_profile(profiles, options), build, options, log))
-        files, folders = _walk(tree, out_rel, options)
+        files, folders, problems = _walk(tree, out_rel, options)
         engine_files = [f for f in files if parse_engine_filename(posixpath.basename(f.rel))]  # one pass for all
         kind = engine_kind(project, engine_files, env)
         layout, template = layer_options()
@@ -246,13 +246,15 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
                 engines[profile.target] = _engine(project, tree, engine_files, kind, profile, options, env, stack,
                                                   progress, build, log)
             choice, engine_info = engines[profile.target]
-            plan = plan_bundle(tree_project, files, installed, choice,
-                               unit_plan_options(options, unit, out_rel, layout, template))
+            unit_options = unit_plan_options(options, unit, out_rel, layout, template)
+            plan = plan_bundle(tree_project, files, installed, choice, unit_options)
+            raise_needed_problems(problems, tree_project, installed, choice, unit_options)
             for warning in plan.warnings:
                 log(f"warning: {unit.name + ': ' if unit.name else ''}{warning}")
             limits_before = _named(unit, unzipped_limits(adapter, plan))
             _raise_if_over(limits_before, plan)
             planned.append((unit, profile, runtime_why, plan, engine_info, limits_before))
+        log_skipped_problems(problems, log)
         settings = settings_key(adapter.key, options, env)
         walked = {f.fspath: f for f in files}
         artifacts = [a for p in planned for a in p[3].artifacts]
@@ -317,12 +319,66 @@ def unit_profile(adapter: PlatformAdapter, project: Project, options: Resolved,
     return resolve(adapter.key, runtime, arch), why
 
 
-def _walk(tree: Path, out_rel: str | None, options: Resolved) -> tuple[list[FileEntry], list[FolderEntry]]:
+def _walk(tree: Path, out_rel: str | None,
+          options: Resolved) -> tuple[list[FileEntry], list[FolderEntry], list[WalkProblem]]:
     skip = {".git/", ".photon-bundle/", *([out_rel + "/"] if out_rel else [])}
     excluded_link = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *options["exclude"]])
     folders: list[FolderEntry] = []
-    files = walk_tree(tree, skip_dir=lambda rel: rel in skip, skip_link=excluded_link.match_file, folders=folders)
-    return files, folders
+    problems: list[WalkProblem] = []
+    files = walk_tree(tree, skip_dir=lambda rel: rel in skip, skip_link=excluded_link.match_file, folders=folders,
+                      problems=problems)
+    return files, folders, problems
+
+
+# A folder that cannot be listed stands for the files it may hold: one typical file name, planned like any.
+_UNREADABLE_STANDIN = "index.js"
+_PROBLEM_SOURCE = "\0walk-problem"  # marks the stand-in entries; never a real path
+
+
+def needed_problems(problems: list[WalkProblem], project: Project, installed: Mapping[str, PackageJson],
+                    choice: EngineChoice | None, plan_options: PlanOptions) -> list[WalkProblem]:
+    """The walk problems whose path the bundle would carry.
+
+    Each problem path is planned like a file of the tree: a folder that cannot be listed as a typical file
+    in it, a link as a file and as a folder (its target is unknown). A package folder whose package.json
+    could not be read counts as an installed package with unknown dependencies, so a production dependency
+    behind a dangling or outside link is needed while a devDependency is not. Those the plan keeps are
+    needed; the others (node_modules/.bin, devDependencies, excluded paths) can be skipped."""
+    if not problems:
+        return []
+    standins: dict[str, int] = {}
+    unread: dict[str, PackageJson] = {}
+    for n, p in enumerate(problems):
+        folder = p.rel if p.rel.endswith("/") else p.rel + "/"
+        standins[folder + _UNREADABLE_STANDIN] = n
+        if not p.rel.endswith("/"):
+            standins[p.rel] = n
+        if package_dir_of(folder + "package.json") == folder[:-1] and folder[:-1] not in installed:
+            unread[folder[:-1]] = PackageJson(name=None, version=None, main=None)
+    entries = [FileEntry(rel, _PROBLEM_SOURCE, 0o100644, 0, 0) for rel in standins]
+    plan = plan_bundle(project, entries, {**installed, **unread}, choice, plan_options)
+    pruned = {p.rel for p in plan.pruned}
+    needed = {n for rel, n in standins.items() if rel not in pruned}
+    return [p for n, p in enumerate(problems) if n in needed]
+
+
+def raise_needed_problems(problems: list[WalkProblem], project: Project, installed: Mapping[str, PackageJson],
+                          choice: EngineChoice | None, plan_options: PlanOptions) -> None:
+    needed = needed_problems(problems, project, installed, choice, plan_options)
+    if needed:
+        err = needed[0].error()
+        if len(needed) > 1:
+            err.message += f" (and {len(needed) - 1} more such path{'s' if len(needed) > 2 else ''}: " + \
+                ", ".join(p.rel for p in needed[1:4]) + (", ..." if len(needed) > 4 else "") + ")"
+        raise err
+
+
+def log_skipped_problems(problems: list[WalkProblem], log: Log) -> None:
+    """Problems no bundle needs: said once, so a dangling link in node_modules/.bin does not go unnoticed."""
+    for p in problems[:5]:
+        log(f"skipped (not bundled): {p.message}")
+    if len(problems) > 5:
+        log(f"skipped (not bundled): {len(problems) - 5} more paths that could not be followed")
 
 
 def _log_units(units: list[Unit], profiles: list[tuple[RuntimeProfile, str]], log: Log) -> None:
