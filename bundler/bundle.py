@@ -246,9 +246,8 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
                 engines[profile.target] = _engine(project, tree, engine_files, kind, profile, options, env, stack,
                                                   progress, build, log)
             choice, engine_info = engines[profile.target]
-            unit_options = unit_plan_options(options, unit, out_rel, layout, template)
-            plan = plan_bundle(tree_project, files, installed, choice, unit_options)
-            raise_needed_problems(problems, tree_project, installed, choice, unit_options)
+            plan = plan_unit(tree_project, files, installed, choice,
+                             unit_plan_options(options, unit, out_rel, layout, template), problems)
             for warning in plan.warnings:
                 log(f"warning: {unit.name + ': ' if unit.name else ''}{warning}")
             limits_before = _named(unit, unzipped_limits(adapter, plan))
@@ -360,6 +359,14 @@ def needed_problems(problems: list[WalkProblem], project: Project, installed: Ma
     pruned = {p.rel for p in plan.pruned}
     needed = {n for rel, n in standins.items() if rel not in pruned}
     return [p for n, p in enumerate(problems) if n in needed]
+
+
+def plan_unit(project: Project, files: list[FileEntry], installed: Mapping[str, PackageJson],
+              choice: EngineChoice | None, plan_options: PlanOptions, problems: list[WalkProblem]) -> BundlePlan:
+    """The unit's plan; an error when a path the walk could not follow is one the plan would carry."""
+    plan = plan_bundle(project, files, installed, choice, plan_options)
+    raise_needed_problems(problems, project, installed, choice, plan_options)
+    return plan
 
 
 def raise_needed_problems(problems: list[WalkProblem], project: Project, installed: Mapping[str, PackageJson],

@@ -89,6 +89,10 @@ def walk_tree(root: Path, skip_dir: Callable[[str], bool] = _never,
     out: list[FileEntry] = []
     found = problems if problems is not None else _Raising()
     walked = 0
+    # a folder reached again through another link path is listed once, each link resolved once
+    listed: set[str] = set()
+    listings: dict[str, list[os.DirEntry[str]]] = {}
+    followed: dict[str, tuple[str, os.stat_result] | WalkProblem] = {}
     # (rel prefix, real folder, real folders on the way down): depth-first, in listing order
     stack: list[tuple[str, str, tuple[str, ...]]] = [("", real_root, (real_root,))]
     while stack:
@@ -97,8 +101,13 @@ def walk_tree(root: Path, skip_dir: Callable[[str], bool] = _never,
             if folders is not None:
                 st = os.stat(directory)  # noqa: PTH116 - strings, not Path objects, on this hot path
                 folders.append(FolderEntry(directory, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
-            with os.scandir(directory) as listing:
-                entries = list(listing)
+            entries = listings.get(directory) if directory in listed else None
+            if entries is None:
+                with os.scandir(directory) as listing:
+                    entries = list(listing)
+                if directory in listed:
+                    listings[directory] = entries
+                listed.add(directory)
         except OSError as err:
             if not prefix:
                 raise ProjectError(f"cannot read folder {directory}: {err.strerror}") from None
@@ -109,43 +118,56 @@ def walk_tree(root: Path, skip_dir: Callable[[str], bool] = _never,
         if walked > max_entries:
             raise ProjectError(
                 f"the project tree has more than {max_entries:,} files and folders below {real_root} (counting "
-                f"each path a symbolic link reaches; stopped in {prefix or './'})",
+                f"each path a symbolic link reaches; stopped in {_shorten(prefix or './')})",
                 hint="exclude large or generated folders (--exclude), or remove symbolic links that reach the same "
                      "folders many times")
-        subfolders: list[tuple[str, str, tuple[str, ...]]] = []
-        for entry in entries:
-            rel = f"{prefix}{entry.name}"
-            if entry.is_symlink():
-                if skip_link(rel) or skip_link(rel + "/"):
-                    continue
-                followed = _follow(entry.path, rel, real_root)
-                if isinstance(followed, WalkProblem):
-                    found.append(followed)
-                    continue
-                target, st = followed
-                if stat.S_ISDIR(st.st_mode):
-                    if skip_dir(rel + "/"):
-                        continue
-                    if target in ancestors:
-                        found.append(WalkProblem(
-                            rel, "cycle", f"symlink cycle: {rel} points back to its own parent folder {target}",
-                            "remove the link or exclude it (--exclude)"))
-                        continue
-                    subfolders.append((rel + "/", target, (*ancestors, target)))
-                elif stat.S_ISREG(st.st_mode):
-                    out.append(FileEntry(rel, target, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
-                                         st.st_ino))
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                if skip_dir(rel + "/"):
-                    continue
-                subfolders.append((rel + "/", entry.path, (*ancestors, entry.path)))
-            elif entry.is_file(follow_symlinks=False):
-                st = entry.stat(follow_symlinks=False)
-                out.append(FileEntry(rel, entry.path, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
-        stack.extend(reversed(subfolders))
+        stack.extend(reversed(_entries(entries, prefix, ancestors, real_root, (skip_dir, skip_link), out, found,
+                                       followed)))
     out.sort(key=lambda e: e.rel)
     return out
+
+
+def _entries(entries: list[os.DirEntry[str]], prefix: str, ancestors: tuple[str, ...], real_root: str,
+             skips: tuple[Callable[[str], bool], Callable[[str], bool]], out: list[FileEntry],
+             found: list[WalkProblem], followed: dict[str, tuple[str, os.stat_result] | WalkProblem],
+             ) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Files of one listed folder go to `out`, problems to `found`; returns the folders to walk next."""
+    skip_dir, skip_link = skips
+    subfolders: list[tuple[str, str, tuple[str, ...]]] = []
+    for entry in entries:
+        rel = f"{prefix}{entry.name}"
+        if entry.is_symlink():
+            if skip_link(rel) or skip_link(rel + "/"):
+                continue
+            link = followed.get(entry.path)
+            if link is None or isinstance(link, WalkProblem):
+                link = followed[entry.path] = _follow(entry.path, rel, real_root)
+            if isinstance(link, WalkProblem):
+                found.append(link)
+                continue
+            target, st = link
+            if stat.S_ISDIR(st.st_mode):
+                if skip_dir(rel + "/"):
+                    continue
+                if target in ancestors:
+                    found.append(WalkProblem(
+                        rel, "cycle", f"symlink cycle: {rel} points back to its own parent folder {target}",
+                        "remove the link or exclude it (--exclude)"))
+                    continue
+                subfolders.append((rel + "/", target, (*ancestors, target)))
+            elif stat.S_ISREG(st.st_mode):
+                out.append(FileEntry(rel, target, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                     st.st_ino))
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            if skip_dir(rel + "/"):
+                continue
+            subfolders.append((rel + "/", entry.path, (*ancestors, entry.path)))
+        elif entry.is_file(follow_symlinks=False):
+            st = entry.stat(follow_symlinks=False)
+            out.append(FileEntry(rel, entry.path, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                 st.st_ino))
+    return subfolders
 
 
 def _follow(link: str, rel: str, real_root: str) -> tuple[str, os.stat_result] | WalkProblem:
@@ -154,8 +176,8 @@ def _follow(link: str, rel: str, real_root: str) -> tuple[str, os.stat_result] |
         target = os.path.realpath(link, strict=True)
     except OSError as err:
         if err.errno == errno.ELOOP:
-            return WalkProblem(rel, "loop", f"symlink {rel} is a loop: following it ({rel} -> {os.readlink(link)} -> ...) "
-                                            "leads back to itself, never to a file or folder",
+            return WalkProblem(rel, "loop", f"symlink {rel} is a loop: following it ({rel} -> {Path(link).readlink()} "
+                                            "-> ...) leads back to itself, never to a file or folder",
                                "remove the link or exclude it (--exclude)")
         target = os.path.realpath(link)
         if not _inside(target, real_root):
@@ -169,6 +191,10 @@ def _follow(link: str, rel: str, real_root: str) -> tuple[str, os.stat_result] |
     except OSError as err:
         return WalkProblem(rel, "broken", f"symlink {rel} points to {target}, which cannot be read: {err.strerror}",
                            "remove it or exclude it (--exclude)")
+
+
+def _shorten(rel: str, width: int = 160) -> str:
+    return rel if len(rel) <= width else rel[:width // 2] + "..." + rel[-width // 2:]
 
 
 def _outside(rel: str, target: str) -> WalkProblem:
