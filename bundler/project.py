@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bundler.bounds import parser_depth, read_bounded
 from bundler.errors import ProjectError
 
 LOCKFILES = (("package-lock.json", "npm"), ("npm-shrinkwrap.json", "npm"), ("yarn.lock", "yarn"),
@@ -102,7 +103,7 @@ def read_project(root: Path) -> Project:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_bounded(path).decode("utf-8")
     except UnicodeDecodeError as err:
         raise ProjectError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     except OSError as err:
@@ -111,7 +112,8 @@ def _read_text(path: Path) -> str:
 
 def parse_package_json(text: str, where: str) -> PackageJson:
     try:
-        data = json.loads(text)
+        with parser_depth(where):
+            data = json.loads(text)
     except json.JSONDecodeError as err:
         raise ProjectError(
             f"{where}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}", hint="fix the JSON syntax at that line"

@@ -118,7 +118,7 @@ def _package_main(path: Path) -> str | None:
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     main = data.get("main") if isinstance(data, dict) else None
     return main if isinstance(main, str) and main else None

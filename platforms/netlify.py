@@ -237,7 +237,7 @@ def is_esm(project: Project) -> bool:
 
     try:
         data = json.loads((project.root / "package.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False
     return isinstance(data, dict) and data.get("type") == "module"
 
