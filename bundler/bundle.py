@@ -32,6 +32,7 @@ from bundler.plan import (
     BundlePlan,
     EngineChoice,
     PlanOptions,
+    default_exclude_candidate,
     package_dir_of,
     plan_bundle,
 )
@@ -322,9 +323,15 @@ def _walk(tree: Path, out_rel: str | None,
           options: Resolved) -> tuple[list[FileEntry], list[FolderEntry], list[WalkProblem]]:
     skip = {".git/", ".photon-bundle/", *([out_rel + "/"] if out_rel else [])}
     excluded_link = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *options["exclude"]])
+    # without --exclude, the cheap superset test first: a tree of many links is walked at walking speed
+    maybe = default_exclude_candidate(None) if not options["exclude"] else lambda rel: True
+
+    def skip_link(rel: str) -> bool:
+        return maybe(rel) and excluded_link.match_file(rel)
+
     folders: list[FolderEntry] = []
     problems: list[WalkProblem] = []
-    files = walk_tree(tree, skip_dir=lambda rel: rel in skip, skip_link=excluded_link.match_file, folders=folders,
+    files = walk_tree(tree, skip_dir=lambda rel: rel in skip, skip_link=skip_link, folders=folders,
                       problems=problems)
     return files, folders, problems
 

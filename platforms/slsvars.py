@@ -40,7 +40,7 @@ _SOURCE = re.compile(r"([a-z][a-zA-Z0-9]*)(?:\((.*)\))?(?::(.*))?", re.DOTALL)
 _NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 HINT = "write the value into serverless.yml, set the environment variable, or pass --stage"
 # Bounds on resolving (`${self:}` references can fan out exponentially: a1 = ${self:a0}${self:a0}, a2 = ...):
-MAX_RESOLVE_STEPS = 1_000_000  # values produced while resolving the fields of one serverless.yml
+MAX_RESOLVE_STEPS = 200_000  # values produced while resolving one field (with everything it references)
 MAX_RESOLVED_CHARS = 1024 * 1024  # the length of one resolved string
 _SCALARS = (str, int, float, bool, type(None))
 RESOLVED_SOURCES = "${self:...}, ${opt:stage}, ${sls:stage} and ${env:...}"
@@ -210,6 +210,8 @@ class Resolver:
 
     def value(self, keys: Key, default: Any = None) -> Any:
         """The value at `keys` with every variable in it resolved (plain dicts, lists, scalars)."""
+        if not self._active:  # a field asked for from outside: its own budget of steps
+            self._steps = 0
         node, real = self._walk(keys)
         if node is _MISSING:
             return default
