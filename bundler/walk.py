@@ -172,25 +172,24 @@ def _entries(entries: list[os.DirEntry[str]], prefix: str, ancestors: tuple[str,
 
 def _follow(link: str, rel: str, real_root: str) -> tuple[str, os.stat_result] | WalkProblem:
     """(real target, its stat) of a symlink inside the project, or the problem with it."""
+    target = os.path.realpath(link)
     try:
-        target = os.path.realpath(link, strict=True)
+        st = os.stat(link)  # noqa: PTH116 - follows the whole chain of links
     except OSError as err:
         if err.errno == errno.ELOOP:
             return WalkProblem(rel, "loop", f"symlink {rel} is a loop: following it ({rel} -> {Path(link).readlink()} "
                                             "-> ...) leads back to itself, never to a file or folder",
                                "remove the link or exclude it (--exclude)")
-        target = os.path.realpath(link)
         if not _inside(target, real_root):
             return _outside(rel, target)
-        return WalkProblem(rel, "broken", f"symlink {rel} is broken (points to {target}, which does not exist)",
+        if err.errno == errno.ENOENT:
+            return WalkProblem(rel, "broken", f"symlink {rel} is broken (points to {target}, which does not exist)",
+                               "remove it or exclude it (--exclude)")
+        return WalkProblem(rel, "broken", f"symlink {rel} points to {target}, which cannot be read: {err.strerror}",
                            "remove it or exclude it (--exclude)")
     if not _inside(target, real_root):
         return _outside(rel, target)
-    try:
-        return target, os.stat(target)  # noqa: PTH116
-    except OSError as err:
-        return WalkProblem(rel, "broken", f"symlink {rel} points to {target}, which cannot be read: {err.strerror}",
-                           "remove it or exclude it (--exclude)")
+    return target, st
 
 
 def _shorten(rel: str, width: int = 160) -> str:
