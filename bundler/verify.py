@@ -280,13 +280,23 @@ class _DirArtifact:
 
     def entries(self) -> list[_Entry]:
         out: list[_Entry] = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames.sort()
-            for name in sorted(filenames):
-                full = Path(dirpath, name)
-                rel = full.relative_to(self.root).as_posix()
+        pending = [""]  # folders still to list, relative to the root (iterative: any depth)
+        while pending:
+            prefix = pending.pop()
+            folder = self.root / prefix if prefix else self.root
+            try:
+                with os.scandir(folder) as listing:
+                    items = sorted(listing, key=lambda e: e.name)
+            except OSError as err:
+                raise ProjectError(f"cannot read folder {folder}: {err.strerror}",
+                                   hint="make it readable, or verify the zip instead") from None
+            for item in items:
+                rel = prefix + item.name
+                if item.is_dir(follow_symlinks=False):
+                    pending.append(rel + "/")
+                    continue
                 try:
-                    st = full.stat()
+                    st = item.stat()
                 except OSError:  # dangling symlink
                     out.append(_Entry(rel, 0, None, symlink=True))
                     continue
