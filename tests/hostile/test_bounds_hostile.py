@@ -375,3 +375,19 @@ def test_a_symlink_loop_is_called_a_loop(app: Path, tmp_path: Path) -> None:
     assert_clean_failure(result, 3, mentions=["is a loop"], max_seconds=30)
     assert "broken" not in result.stderr
 
+
+
+def test_verify_a_1200_level_folder_artifact(tmp_path: Path) -> None:
+    top = str(tmp_path / "artifact")
+    folder = top
+    os.mkdir(folder)  # noqa: PTH102 - one level at a time: pathlib and os.makedirs recurse per level
+    for _ in range(1200):
+        folder += "/d"
+        os.mkdir(folder)  # noqa: PTH102
+    Path(folder, "handler.js").write_text("exports.handler = () => 1;\n")
+    try:
+        result = run_case(["verify", top, "--platform", "lambda", "--runtime", "nodejs20.x", "--engine", "client"],
+                          cwd=tmp_path)
+    finally:
+        _remove_chain(top, folder)
+    assert_success(result, max_seconds=30)
