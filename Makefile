@@ -7,7 +7,7 @@ ENGINE_DIR := $(EXAMPLE)/node_modules/.prisma/client
 # named as Prisma names its engines (they stand in for Prisma's real ~20 MB engines).
 EXAMPLE_TARGETS := rhel-openssl-3.0.x rhel-openssl-1.0.x debian-openssl-3.0.x linux-arm64-openssl-3.0.x
 
-.PHONY: tools install demo test lint unit integration bench clean example-engines
+.PHONY: tools install demo test lint unit integration bench clean example-engines wheel-check
 
 # zip/unzip (Debian) are used by the demo, the benchmark and archive tests.
 tools:
@@ -33,6 +33,10 @@ demo: install tools example-engines
 	rm -rf build/demo-unpacked && mkdir -p build/demo-unpacked && cd build/demo-unpacked && unzip -q ../demo/function.zip
 	node -e "require('./build/demo-unpacked/src/handler.js').handler({}).then(r => console.log('handler says:', r.body))"
 
+# photon-bundle installed from its wheel into a fresh venv (as `pip install .` and pipx do) bundles the demo.
+wheel-check: tools example-engines
+	PYTHON=$(PYTHON) bash scripts/wheel-check.sh
+
 lint:
 	ruff check .
 	mypy
@@ -48,6 +52,7 @@ integration:
 test: install tools
 	bash scripts/ensure-docker.sh
 	$(MAKE) lint
+	$(MAKE) wheel-check
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests
 
 bench: install

@@ -28,6 +28,7 @@ inputs fingerprint and the manifest).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import struct
@@ -102,7 +103,7 @@ def content_digest(entries: Iterator[tuple[str, int, str]] | Sequence[tuple[str,
     """A hash over sorted (path, mode, content sha256): equal on every machine for equal contents."""
     h = hashlib.sha256()
     for arc, mode, sha in sorted(entries):
-        h.update(f"{arc}\0{mode:o}\0{sha}\n".encode())
+        h.update(f"{arc}\0{mode:o}\0{sha}\n".encode(errors="surrogateescape"))
     return h.hexdigest()
 
 
@@ -207,8 +208,13 @@ def _source_size(entry: ArchiveEntry) -> int:
 
 
 def _unreadable(entry: ArchiveEntry, err: OSError) -> ProjectError:
-    return ProjectError(f"cannot read {entry.source} (for {entry.arc}): {err.strerror or err}",
-                        hint="run again when nothing else changes the project")
+    if err.errno in (errno.EACCES, errno.EPERM):
+        hint = "make it readable (chmod a+r), or leave it out with --exclude if the function does not need it"
+    elif err.errno == errno.ENOENT:
+        hint = "it went away while the bundle was written: run again when nothing else changes the project"
+    else:
+        hint = "check the file, or leave it out with --exclude if the function does not need it"
+    return ProjectError(f"cannot read {entry.source} (for {entry.arc}): {err.strerror or err}", hint=hint)
 
 
 def _changed(entry: ArchiveEntry) -> ProjectError:
@@ -330,7 +336,7 @@ def write_zip(
         out = _HashingWriter(raw)
         for entry, result in zip(entries, _compressed_in_order(entries, level, workers)):
             offset = out.offset
-            name = entry.arc.encode("utf-8")
+            name = _zip_name(entry)
             flags = 0 if entry.arc.isascii() else 0x800
             zip64 = result.size >= ZIP64_LIMIT or result.payload_size >= ZIP64_LIMIT
             needed = 45 if zip64 or offset >= ZIP64_LIMIT else 20
@@ -408,6 +414,18 @@ def _copy_payload(result: _Compressed, out: _HashingWriter) -> None:
     with result.payload as fh:
         while chunk := fh.read(CHUNK):
             out.write(chunk)
+
+
+def _zip_name(entry: ArchiveEntry) -> bytes:
+    """The entry's name as the zip stores it (UTF-8). A name that is not UTF-8 (bytes the file system
+    kept, surrogate-escaped by Python) cannot be written so that every unzip reads it the same way."""
+    try:
+        return entry.arc.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = entry.arc.encode("utf-8", errors="surrogateescape")
+        raise ProjectError(f"the file name {shown!r} is not UTF-8 (source: {entry.source!r}); a zip cannot carry "
+                           "it so that the platform unpacks it under the same name",
+                           hint="rename it to a UTF-8 name, or leave it out with --exclude") from None
 
 
 def _central_header(entry: ArchiveEntry, result: _Compressed, name: bytes, flags: int, needed: int, offset: int,

@@ -1,8 +1,9 @@
-"""The bundle pipeline: inspect -> resolve -> acquire -> plan -> write -> check -> verify -> commit.
+"""The bundle pipeline: inspect -> resolve -> acquire -> plan -> write -> check -> verify -> load check -> commit.
 
 Each step is a function of the one before; only this module sequences them and touches the output
 folder. Artifacts are written to temp files beside their final paths and renamed into place only after
-every size and verification check passed, so a failed or interrupted run leaves nothing half-written.
+every size, verification and load check passed (bundler/loadcheck.py: each unit's artifacts unpacked and
+required in a fresh node), so a failed or interrupted run leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import posixpath
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,12 +22,15 @@ import pathspec
 
 from bundler import __version__, manifest
 from bundler.archive import ArchiveResult, write_zip, zip_epoch
+from bundler.clients import engine_targets_on_disk, generate_command, project_layout, refuse_ungenerated
 from bundler.deflate import DEFLATE_BACKEND
 from bundler.engines import EngineKind, engine_filename, parse_engine_filename
 from bundler.errors import BundleError, ConfigError, ProjectError, SizeLimitError, VerifyError
 from bundler.limits import Limit, breakdown, format_breakdown, format_size
 from bundler.options import Resolved, output_dir
+from bundler.outdir import check_out_dir, collect_stale_temps, contained_all, writing
 from bundler.plan import (
+    CLI_PACKAGES,
     DEFAULT_EXCLUDES,
     ArtifactPlan,
     BundlePlan,
@@ -36,7 +40,8 @@ from bundler.plan import (
     package_dir_of,
     plan_bundle,
 )
-from bundler.project import PackageJson, Project, read_package_json, read_project
+from bundler.project import PackageJson, Project, read_installed_package_json, read_project
+from bundler.resources import data_file
 from bundler.reuse import (
     HASHES_NAME,
     STATE_NAME,
@@ -48,11 +53,19 @@ from bundler.reuse import (
     state_key,
     written_fingerprint,
 )
-from bundler.targets import RuntimeProfile, load_matrix, newest_runtime, resolve, runtime_for_node_range
+from bundler.targets import (
+    RuntimeProfile,
+    canonical_target,
+    load_matrix,
+    newest_runtime,
+    resolve,
+    runtime_for_node_range,
+)
 from bundler.walk import FileEntry, FolderEntry, WalkProblem, walk_tree
 from platforms.base import OutputFile, PlatformAdapter, Unit
 
 if TYPE_CHECKING:
+    from bundler.engines.acquire import EngineAdvice
     from bundler.engines.docker import DockerBuildOptions
 
 if sys.version_info >= (3, 11):
@@ -60,7 +73,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-LAYER_TEMPLATES = Path(__file__).resolve().parent.parent / "layer_templates"
+LAYER_TEMPLATES = data_file("bundler", "layer_templates")
 Log = Callable[[str], None]
 
 
@@ -73,7 +86,8 @@ class Written:
 
 def choose_runtime(adapter: PlatformAdapter, project: Project, options: Resolved) -> tuple[str, str]:
     """(runtime, why): --runtime, else the config file, else the platform's own config,
-    else package.json engines.node, else the newest supported runtime."""
+    else package.json engines.node, else the newest runtime whose engine the project's generated client
+    already holds, else the newest supported runtime."""
     if options["runtime"]:
         return options["runtime"], options.source("runtime")
     from_platform = adapter.runtime_from_config(project)
@@ -88,7 +102,45 @@ def choose_runtime(adapter: PlatformAdapter, project: Project, options: Resolved
             f'package.json engines.node "{node}" matches no supported {adapter.key} runtime',
             hint="widen engines.node or pass --runtime (see `photon-bundle targets`)",
         )
+    served = runtimes_served(adapter.key, engine_targets_on_disk(project), options["arch"])
+    if served:
+        runtime, held = served[0]
+        return runtime, f"the project holds {held}: {runtime} is the newest runtime it serves"
     return newest_runtime(adapter.key).name, "newest supported runtime"
+
+
+def runtimes_served(platform: str, targets: Iterable[str], arch: str) -> list[tuple[str, str]]:
+    """(runtime, the engine target on disk that serves it), newest first, for the platform's runtimes that an
+    engine of the project's generated client serves: a project generated with binaryTargets ["native",
+    "rhel-openssl-1.0.x"] runs on those runtimes without fetching anything."""
+    on_disk = set(targets)
+    canonical = {canonical_target(t) for t in on_disk} | on_disk
+    out: list[tuple[str, str]] = []
+    for runtime in sorted(load_matrix().runtimes_for(platform), key=lambda r: r.node, reverse=True):
+        if arch in runtime.archs and canonical:
+            held = resolve(platform, runtime.name, arch).accepted_targets & canonical
+            if held:
+                out.append((runtime.name, ", ".join(sorted(held))))
+    return out
+
+
+def engine_advice(project: Project, engine_files: list[FileEntry], profile: RuntimeProfile) -> EngineAdvice:
+    """What the engine-missing advice may name for this project's Prisma version (platforms/clients.toml)."""
+    from bundler.engines.acquire import EngineAdvice
+
+    layout = project_layout(project)
+    gens = project.schema.client_generators if project.schema else ()
+    on_disk = {p.target for f in engine_files if (p := parse_engine_filename(posixpath.basename(f.rel)))
+               and "/@prisma/engines/" not in f"/{f.rel}" and not _in_cli_package(f.rel)}
+    served = tuple(r for r, _ in runtimes_served(profile.platform.key, on_disk, profile.arch))
+    generate = generate_command(project, layout)
+    if any(g.platforms for g in gens):  # Photon.js 2019: the `platforms` field and its names
+        legacy = load_matrix().legacy_targets
+        return EngineAdvice(targets_field="platforms", known_targets=("native", "darwin", "windows", *legacy),
+                            target_name=profile.runtime.legacy or profile.target, generate=generate,
+                            era="Photon.js 2019", served_runtimes=served)
+    return EngineAdvice(known_targets=layout.targets if layout else (), generate=generate,
+                        era=layout.era if layout else "", served_runtimes=served)
 
 
 def engine_kind(project: Project, files: list[FileEntry], env: Mapping[str, str]) -> EngineKind:
@@ -113,31 +165,48 @@ def engine_kind(project: Project, files: list[FileEntry], env: Mapping[str, str]
 
 
 def find_local_engine(files: list[FileEntry], kind: EngineKind, profile: RuntimeProfile) -> FileEntry | None:
-    """The target's engine among the project's files, the generated client's copy first."""
+    """The target's engine among the project's files, the generated client's copy first; never one of the
+    Prisma CLI packages' (prisma, prisma2: they carry the engine the CLI downloaded, not the client's)."""
     matches = [f for f in files if (p := parse_engine_filename(posixpath.basename(f.rel)))
-               and p.kind == kind and p.target in profile.accepted_targets]
+               and p.kind == kind and p.target in profile.accepted_targets and not _in_cli_package(f.rel)]
     matches.sort(key=lambda f: ("/@prisma/engines/" in f"/{f.rel}", "/.prisma/" not in f"/{f.rel}", f.rel))
     return matches[0] if matches else None
+
+
+def _in_cli_package(rel: str) -> bool:
+    owner = package_dir_of(rel)
+    return owner is not None and owner.rsplit("node_modules/", 1)[-1] in CLI_PACKAGES
 
 
 def engines_on_disk(files: list[FileEntry]) -> list[str]:
     """The query engines the project's generated clients hold (not the CLI's), as 'file (folder)'."""
     found = sorted(f.rel for f in files if parse_engine_filename(posixpath.basename(f.rel))
-                   and "/@prisma/engines/" not in f"/{f.rel}")
+                   and "/@prisma/engines/" not in f"/{f.rel}" and not _in_cli_package(f.rel))
     shown = [f"{posixpath.basename(rel)} ({posixpath.dirname(rel)}/)" for rel in found[:6]]
     return shown + ([f"and {len(found) - 6} more"] if len(found) > 6 else [])
 
 
-def installed_packages(files: list[FileEntry]) -> dict[str, PackageJson]:
-    """The package.json of every installed package folder below node_modules."""
+def installed_packages(files: list[FileEntry], notes: dict[str, str] | None = None) -> dict[str, PackageJson]:
+    """The package.json of every installed package folder below node_modules, read as node reads it
+    (project.read_installed_package_json); `notes` gets a warning per package folder whose package.json is
+    broken, for the bundle to report when the package is bundled."""
     out: dict[str, PackageJson] = {}
     for f in files:
         if f.rel.endswith("/package.json") and package_dir_of(f.rel) == f.rel[: -len("/package.json")]:
-            try:
-                out[f.rel[: -len("/package.json")]] = read_package_json(f.path)
-            except ProjectError:
-                continue  # a broken package.json deep in node_modules is not the user's to fix
+            rel_dir = f.rel[: -len("/package.json")]
+            out[rel_dir], note = read_installed_package_json(f.path, rel_dir)
+            if note is not None and notes is not None:
+                notes[rel_dir] = note
     return out
+
+
+def package_notes(plan: BundlePlan, walked: Mapping[str, FileEntry], notes: Mapping[str, str]) -> tuple[str, ...]:
+    """The notes (installed_packages) of the packages the plan bundles."""
+    if not notes:
+        return ()
+    dirs = {package_dir_of(f.rel) for a in plan.artifacts for e in a.entries
+            if e.source is not None and (f := walked.get(str(e.source))) is not None}
+    return tuple(note for rel_dir, note in sorted(notes.items()) if rel_dir in dirs)
 
 
 def _rel_inside(path: Path, root: Path) -> str | None:
@@ -190,37 +259,57 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
     output folder: what is there after a run is that run's bundle or nothing, never a stale one.
     """
     out_dir = output_dir(project_dir, adapter.key, options)
+    check_out_dir(project_dir, out_dir, adapter.key)
     try:
         return _bundle(adapter, project_dir, out_dir, options, env, log, progress=progress)
     except BundleError as err:
-        removed = withdraw_previous(out_dir)
+        removed, problems = withdraw_previous(out_dir)
         if removed:
             err.message += (f"\nthe previous run's artifacts were removed from {out_dir} ({', '.join(removed)}), "
                             "so a stale bundle cannot be deployed by mistake")
+        err.message += "".join(f"\n{problem}" for problem in problems)
         raise
 
 
-def withdraw_previous(out_dir: Path) -> list[str]:
+def prepare_out_dir(out_dir: Path) -> None:
+    """Create the output folder and remove the temp files killed runs left in it."""
+    with writing(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+    collect_stale_temps(out_dir)
+
+
+def withdraw_previous(out_dir: Path) -> tuple[list[str], list[str]]:
     """Remove what the last run's manifest lists (artifacts, the files written beside them) and the manifest
-    and reuse records themselves; returns the names removed. The user's own files are never touched."""
+    and reuse records themselves; returns the names removed and what could not be done. Only paths inside
+    out_dir are touched (bundler/outdir.py `contained`): a manifest naming `../x` or `/tmp/x` is ignored
+    with a warning, and the user's own files are never touched."""
     previous = manifest.read(out_dir / manifest.MANIFEST_NAME)
     if previous is None:
-        return []
-    paths = [out_dir / a["path"] for a in previous.get("artifacts", [])]
-    paths += [Path(o["path"]) for o in previous.get("outputs", []) if not o.get("in_place")
-              and _rel_inside(Path(o["path"]), out_dir) is not None]
+        return [], []
+    listed = [a["path"] for a in previous["artifacts"]]
+    listed += [o["path"] for o in previous.get("outputs", []) if not o.get("in_place")]
+    paths, problems = contained_all(out_dir, listed, f"{out_dir / manifest.MANIFEST_NAME}")
     paths += [out_dir / name for name in (STATE_NAME, HASHES_NAME, manifest.MANIFEST_NAME)]
     removed = []
+    root = Path(os.path.realpath(out_dir))
     for path in paths:
         if path.is_file():
-            path.unlink()
-            removed.append(path.relative_to(out_dir).as_posix() if _rel_inside(path, out_dir) else str(path))
-    return removed
+            try:
+                path.unlink()
+            except OSError as err:
+                problems.append(f"could not remove the previous run's {path}: {err.strerror or err}; "
+                                "do not deploy it")
+                continue
+            real = Path(os.path.realpath(path.parent)) / path.name
+            removed.append(real.relative_to(root).as_posix() if real.is_relative_to(root) else str(path))
+    return removed, [f"warning: {p}" for p in problems]
 
 
 def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options: Resolved, env: Mapping[str, str],
             log: Log, *, progress: bool) -> dict[str, Any]:
     project = read_project(project_dir)
+    if options["build"] != "docker":  # a Docker build runs `generate` itself
+        refuse_ungenerated(project)
     units = adapter.units(project, options, env)
     profiles = [unit_profile(adapter, project, options, unit) for unit in units]
     _log_units(units, profiles, log)
@@ -232,14 +321,11 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         engine_files = [f for f in files if parse_engine_filename(posixpath.basename(f.rel))]  # one pass for all
         kind = engine_kind(project, engine_files, env)
         layout, template = layer_options()
-        if options["format"] != "zip" and not adapter.supports_layers:
-            raise BundleError(f"--format {options['format']}: {adapter.key} has no layers", hint="use --format zip")
-        if options["format"] != "zip" and kind == "client":
-            raise ConfigError(f"--format {options['format']}: the layer carries the native query engine, and this "
-                              "project's Prisma client needs none (engineType client / the prisma-client generator)",
-                              hint="use --format zip")
+        _check_format(adapter, options, kind)
         tree_project = project if tree == project.root else read_project(tree)
-        installed = installed_packages(files)
+        notes: dict[str, str] = {}
+        installed = installed_packages(files, notes)
+        walked = {f.fspath: f for f in files}
         engines: dict[str, tuple[EngineChoice | None, dict[str, Any]]] = {}
         planned: list[tuple[Unit, RuntimeProfile, str, BundlePlan, dict[str, Any], list[Limit]]] = []
         for unit, (profile, runtime_why) in zip(units, profiles):
@@ -249,24 +335,22 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             choice, engine_info = engines[profile.target]
             plan = plan_unit(tree_project, files, installed, choice,
                              unit_plan_options(options, unit, out_rel, layout, template), problems)
-            for warning in plan.warnings:
-                log(f"warning: {unit.name + ': ' if unit.name else ''}{warning}")
-            limits_before = _named(unit, unzipped_limits(adapter, plan))
-            _raise_if_over(limits_before, plan)
-            planned.append((unit, profile, runtime_why, plan, engine_info, limits_before))
+            plan = replace(plan, warnings=plan.warnings + package_notes(plan, walked, notes))
+            planned.append((unit, profile, runtime_why, plan, engine_info, _checked_limits(adapter, unit, plan, log)))
         log_skipped_problems(problems, log)
         settings = settings_key(adapter.key, options, env)
-        walked = {f.fspath: f for f in files}
         artifacts = [a for p in planned for a in p[3].artifacts]
         previous = None if options["force"] else reusable(out_dir, settings, artifacts, walked)
         state = reuse_state(tree == project.root, adapter, project_dir, options, env)
         if previous is not None:
             log("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
             write_outputs(adapter.outputs(project, options, units, previous, out_dir), log)
-            state(out_dir, files, artifacts, folders)
+            with writing(out_dir / STATE_NAME):
+                state(out_dir, files, artifacts, folders)
             return previous
-        out_dir.mkdir(parents=True, exist_ok=True)
-        docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log)
+        prepare_out_dir(out_dir)
+        checks = LoadCheckContext(adapter.key, tree, tree_project, installed, options, env)
+        docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks)
         doc = merge_unit_docs(units, docs)
         doc["inputs_fingerprint"] = written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written))
         outputs = adapter.outputs(project, options, units, doc, out_dir)
@@ -274,15 +358,25 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             doc["outputs"] = [{"path": str(o.path), "in_place": o.in_place, "note": o.note} for o in outputs]
         commit(all_written, out_dir, doc)
         write_outputs(outputs, log)
-        save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
-        state(out_dir, files, artifacts, folders)
+        with writing(out_dir / HASHES_NAME):
+            save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
+            state(out_dir, files, artifacts, folders)
     return doc
+
+
+def _checked_limits(adapter: PlatformAdapter, unit: Unit, plan: BundlePlan, log: Log) -> list[Limit]:
+    """Log the unit's plan warnings; its unzipped limits, raising when it is over one."""
+    for warning in plan.warnings:
+        log(f"warning: {unit.name + ': ' if unit.name else ''}{warning}")
+    limits = _named(unit, unzipped_limits(adapter, plan))
+    _raise_if_over(limits, plan)
+    return limits
 
 
 def _write_units(planned: list[tuple[Unit, RuntimeProfile, str, BundlePlan, dict[str, Any], list[Limit]]],
                  adapter: PlatformAdapter, options: Resolved, out_dir: Path, env: Mapping[str, str], stack: ExitStack,
-                 kind: EngineKind, log: Log) -> tuple[list[dict[str, Any]], list[Written]]:
-    """Write, size-check and verify each unit's artifacts into temp files; their manifests and the files."""
+                 kind: EngineKind, log: Log, checks: LoadCheckContext) -> tuple[list[dict[str, Any]], list[Written]]:
+    """Write, size-check, verify and load-check each unit's artifacts in temp files; their manifests and the files."""
     docs: list[dict[str, Any]] = []
     all_written: list[Written] = []
     for unit, profile, runtime_why, plan, engine_info, limits_before in planned:
@@ -290,11 +384,56 @@ def _write_units(planned: list[tuple[Unit, RuntimeProfile, str, BundlePlan, dict
         limits = limits_before + _named(unit, unit_zipped_limits(adapter, options, unit, written))
         _raise_if_over(limits, plan, written)
         verification = _verify(written, profile, kind, options, plan, log)
+        loaded = _load_check(checks, unit, profile, plan, written, kind, log)
         unit_doc = build_manifest(adapter, profile, runtime_why, plan, written, limits, engine_info)
         unit_doc["verify"] = verification
+        unit_doc["load_check"] = loaded
         docs.append(unit_doc)
         all_written += written
     return docs, all_written
+
+
+@dataclass(frozen=True)
+class LoadCheckContext:
+    """What the load check needs besides the unit: the tree that was bundled and the run's settings."""
+
+    platform: str
+    tree: Path
+    project: Project
+    installed: Mapping[str, PackageJson]
+    options: Resolved
+    env: Mapping[str, str]
+
+
+def _load_check(ctx: LoadCheckContext, unit: Unit, profile: RuntimeProfile, plan: BundlePlan, written: list[Written],
+                kind: EngineKind, log: Log) -> dict[str, Any]:
+    """Prove the unit's temp artifacts load (bundler/loadcheck.py); raises LoadCheckError before anything is renamed."""
+    from bundler.loadcheck import Artifact, UnitCheck, client_specs, load_check
+    from bundler.plan import dependency_closure
+
+    mode = ctx.options["load_check"]
+    if mode == "off":
+        return {"skipped": True, "reason": f"turned off ({ctx.options.source('load_check')})"}
+    names: tuple[str, ...] = ()
+    if plan.engine is not None and kind != "client":
+        names = tuple(sorted({posixpath.basename(plan.engine.arc),
+                              *(engine_filename(kind, t) for t in profile.accepted_targets)}))
+    standin: tuple[str, ...] = ()
+    if unit.dependencies == "client-only":  # the platform installs the rest: the project's packages stand in
+        closure, _ = dependency_closure(ctx.project.package, ctx.installed)
+        standin = tuple(sorted(d for d in closure if (ctx.tree / d).is_dir()))
+    engine_arc = plan.engine.arc if plan.engine else None
+    for old, new in unit.relocate if unit.postinstall else ():
+        if engine_arc is not None and engine_arc.startswith(new):  # where the postinstall puts it back (GCF)
+            engine_arc = old + engine_arc[len(new):]
+    check = UnitCheck(
+        platform=ctx.platform, unit=unit.name, entries=unit.entries,
+        artifacts=tuple(Artifact(w.plan.kind, w.plan.filename, w.result.path) for w in written),
+        kind=kind, engine_arc=engine_arc, engine_artifact=plan.engine_artifact,
+        engine_names=names, clients=client_specs(ctx.project), node_major=profile.runtime.node,
+        layer_layout=layer_options()[0], tree=ctx.tree, package=ctx.project.package, postinstall=unit.postinstall,
+        standin=standin, image=ctx.options["image"] or profile.image, arch=profile.arch)
+    return load_check(check, mode, ctx.options["load_check_timeout"], ctx.env, log)
 
 
 def reuse_state(own_tree: bool, adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: Mapping[str, str]
@@ -317,6 +456,15 @@ def unit_profile(adapter: PlatformAdapter, project: Project, options: Resolved,
         runtime, why = choose_runtime(adapter, project, options)
     arch = unit.arch if unit.arch is not None and options.source("arch") == "default" else options["arch"]
     return resolve(adapter.key, runtime, arch), why
+
+
+def _check_format(adapter: PlatformAdapter, options: Resolved, kind: EngineKind) -> None:
+    if options["format"] != "zip" and not adapter.supports_layers:
+        raise ConfigError(f"--format {options['format']}: {adapter.key} has no layers", hint="use --format zip")
+    if options["format"] != "zip" and kind == "client":
+        raise ConfigError(f"--format {options['format']}: the layer carries the native query engine, and this "
+                          "project's Prisma client needs none (engineType client / the prisma-client generator)",
+                          hint="use --format zip")
 
 
 def _walk(tree: Path, out_rel: str | None,
@@ -463,6 +611,8 @@ def merge_unit_docs(units: list[Unit], docs: list[dict[str, Any]]) -> dict[str, 
     doc["warnings"] = [f"{u.name}: {w}" for u, d in zip(units, docs) for w in [*u.warnings, *d["warnings"]]]
     doc["verify"] = {"skipped": all(d["verify"].get("skipped") for d in docs),
                      "units": {u.name: d["verify"] for u, d in zip(units, docs)}}
+    doc["load_check"] = {"skipped": all(d["load_check"].get("skipped") for d in docs),
+                         "units": {u.name: d["load_check"] for u, d in zip(units, docs)}}
     doc["units"] = [
         {"name": u.name, "runtime": d["runtime"], "runtime_source": d["runtime_source"], "arch": d["arch"],
          "os": d["os"], "engine": d["engine"], "artifacts": [a["path"] for a in d["artifacts"]],
@@ -476,10 +626,14 @@ def write_outputs(outputs: list[OutputFile], log: Log) -> None:
     """Write the adapter's files (config copies, Netlify's manifest) atomically, each only if it changed.
     A file with a note is announced by the summary, which prints the note; the others are logged here."""
     for out in outputs:
-        current = out.path.read_text(encoding="utf-8") if out.path.is_file() else None
+        try:
+            current = out.path.read_text(encoding="utf-8") if out.path.is_file() else None
+        except (OSError, UnicodeDecodeError):
+            current = None
         if current != out.text:
-            out.path.parent.mkdir(parents=True, exist_ok=True)
-            manifest.write_atomic(out.path, out.text)
+            with writing(out.path):
+                out.path.parent.mkdir(parents=True, exist_ok=True)
+                manifest.write_atomic(out.path, out.text)
             if not out.note:
                 log(f"wrote {out.path}")
 
@@ -501,7 +655,8 @@ def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: E
     acquired = acquire(
         kind, profile.target, project_root=tree, local=local.path if local else None,
         options=EngineOptions(source=options["engine_source"], mirror=options["mirror"], offline=options["offline"],
-                              version=options["engine_version"], progress=progress, env=dict(env)),
+                              version=options["engine_version"], progress=progress, env=dict(env),
+                              advice=engine_advice(project, engine_files, profile)),
         docker=docker, found=engines_on_disk(engine_files),
     )
     rel = local.rel if local is not None and acquired.source == "local" else None
@@ -567,12 +722,13 @@ def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], sta
     written: list[Written] = []
     for artifact in plan.artifacts:
         final = out_dir / artifact.filename  # may be in a subfolder (Netlify's functions/<name>.zip)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
-        os.close(fd)
-        tmp_path = Path(tmp)
-        stack.callback(tmp_path.unlink, missing_ok=True)
-        result = write_zip(artifact.entries, tmp_path, epoch=epoch)
+        with writing(final):
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=manifest.temp_prefix(final), suffix=".tmp")
+            os.close(fd)
+            tmp_path = Path(tmp)
+            stack.callback(tmp_path.unlink, missing_ok=True)
+            result = write_zip(artifact.entries, tmp_path, epoch=epoch)
         written.append(Written(artifact, final, result))
     return written
 
@@ -647,7 +803,16 @@ def commit(written: list[Written], out_dir: Path, doc: dict[str, Any]) -> None:
     """Rename every temp artifact into place, then write the manifest last."""
     umask = os.umask(0)
     os.umask(umask)
-    for w in written:
-        w.result.path.chmod(0o666 & ~umask)
-        w.result.path.replace(w.final)
-    manifest.write_atomic(out_dir / manifest.MANIFEST_NAME, manifest.dumps(doc))
+    done: list[Path] = []
+    try:
+        for w in written:
+            with writing(w.final):
+                w.result.path.chmod(0o666 & ~umask)
+                w.result.path.replace(w.final)
+            done.append(w.final)
+        with writing(out_dir / manifest.MANIFEST_NAME):
+            manifest.write_atomic(out_dir / manifest.MANIFEST_NAME, manifest.dumps(doc))
+    except BaseException:
+        for path in done:  # no artifact without its manifest
+            path.unlink(missing_ok=True)
+        raise

@@ -3,10 +3,21 @@
 Exit codes (documented in the README):
   0 success · 1 internal error · 2 usage or configuration error · 3 project error (malformed or
   missing files, engine not found) · 4 size limit exceeded · 5 verification failed ·
-  6 engine download or cache failure · 7 Docker failure · 130 interrupted
+  6 engine download or cache failure · 7 Docker failure · 9 the output folder cannot be written ·
+  130 interrupted
 """
 
 from __future__ import annotations
+
+ECHO_MAX = 80  # characters of a user's value echoed back in a message
+
+
+def echo(value: object, limit: int = ECHO_MAX) -> str:
+    """repr(value) for a message, cut to `limit` characters (a 100 KB value is not echoed in full)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text):,} characters)"
 
 
 class BundleError(Exception):
@@ -51,6 +62,11 @@ class VerifyError(BundleError):
     exit_code = 5
 
 
+class LoadCheckError(VerifyError):
+    """An artifact does not load: an entry point or the Prisma client fails to require, or the client's own
+    engine lookup would not find the bundled engine (bundler/loadcheck.py)."""
+
+
 class EngineFetchError(BundleError):
     """Download, checksum or cache failure while acquiring an engine."""
 
@@ -61,3 +77,9 @@ class DockerError(BundleError):
     """The Docker daemon is unreachable, an image is missing, or a container build failed."""
 
     exit_code = 7
+
+
+class OutputError(BundleError):
+    """The output folder cannot be written: not a folder, read-only, full (ENOSPC), file too large (EFBIG)."""
+
+    exit_code = 9

@@ -10,23 +10,31 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
-from bundler.errors import ConfigError
+from bundler.errors import ConfigError, echo
 
 _UNITS = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40,
           "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+SIZE_MAX = 1 << 50  # 1 PiB: any larger size is a typo, and would not even print as a float
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 
 
 def parse_size(text: str | int) -> int:
     """Bytes for a size like 25mb, 50MB, 250MiB, 1.5gb or 52428800."""
     if isinstance(text, int):
+        if not 0 <= text <= SIZE_MAX:
+            raise ConfigError(f"size {echo(text)} is out of range", hint="write it like 25mb or 250MiB")
         return text
-    m = _SIZE.match(text)
+    m = _SIZE.match(text) if len(text) <= 64 else None
     unit = m.group(2).lower() if m else ""
     if not m or (unit and unit not in _UNITS):
-        raise ConfigError(f"cannot read size {text!r}", hint="write it like 25mb, 50MB, 250MiB or a number of bytes")
-    return int(float(m.group(1)) * _UNITS[unit or "b"])
+        raise ConfigError(f"cannot read size {echo(text)}",
+                          hint="write it like 25mb, 50MB, 250MiB or a number of bytes")
+    size = int(Decimal(m.group(1)) * _UNITS[unit or "b"])
+    if size > SIZE_MAX:
+        raise ConfigError(f"size {echo(text)} is larger than any artifact can be", hint="write it like 25mb or 250MiB")
+    return size
 
 
 def format_size(n: int) -> str:

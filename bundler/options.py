@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bundler.errors import ConfigError
+from bundler.errors import ConfigError, echo
 from bundler.limits import parse_size
 from bundler.targets import closest
 
@@ -26,6 +26,7 @@ CONFIG_FILE = "photon-bundle.toml"
 FORMATS = ("zip", "layer", "both")
 ENGINE_SOURCES = ("auto", "local", "cache", "mirror", "docker")
 BUILDS = ("none", "docker")
+LOAD_CHECKS = ("node", "docker", "off")  # bundler/loadcheck.py
 
 
 def _str(value: Any) -> str:
@@ -77,7 +78,7 @@ def _env_pairs(value: Any) -> tuple[tuple[str, str], ...]:
         for line in lines:
             key, sep, val = line.partition("=")
             if not sep or not key.strip():
-                raise TypeError(f"{line!r} is not KEY=VALUE")
+                raise TypeError(f"{echo(line)} is not KEY=VALUE")
             items.append((key.strip(), val))
     return tuple(sorted(dict(items).items()))
 
@@ -109,6 +110,8 @@ KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "build_command": (_str, None),
     "build_env": (_env_pairs, ()),
     "build_timeout": (_float, 900.0),
+    "load_check": (_choice(LOAD_CHECKS), "node"),
+    "load_check_timeout": (_float, 30.0),
 }
 # Keys only a flag sets (not meaningful in a shared config file).
 FLAG_ONLY = ("force",)
@@ -143,7 +146,12 @@ def load_config(project_dir: Path, platforms: list[str], extra_keys: Mapping[str
     if not path.is_file():
         return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})",
+                          hint="TOML files are UTF-8: save it as UTF-8") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read: {err.strerror or err}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: invalid TOML: {err}", hint="fix the syntax at that line") from None
     known = [k for k in KEYS if k not in FLAG_ONLY]
@@ -156,9 +164,9 @@ def load_config(project_dir: Path, platforms: list[str], extra_keys: Mapping[str
             allowed = known + list(extra_keys.get(key, []))
             for sub in value:
                 if sub not in allowed:
-                    raise ConfigError(f"{path}: unknown key {sub!r} in [{key}]", hint=closest(sub, allowed))
+                    raise ConfigError(f"{path}: unknown key {echo(sub)} in [{key}]", hint=closest(sub, allowed))
         elif key not in known:
-            raise ConfigError(f"{path}: unknown key {key!r}", hint=closest(key, known))
+            raise ConfigError(f"{path}: unknown key {echo(key)}", hint=closest(key, known))
     return data
 
 
@@ -189,7 +197,7 @@ def resolve(
         origin, raw = layers[-1]
         try:
             values[key] = convert(raw) if raw is not None else None
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"{origin}: bad value {raw!r} for {key}: {err}") from None
+        except (TypeError, ValueError, OverflowError) as err:
+            raise ConfigError(f"{origin}: bad value {echo(raw)} for {key}: {err}") from None
         sources[key] = origin
     return Resolved(values=values, sources=sources)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bundler.clients import client_packages, package_layout
 from bundler.engines import is_cli_engine, parse_engine_filename
 from bundler.project import PackageJson, Project
 from bundler.walk import FileEntry
@@ -21,10 +22,18 @@ from bundler.walk import FileEntry
 if TYPE_CHECKING:
     import pathspec
 
-DEFAULT_EXCLUDES = (
+SECRET_EXCLUDES = (
     ".git/", ".hg/", ".svn/", ".env", ".env.*", "*.pem", "*.key", "id_rsa*", ".npmrc", ".aws/",
-    ".photon-bundle/", "photon-bundle.toml", ".DS_Store",
+    ".photon-bundle/", "photon-bundle.toml", ".DS_Store", "*.tfstate", "*.tfstate.backup",
 )
+# Other tools' output and cache folders: the Serverless Framework's packages (its CloudFormation templates carry
+# resolved secrets, its zips the .env), serverless-esbuild / -webpack / -plugin-typescript builds, SAM, Netlify,
+# Vercel / Now, CDK, Terraform, Next.js' build cache, Turborepo and Parcel caches. `--include` brings one back.
+BUILD_OUTPUT_EXCLUDES = (
+    ".serverless/", ".esbuild/", ".webpack/", ".build/", ".aws-sam/", ".netlify/", ".vercel/", ".now/",
+    "cdk.out/", ".terraform/", ".next/cache/", ".turbo/", ".parcel-cache/",
+)
+DEFAULT_EXCLUDES = SECRET_EXCLUDES + BUILD_OUTPUT_EXCLUDES
 # Packages and folders that only the Prisma CLI uses, never the function at run time.
 CLI_PACKAGES = ("prisma", "prisma2", "@prisma/cli", "@prisma/engines")
 JUNK_DIRS = ("node_modules/.cache/", "node_modules/.bin/")
@@ -192,13 +201,15 @@ def generated_client_dirs(project: Project, closure: Iterable[str]) -> list[str]
 def default_exclude_candidate(out_rel: str | None) -> Callable[[str], bool]:
     """A cheap test that is true for every path DEFAULT_EXCLUDES (plus the output folder) can match, so the
     gitignore matcher runs on a few files instead of all of them. Every default pattern names a component
-    that starts with a dot, ends in .pem or .key, starts with id_rsa, or is photon-bundle.toml; the output
-    folder's pattern names its last component (tests/unit/test_plan.py checks the superset)."""
+    that starts with a dot, ends in .pem, .key or .tfstate (.backup), starts with id_rsa, or is
+    photon-bundle.toml or cdk.out; the output folder's pattern names its last component
+    (tests/unit/test_plan.py checks the superset)."""
     out_token = "/" + out_rel.strip("/").rsplit("/", 1)[-1] + "/" if out_rel and out_rel.strip("/") else None
 
     def candidate(rel: str) -> bool:
         return (rel.startswith(".") or "/." in rel or ".pem" in rel or ".key" in rel or "id_rsa" in rel
-                or "photon-bundle.toml" in rel or (out_token is not None and out_token in "/" + rel + "/"))
+                or "photon-bundle.toml" in rel or ".tfstate" in rel or "cdk.out" in rel
+                or (out_token is not None and out_token in "/" + rel + "/"))
 
     return candidate
 
@@ -208,6 +219,7 @@ class _Filters:
     """The default excludes, the user's excludes and includes, as one decision per file."""
 
     default: pathspec.GitIgnoreSpec
+    build_outputs: pathspec.GitIgnoreSpec
     maybe_default: Callable[[str], bool]
     user: pathspec.GitIgnoreSpec | None
     include: pathspec.GitIgnoreSpec | None
@@ -215,14 +227,16 @@ class _Filters:
     @classmethod
     def of(cls, options: PlanOptions) -> _Filters:
         out = (options.out_rel.rstrip("/") + "/",) if options.out_rel else ()
-        return cls(default=_spec(DEFAULT_EXCLUDES + out), maybe_default=default_exclude_candidate(options.out_rel),
+        return cls(default=_spec(DEFAULT_EXCLUDES + out), build_outputs=_spec(BUILD_OUTPUT_EXCLUDES),
+                   maybe_default=default_exclude_candidate(options.out_rel),
                    user=_spec(options.excludes) if options.excludes else None,
                    include=_spec(options.includes) if options.includes else None)
 
     def apply(self, rel: str, reason: str | None, package: str) -> str | None:
         """The file's reason to be left out after the patterns; an include never brings back an engine."""
         if reason is None and self.maybe_default(rel) and self.default.match_file(rel):
-            reason = "excluded by default (secrets and junk)"
+            reason = ("excluded by default (another tool's build output or cache)"
+                      if self.build_outputs.match_file(rel) else "excluded by default (secrets and junk)")
         if reason is None and self.user is not None and self.user.match_file(rel):
             reason = "excluded by exclude patterns (--exclude, the config file, or the platform's ignore rules)"
         if reason is not None and package != ENGINE and self.include is not None and self.include.match_file(rel):
@@ -244,7 +258,8 @@ def plan_bundle(
     options: PlanOptions,
 ) -> BundlePlan:
     """Decide every file's fate. `engine` None means the client needs no native engine (Prisma 7)."""
-    closure, warnings, client_dirs, app_client_dirs, uses_client = _scope(project, installed, options)
+    schemas = frozenset(posixpath.dirname(f.rel) for f in files if f.rel.endswith("/schema.prisma"))
+    closure, warnings, client_dirs, app_client_dirs, uses_client = _scope(project, installed, options, schemas)
     if not uses_client:
         engine = None
     deferred = 0
@@ -280,7 +295,7 @@ def plan_bundle(
         kept.append(entry)
 
     if engine is not None and engine_entry is None:
-        home = _engine_home(files, client_dirs, app_client_dirs)
+        home = _engine_home(files, client_dirs, app_client_dirs, engine_homes(project, closure, schemas))
         engine_entry = PlanEntry(arc=home + engine.filename, size=engine.size, mode=0o755, package=ENGINE,
                                  source=engine.source)
         kept.append(engine_entry)
@@ -299,9 +314,10 @@ def plan_bundle(
                       warnings=tuple(warnings), deferred_bytes=deferred)
 
 
-def _scope(project: Project, installed: Mapping[str, PackageJson],
-           options: PlanOptions) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], bool]:
-    """(closure, warnings, generated client folders, generated folders among the app files, uses the client)."""
+def _scope(project: Project, installed: Mapping[str, PackageJson], options: PlanOptions,
+           schemas: frozenset[str] = frozenset()) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], bool]:
+    """(closure, warnings, generated client folders, generated folders among the app files, uses the client).
+    `schemas`: the folders holding a schema.prisma (a client generated into its own package has one)."""
     roots = options.roots
     client_modules = generated_client_modules(project)
     client_roots = [r for r in roots or () if r[1] in client_modules]
@@ -310,12 +326,13 @@ def _scope(project: Project, installed: Mapping[str, PackageJson],
         roots=None if roots is None else [r for r in roots if r[1] not in client_modules])
     app_client_dirs = tuple(d for d in generated_app_dirs(project)
                             if options.app_files is None or any(a.startswith(d) for a in options.app_files))
-    client_dirs = tuple(generated_client_dirs(project, closure))
+    client_dirs = tuple(generated_client_dirs(project, closure)) + tuple(
+        c + "/" for c in sorted(closure) if package_layout(c, c in schemas) is not None)
     if any(name == ".prisma" for _, name in client_roots) and "node_modules/.prisma/" not in client_dirs:
         client_dirs = ("node_modules/.prisma/", *client_dirs)
+    packages = client_packages()
     uses_client = (roots is None or bool(client_roots) or bool(app_client_dirs)
-                   or any(c == "node_modules/@prisma/client" or c.endswith("/node_modules/@prisma/client")
-                          for c in closure))
+                   or any(c.rsplit("node_modules/", 1)[-1] in packages for c in closure))
     return closure, warnings, client_dirs if uses_client else (), app_client_dirs, uses_client
 
 
@@ -403,20 +420,43 @@ def _fate(
     return None, label
 
 
-def _engine_home(files: list[FileEntry], client_dirs: tuple[str, ...], app_client_dirs: tuple[str, ...]) -> str:
+def engine_homes(project: Project, closure: Iterable[str], schemas: frozenset[str]) -> dict[str, str]:
+    """Client folder -> the folder its runtime looks in for the engine, where that is not the folder itself:
+    `runtime/` of a client generated into its own package (the 2.0 previews, platforms/clients.toml), and of a
+    Photon generator's `output` folder."""
+    homes: dict[str, str] = {}
+    for c in closure:
+        layout = package_layout(c, c in schemas)
+        if layout is not None:
+            homes[c + "/"] = layout.engine_home(c + "/")
+    preview = bool(homes) or (project.schema is not None and project.schema.is_photon)
+    for out in generated_app_dirs(project) if preview else ():
+        homes[out] = out + "runtime/"
+    return homes
+
+
+def _engine_home(files: list[FileEntry], client_dirs: tuple[str, ...], app_client_dirs: tuple[str, ...],
+                 homes: Mapping[str, str] | None = None) -> str:
     """Where an engine from outside the project goes: beside the engines the client was generated with, else
-    in the generator's own output folder (where Prisma looks first), else node_modules/.prisma/client/."""
-    homes = (*app_client_dirs, *client_dirs)
+    in the generator's own output folder (where Prisma looks first; `runtime/` in it for the 2.0 previews),
+    else the preview client's own package (its `runtime/`), else node_modules/.prisma/client/."""
+    homes = homes or {}
+    searched = (*app_client_dirs, *client_dirs)
     for f in files:
-        if parse_engine_filename(posixpath.basename(f.rel)) and f.rel.startswith(homes):
+        if parse_engine_filename(posixpath.basename(f.rel)) and f.rel.startswith(searched):
             return posixpath.dirname(f.rel) + "/"
     if app_client_dirs:
-        return app_client_dirs[0]
+        return homes.get(app_client_dirs[0], app_client_dirs[0])
+    in_package = [d for d in client_dirs if d in homes]
+    if in_package:
+        return homes[in_package[0]]
     custom = [d for d in client_dirs if d not in ("node_modules/.prisma/", "node_modules/@generated/")]
     if custom:
         return custom[0]
     if "node_modules/.prisma/" in client_dirs or not client_dirs:
         return "node_modules/.prisma/client/"
+    if client_dirs[0] == "node_modules/@generated/":
+        return "node_modules/@generated/photon/runtime/"  # the 2019 Photon.js client's runtime folder
     return client_dirs[0]
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from bundler.elf import version_key
 from bundler.errors import ConfigError
+from bundler.resources import data_file
 from bundler.targets import Matrix, load_matrix
 
 if sys.version_info >= (3, 11):
@@ -23,7 +24,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python < 3.11 only
     import tomli as tomllib
 
-POLICY_FILE = Path(__file__).resolve().parent.parent / "platforms" / "policies.toml"
+POLICY_FILE = data_file("platforms", "policies.toml")
 
 # The so-names of each OpenSSL series (FACTS.md section 3); 1.0 has Red Hat's and Debian's names.
 SSL_SONAMES: dict[str, tuple[frozenset[str], ...]] = {

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bundler.bounds import parser_depth, read_bounded
-from bundler.errors import ProjectError
+from bundler.errors import ProjectError, echo
 
 LOCKFILES = (("package-lock.json", "npm"), ("npm-shrinkwrap.json", "npm"), ("yarn.lock", "yarn"),
              ("pnpm-lock.yaml", "pnpm"))
 SCHEMA_CANDIDATES = ("prisma/schema.prisma", "schema.prisma", "prisma/project.prisma", "project.prisma")
 CLIENT_PROVIDERS = ("prisma-client-js", "photonjs", "prisma-client")
+BOM = "\ufeff"
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def read_project(root: Path) -> Project:
     pkg_path = root / "package.json"
     if not pkg_path.is_file():
         raise ProjectError(f"no package.json in {root}", hint="run photon-bundle in (or pass) the Node project folder")
-    package = parse_package_json(_read_text(pkg_path), str(pkg_path))
+    package = parse_package_json(_read_text(pkg_path).removeprefix(BOM), str(pkg_path))  # node accepts a BOM
     lockfile = next((kind for name, kind in LOCKFILES if (root / name).is_file()), None)
     schema = None
     candidates = ([package.prisma_schema] if package.prisma_schema else []) + list(SCHEMA_CANDIDATES)
@@ -110,7 +111,10 @@ def _read_text(path: Path) -> str:
         raise ProjectError(f"{path}: cannot be read: {err.strerror}") from None
 
 
-def parse_package_json(text: str, where: str) -> PackageJson:
+def parse_package_json(text: str, where: str, *, lenient: bool = False) -> PackageJson:
+    """The fields bundling needs. The user's own package.json is read strictly (a field of the wrong type is an
+    error naming it); an installed package's (`lenient`) as npm reads it: `"main": false`, a non-string name,
+    or a dependency map with odd values are ignored field by field, never a reason to drop the package."""
     try:
         with parser_depth(where):
             data = json.loads(text)
@@ -123,26 +127,103 @@ def parse_package_json(text: str, where: str) -> PackageJson:
 
     def deps(key: str) -> dict[str, str]:
         value = data.get(key) or {}
+        if lenient:
+            return {k: v for k, v in value.items() if isinstance(v, str)} if isinstance(value, dict) else {}
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ProjectError(f"{where}: {key!r} must be an object of name -> version strings")
         return dict(value)
 
     engines = data.get("engines") or {}
     prisma = data.get("prisma") or {}
+    def text_field(key: str) -> str | None:
+        if lenient:
+            value = data.get(key)
+            return value if isinstance(value, str) else None
+        return _opt_str(data, key, where)
+
     return PackageJson(
-        name=_opt_str(data, "name", where),
-        version=_opt_str(data, "version", where),
-        main=_opt_str(data, "main", where),
+        name=text_field("name"),
+        version=text_field("version"),
+        main=text_field("main"),
         dependencies=deps("dependencies"),
         optional=deps("optionalDependencies"),
         dev=deps("devDependencies"),
-        engines_node=engines.get("node") if isinstance(engines, dict) else None,
-        prisma_schema=prisma.get("schema") if isinstance(prisma, dict) else None,
+        engines_node=(_str_or_none(engines.get("node")) if isinstance(engines, dict) else None) if lenient
+        else _nested_str(engines, "engines", "node", where, 'a semver range like ">=18"'),
+        prisma_schema=(_str_or_none(prisma.get("schema")) if isinstance(prisma, dict) else None) if lenient
+        else _nested_str(prisma, "prisma", "schema", where, 'a path like "prisma/schema.prisma"'),
     )
 
 
-def read_package_json(path: Path) -> PackageJson:
-    return parse_package_json(_read_text(path), str(path))
+def _nested_str(parent: object, outer: str, key: str, where: str, example: str) -> str | None:
+    value = parent.get(key) if isinstance(parent, dict) else None
+    if value is None or isinstance(value, str):
+        return value
+    raise ProjectError(f"{where}: {outer}.{key} must be a string, found {echo(value)}", hint=f"write {example}")
+
+
+def read_package_json(path: Path, *, lenient: bool = False) -> PackageJson:
+    return parse_package_json(_read_text(path).removeprefix(BOM), str(path), lenient=lenient)
+
+
+def package_json_text(raw: bytes) -> str:
+    """A package.json's text as node reads it: UTF-8 with invalid bytes replaced (U+FFFD), a BOM dropped."""
+    return raw.decode("utf-8", errors="replace").removeprefix(BOM)
+
+
+def package_json_data(path: Path) -> object:
+    """The parsed JSON of an installed package's package.json, read as node reads it (package_json_text).
+    Raises OSError or ValueError like json.loads on a file."""
+    return json.loads(package_json_text(path.read_bytes()))
+
+
+def read_installed_package_json(path: Path, rel_dir: str) -> tuple[PackageJson, str | None]:
+    """An installed package's package.json as node would see it, and a warning when it matters.
+
+    Node (20) reads package.json as UTF-8, replacing invalid bytes, and drops a BOM: such a package loads,
+    so it is read the same way here (a warning only when a replaced byte lands in a field that decides what
+    loads: name, main, a dependency). Node refuses every require into a package whose package.json is not
+    valid JSON ("Error parsing .../package.json"): the package is still read as a package (by its folder name,
+    without dependencies) so the bundle keeps it as installed, and the warning names the file. Fields of a
+    wrong type are ignored, as node ignores them."""
+    name = rel_dir.rsplit("node_modules/", 1)[-1]
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        return PackageJson(name=name, version=None, main=None), f"{path}: cannot be read: {err.strerror or err}"
+    text = package_json_text(raw)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        where = f"{err.lineno}:{err.colno}: {err.msg}" if isinstance(err, json.JSONDecodeError) else "too deep"
+        return (PackageJson(name=name, version=None, main=None),
+                f"{path}:{where}: invalid JSON; node refuses to load any file of package {name!r} "
+                "(\"Error parsing package.json\"): it is bundled as installed, without its dependencies; "
+                "reinstall it (npm ci) or fix the file")
+    if not isinstance(data, dict):
+        return (PackageJson(name=name, version=None, main=None),
+                f"{path}: not a JSON object; bundled as installed, without its dependencies")
+    package = PackageJson(
+        name=_str_or_none(data.get("name")) or name, version=_str_or_none(data.get("version")),
+        main=_str_or_none(data.get("main")), dependencies=_str_map(data.get("dependencies")),
+        optional=_str_map(data.get("optionalDependencies")), dev=_str_map(data.get("devDependencies")),
+        engines_node=_str_or_none((data.get("engines") or {}).get("node") if isinstance(data.get("engines"), dict)
+                                  else None),
+    )
+    used = [package.name or "", package.main or "", *package.dependencies, *package.optional]
+    if "\ufffd" in text and any("\ufffd" in value for value in used):
+        return package, (f"{path}: not UTF-8; node reads it with the bad bytes replaced (U+FFFD), so its name, "
+                         "main or a dependency name no longer matches a file; reinstall the package or fix "
+                         "the file's encoding")
+    return package, None
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _str_map(value: object) -> dict[str, str]:
+    return {k: v for k, v in value.items() if isinstance(v, str)} if isinstance(value, dict) else {}
 
 
 def _opt_str(data: dict[str, object], key: str, where: str) -> str | None:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from bundler import __version__, manifest
 from bundler.deflate import DEFLATE_BACKEND
 from bundler.hashing import sha256_file
+from bundler.outdir import contained
 
 if TYPE_CHECKING:
     from bundler.archive import ArchiveResult
@@ -55,8 +56,8 @@ ENV_NAMES = ("BINARY_DOWNLOAD_VERSION", "SOURCE_DATE_EPOCH")
 def intact(out_dir: Path, previous: Mapping[str, Any]) -> bool:
     """Whether every artifact the manifest lists is still there with its recorded size and sha256."""
     for artifact in previous.get("artifacts", []):
-        path = out_dir / artifact["path"]
-        if not path.is_file() or path.stat().st_size != artifact["zipped_bytes"]:
+        path = contained(out_dir, artifact["path"])  # never hash a file outside the output folder
+        if path is None or not path.is_file() or path.stat().st_size != artifact["zipped_bytes"]:
             return False
         if sha256_file(path) != artifact["sha256"]:
             return False
@@ -70,10 +71,10 @@ def settings_key(platform: str, options: Resolved, env: Mapping[str, str]) -> st
     """What decides the artifacts besides the files: versions, platform, options, the environment."""
     h = hashlib.sha256(f"{__version__}\n{DEFLATE_BACKEND}\n{platform}\n".encode())
     for key in sorted(set(options.values) - NEUTRAL_OPTIONS):
-        h.update(f"{key}={options.values[key]!r}\n".encode())
+        h.update(f"{key}={options.values[key]!r}\n".encode(errors="surrogateescape"))
     for name in sorted(env):
         if name.startswith(ENV_PREFIXES) or name in ENV_NAMES:
-            h.update(f"${name}={env[name]}\n".encode())
+            h.update(f"${name}={env[name]}\n".encode(errors="surrogateescape"))
     return h.hexdigest()
 
 
@@ -81,7 +82,7 @@ def inputs_fingerprint(settings: str, digests: Mapping[str, str]) -> str:
     """The settings and each artifact's (file name -> content digest)."""
     h = hashlib.sha256(f"{settings}\n".encode())
     for name in sorted(digests):
-        h.update(f"{name}\0{digests[name]}\n".encode())
+        h.update(f"{name}\0{digests[name]}\n".encode(errors="surrogateescape"))
     return h.hexdigest()
 
 
@@ -98,12 +99,21 @@ def _facts(path: str, walked: Mapping[str, FileEntry]) -> Facts:
 
 
 def _load_hashes(out_dir: Path) -> dict[str, list[Any]]:
-    try:
-        data = json.loads((out_dir / HASHES_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    """The previous run's record; {} when it is missing, damaged or foreign (it is only a cache)."""
+    data = _load_record(out_dir / HASHES_NAME)
+    files = data.get("files") if data is not None else None
+    if not isinstance(files, dict):
         return {}
-    ok = isinstance(data, dict) and data.get("version") == STATE_VERSION and isinstance(data.get("files"), dict)
-    return data["files"] if ok else {}
+    return {k: v for k, v in files.items() if isinstance(v, list) and v and isinstance(v[-1], str)}
+
+
+def _load_record(path: Path) -> dict[str, Any] | None:
+    """A JSON record of this version written beside the artifacts, or None for anything else."""
+    try:
+        data = json.loads(manifest.read_record(path).decode("utf-8"))  # no symlink, no FIFO, bounded
+    except (OSError, ValueError, RecursionError):  # RecordError and UnicodeDecodeError are ValueErrors
+        return None
+    return data if isinstance(data, dict) and data.get("version") == STATE_VERSION else None
 
 
 def planned_digests(artifacts: Iterable[ArtifactPlan], walked: Mapping[str, FileEntry],
@@ -179,7 +189,8 @@ def state_key(platform: str, project_dir: Path, options: Resolved, env: Mapping[
               whole_env: bool = False) -> str:
     """The settings and the project folder: the tree state is about these very paths. With `whole_env`
     (a platform whose config reads any environment variable), every variable counts."""
-    h = hashlib.sha256(f"{settings_key(platform, options, env)}\n{project_dir.resolve()}\n".encode())
+    key = f"{settings_key(platform, options, env)}\n{project_dir.resolve()}\n"
+    h = hashlib.sha256(key.encode(errors="surrogateescape"))
     if whole_env:
         h.update(json.dumps(sorted(env.items())).encode())
     return h.hexdigest()
@@ -194,7 +205,8 @@ def _folder_line(path: str, mtime: int, ctime: int, ino: int) -> str:
 
 
 def _digest(file_lines: list[str], folder_lines: list[str]) -> str:
-    return hashlib.sha256(("".join(file_lines) + "--\n" + "".join(folder_lines)).encode()).hexdigest()
+    text = "".join(file_lines) + "--\n" + "".join(folder_lines)
+    return hashlib.sha256(text.encode(errors="surrogateescape")).hexdigest()  # names the file system kept as bytes
 
 
 def decisive_files(files: list[FileEntry], artifacts: Iterable[ArtifactPlan]) -> list[FileEntry]:
@@ -230,24 +242,25 @@ def _current_digest(files: list[str], folders: list[str]) -> str | None:
     return _digest(file_lines, folder_lines)
 
 
+def _strings(values: list[Any]) -> bool:
+    return all(isinstance(v, str) and "\0" not in v for v in values)
+
+
 def unchanged_tree(out_dir: Path, key: str) -> dict[str, Any] | None:
     """The previous manifest, marked reused, when the recorded tree and key are unchanged and the
     artifacts intact; None whenever anything differs or cannot be read (then the full pipeline runs)."""
-    try:
-        state = json.loads((out_dir / STATE_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(state, dict) or state.get("version") != STATE_VERSION or state.get("key") != key:
+    state = _load_record(out_dir / STATE_NAME)
+    if state is None or state.get("key") != key:
         return None
     files, folders = state.get("files"), state.get("folders")
-    if not isinstance(files, list) or not isinstance(folders, list):
+    if not isinstance(files, list) or not isinstance(folders, list) or not _strings(files + folders):
         return None
     if _current_digest(files, folders) != state.get("digest"):
         return None
     previous = manifest.read(out_dir / manifest.MANIFEST_NAME)
     if previous is None or not intact(out_dir, previous):
         return None
-    if not all(Path(o["path"]).is_file() for o in previous.get("outputs", [])):
+    if not all(Path(o["path"]).is_file() for o in previous.get("outputs", [])):  # a stat, never a read
         return None  # a config copy or Netlify's manifest is gone: the pipeline writes it again
     return {**previous, "reused": True}
 

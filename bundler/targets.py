@@ -15,7 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from bundler.errors import ConfigError
+from bundler.errors import ConfigError, echo
+from bundler.resources import data_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,7 +28,7 @@ ARCHES: tuple[Arch, ...] = ("x86_64", "arm64")
 SSL_SERIES = ("1.0.x", "1.1.x", "3.0.x")
 DISTROS = ("rhel", "debian", "musl", "nixos", "arm")
 
-DATA_FILE = Path(__file__).resolve().parent.parent / "platforms" / "runtimes.toml"
+DATA_FILE = data_file("platforms", "runtimes.toml")
 
 # Every binaryTargets name Prisma knows today (FACTS.md section 2).
 CURRENT_TARGETS: frozenset[str] = frozenset(
@@ -118,7 +119,7 @@ class Matrix:
             return self.platforms[platform]
         except KeyError:
             raise ConfigError(
-                f"unknown platform {platform!r}", hint=closest(platform, list(self.platforms))
+                f"unknown platform {echo(platform)}", hint=closest(platform, list(self.platforms))
             ) from None
 
 
@@ -248,11 +249,11 @@ def resolve(platform: str, runtime: str, arch: str = "x86_64") -> RuntimeProfile
     found = next((r for r in runtimes if r.name == runtime), None)
     if found is None:
         raise ConfigError(
-            f"unknown {info.title} runtime {runtime!r}",
+            f"unknown {info.title} runtime {echo(runtime)}",
             hint=closest(runtime, names) + f" (supported: {', '.join(names)})",
         )
     if arch not in ARCHES:
-        raise ConfigError(f"unknown architecture {arch!r}", hint=f"use one of: {', '.join(ARCHES)}")
+        raise ConfigError(f"unknown architecture {echo(arch)}", hint=f"use one of: {', '.join(ARCHES)}")
     if arch not in found.archs:
         raise ConfigError(
             f"{info.title} runtime {runtime} does not run on {arch}",

@@ -18,6 +18,14 @@ from bundler.project import Project
 
 
 @dataclass(frozen=True)
+class Entry:
+    """A file the platform loads when the function starts (the load check requires it from the unpacked artifact)."""
+
+    path: str  # archive path in the function artifact ("handler.js", "functions/hello.js")
+    export: str | None = None  # the exported function the platform calls (Lambda's "handler"), checked when set
+
+
+@dataclass(frozen=True)
 class Unit:
     """One deployable thing the platform wants: its files, its runtime, its artifact names.
 
@@ -41,6 +49,12 @@ class Unit:
     zip_limit: tuple[int, str] | None = None  # (bytes, name) instead of the platform limit / --max-size
     meta: Mapping[str, Any] = field(default_factory=dict)  # adapter facts for the manifest (handler, entry)
     warnings: tuple[str, ...] = ()
+    # What the platform loads from the function artifact, each an existing file (the load check requires them);
+    # empty when the adapter found none, which the load check reports as a warning.
+    entries: tuple[Entry, ...] = ()
+    # What the platform runs after installing the dependencies (GCF: the zip's postinstall), as its `&&` steps in
+    # order: the user's own command first, photon-bundle's restore last. The load check runs them.
+    postinstall: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,9 +96,29 @@ class PlatformAdapter(Protocol):
         ...
 
 
-def single_unit(adapter: PlatformAdapter) -> list[Unit]:
+def single_unit(adapter: PlatformAdapter, entries: tuple[Entry, ...] = (),
+                warnings: tuple[str, ...] = ()) -> list[Unit]:
     """The one unit of a platform that bundles the whole project into one function zip."""
-    return [Unit(name="", function_filename=adapter.function_filename, layer_filename=adapter.layer_filename)]
+    return [Unit(name="", function_filename=adapter.function_filename, layer_filename=adapter.layer_filename,
+                 entries=entries, warnings=warnings)]
+
+
+ENTRY_EXTENSIONS = (".js", ".mjs", ".cjs")
+
+
+def script_file(root: Path, name: str) -> str | None:
+    """The file Node loads for `name` relative to the project (as given, or with .js/.mjs/.cjs, or its index.js)."""
+    clean = name.strip().removeprefix("./").rstrip("/")
+    if not clean or clean.startswith(("../", "/")):
+        return None
+    candidates = [clean, *(clean + ext for ext in ENTRY_EXTENSIONS), f"{clean}/index.js"]
+    return next((c for c in candidates if (root / c).is_file()), None)
+
+
+def package_main(project: Project) -> str | None:
+    """package.json `main` as the file it names, when it exists."""
+    main = project.package.main
+    return script_file(project.root, main) if main else None
 
 
 def project_file(project: Project, name: str) -> Path:

@@ -114,10 +114,10 @@ def resolve_relative(root: Path, folder: str, spec: str) -> str | None:
 
 
 def _package_main(path: Path) -> str | None:
-    import json
+    from bundler.project import package_json_data
 
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = package_json_data(path)  # as node reads it: a BOM or a Latin-1 byte does not hide `main`
     except (OSError, ValueError, RecursionError):
         return None
     main = data.get("main") if isinstance(data, dict) else None

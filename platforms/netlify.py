@@ -7,7 +7,9 @@ Config (netlify.toml, read only — photon-bundle never writes it):
   * functions folder: --functions-dir, else `[functions] directory`, else the 2019 spelling
     `[build] functions`, else Netlify's default `netlify/functions`;
   * runtime: `[build.environment] AWS_LAMBDA_JS_RUNTIME` (e.g. "nodejs18.x"), else its `NODE_VERSION`
-    major version (Netlify runs functions on the build's Node version), else engines.node / newest;
+    major version (Netlify runs functions on the build's Node version), else `.nvmrc` / `.node-version`
+    (read by Netlify's build), else engines.node, else the newest runtime the engines on disk serve, else
+    the newest;
   * `[functions]` `included_files`, `external_node_modules`, `ignored_node_modules`, for all functions,
     and per function in `[functions."name"]` (the name may be a glob such as "api_*").
 
@@ -38,7 +40,7 @@ from bundler.errors import ConfigError, ProjectError
 from bundler.options import Resolved
 from bundler.project import Project
 from bundler.targets import load_matrix
-from platforms.base import OutputFile, Unit
+from platforms.base import Entry, OutputFile, Unit
 from platforms.configfiles import dump_json, read_text, read_toml, toml_key_line
 from platforms.jsdeps import SCANNED, function_scan
 
@@ -54,6 +56,26 @@ def _opt_str(value: Any) -> str:
     return value
 
 
+VERSION_FILES = (".nvmrc", ".node-version")
+
+
+def _runtime_from_version_file(root: Path) -> tuple[str, str] | None:
+    """The Lambda runtime of the Node major in `.nvmrc` / `.node-version` (Netlify's build reads them), when
+    Netlify Functions have one; a version file naming another Node (or an alias like `lts/*`) says nothing."""
+    for name in VERSION_FILES:
+        path = root / name
+        if not path.is_file():
+            continue
+        m = re.match(r"^\s*v?(\d+)", read_text(path))
+        if not m:
+            continue
+        major = int(m.group(1))
+        match = next((r.name for r in load_matrix().runtimes_for("netlify") if r.node == major), None)
+        if match is not None:
+            return match, f"{name} says Node {major}"
+    return None
+
+
 class NetlifyAdapter:
     key = "netlify"
     function_filename = "function.zip"
@@ -67,7 +89,7 @@ class NetlifyAdapter:
         build = config.get("build")
         environment = build.get("environment") if isinstance(build, dict) else None
         if not isinstance(environment, dict):
-            return None
+            return _runtime_from_version_file(project.root)
         names = [r.name for r in load_matrix().runtimes_for(self.key)]
         where = f"{CONFIG} [build.environment]"
         runtime = environment.get("AWS_LAMBDA_JS_RUNTIME")
@@ -88,7 +110,7 @@ class NetlifyAdapter:
                                   f"Node {major} runtime",
                                   hint=f"set AWS_LAMBDA_JS_RUNTIME to one of: {', '.join(names)}")
             return match, f'{where} NODE_VERSION "{node}"'
-        return None
+        return _runtime_from_version_file(project.root)
 
     def zip_limit(self, options: Mapping[str, Any]) -> int | None:
         return load_matrix().platform(self.key).zip_max
@@ -120,13 +142,14 @@ class NetlifyAdapter:
         roots = {*found.modules, *(("", m) for m in settings["external_node_modules"])}
         generated: tuple[tuple[str, bytes], ...] = ()
         entry = main
+        ext = "." + main.rsplit(".", 1)[-1]
+        esm = ext == ".mjs" or (ext == ".js" and is_esm(project))
         if "/" in main:
-            ext = "." + main.rsplit(".", 1)[-1]
             entry = f"{name}{ext}"
             if entry in app_files:
                 raise ProjectError(f"function {name}: its entry file {entry} would replace the project's own {entry}",
                                    hint="rename the function or that file")
-            generated = ((entry, entry_file(main, esm=ext == ".mjs" or (ext == ".js" and is_esm(project)))),)
+            generated = ((entry, entry_file(main, esm=esm)),)
         warnings = [*general, *(f"{m} (add the file to included_files if it is loaded)" for m in found.missing)]
         return Unit(
             name=name, function_filename=f"functions/{name}.zip", app_files=app_files,
@@ -134,6 +157,8 @@ class NetlifyAdapter:
             ignored_modules=frozenset(settings["ignored_node_modules"]), generated=generated,
             meta={"main_file": main, "entry": entry, "handler": f"{entry.rsplit('.', 1)[0]}.handler"},
             warnings=tuple(warnings),
+            # Lambda calls `handler`; an ES module may be a Netlify v2 function (a default export) instead.
+            entries=(Entry(entry, None if esm else "handler"),),
         )
 
     def outputs(self, project: Project, options: Resolved, units: list[Unit], doc: Mapping[str, Any],
@@ -233,10 +258,10 @@ def anchored(pattern: str) -> str:
 
 
 def is_esm(project: Project) -> bool:
-    import json
+    from bundler.project import package_json_data
 
     try:
-        data = json.loads((project.root / "package.json").read_text(encoding="utf-8"))
+        data = package_json_data(project.root / "package.json")
     except (OSError, ValueError, RecursionError):
         return False
     return isinstance(data, dict) and data.get("type") == "module"

@@ -1,15 +1,25 @@
 """ZEIT Now v2 (2019, @now/node): one Lambda zip per entry point, each within its build's maxLambdaSize.
 
-Runtime: @now/node ran every function on AWS Lambda's nodejs8.10 (Amazon Linux 2018.03, OpenSSL 1.0.2k), so
-the engine is rhel-openssl-1.0.x, or the 2019 Photon.js build `prisma-linux-glibc-libssl1.0.1` that the Photon
-specs listed for "Lambda Node 8, ZEIT" (runtimes.toml: [platform.now] and its one runtime). A package.json
-engines.node that excludes Node 8 is an error rather than a silent mismatch.
+Runtime: @now/node ran functions on AWS Lambda: nodejs8.10 (Amazon Linux 2018.03, OpenSSL 1.0.2k) by default,
+so the engine is rhel-openssl-1.0.x, or the 2019 Photon.js build `prisma-linux-glibc-libssl1.0.1` that the
+Photon specs listed for "Lambda Node 8, ZEIT"; the package.json `engines.node` nearest the function (its own
+folder's, e.g. api/package.json, else the project's) selected Node 10 or 12 (Lambda nodejs10.x / nodejs12.x,
+Amazon Linux 2, the same engine target). runtimes.toml: [platform.now] and its runtimes. An engines.node that
+allows none of them is an error rather than a silent mismatch.
 
 Entry points: the `src` of every now.json build whose `use` is @now/node or @now/node-server (any
 @version), expanded as a glob against the project's files (platforms/nowconfig.py), or the files given with
 --entry (each uses the first node build whose src matches it, else gets a new build). Builds for other
 builders (@now/static, @now/next...) are left alone. `version: 1` is refused: Now 1 deployed Docker/Node
 servers, not Lambdas. Each entry's zip holds only its own files and dependency closure and one engine.
+
+Zero config (now.json `version: 2` without `builds`, or no now.json): Now served every JavaScript file in
+`api/` as a function (names starting with `_` or `.` excepted) and every other file as static, `public/`
+at the root. Those files are the entry points; the written now.json stays without `builds`, because adding
+any build switches zero config off and Now would stop serving the static files (the functions' size is
+then checked against --max-size, else @now/node's 5mb default, and cannot be written into now.json). An
+--entry outside api/ needs a build: the now.json copy in the output folder gets it, with a warning naming
+every path Now would stop serving, and your own now.json is never changed for it, even with --write-config.
 
 Size: each zip must fit its build's `config.maxLambdaSize` (npm `bytes` syntax: "25mb" = 25 * 1024 * 1024),
 default 5mb for @now/node; --max-size (or photon-bundle.toml max_size) overrides it for every build. Now
@@ -26,17 +36,19 @@ with --write-config.
 from __future__ import annotations
 
 import copy
+import json
+import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bundler.errors import ConfigError, ProjectError
+from bundler.errors import ConfigError, ProjectError, echo
 from bundler.limits import format_size, parse_size
 from bundler.options import Resolved
-from bundler.project import Project
-from bundler.targets import load_matrix, newest_runtime, node_range_allows
+from bundler.project import Project, read_package_json
+from bundler.targets import load_matrix, runtime_for_node_range
 from platforms.base import OutputFile, Unit
 from platforms.configfiles import config_outputs, dump_json, json_key_line
 from platforms.jsdeps import SCANNED
@@ -98,7 +110,7 @@ def parse_max(raw: Any, path: Path, text: str, index: int) -> tuple[int, str]:
     loc = where(path, json_value_line(text, "maxLambdaSize", raw, after="builds"))
     what = f"builds[{index}] config.maxLambdaSize {raw!r}"
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-        raise ConfigError(f"{loc}: {what}: expected a size like \"25mb\"")
+        raise ProjectError(f"{loc}: {what}: expected a size like \"25mb\", found {echo(raw)}")
     try:
         size = parse_size(raw)
     except ConfigError as err:
@@ -161,6 +173,58 @@ def flag_limit(options: Resolved) -> tuple[int, str] | None:
     return size, f"max-size ({source})"
 
 
+ZERO_CONFIG_DIR = "api/"
+
+
+def is_zero_config(config: Mapping[str, Any] | None) -> bool:
+    """now.json v2 without `builds` (or no now.json): Now finds the functions in api/ itself."""
+    return config is None or "builds" not in config
+
+
+def zero_config_functions(files: list[str]) -> list[str]:
+    """The files zero-config Now deploys as functions: JavaScript below api/, no segment starting with _ or ."""
+    return [f for f in files if f.startswith(ZERO_CONFIG_DIR) and f.endswith(SCANNED)
+            and not any(part.startswith(("_", ".")) for part in f.split("/"))]
+
+
+def served_paths_lost(files: list[str]) -> list[str]:
+    """The paths zero-config Now serves that a now.json with `builds` would no longer serve: every file that
+    is not a function, as its URL (public/x is served at /x)."""
+    functions = set(zero_config_functions(files))
+    lost = []
+    for f in files:
+        if f in functions or f in (CONFIG, "package.json", "package-lock.json", "yarn.lock") or \
+                f.startswith(ZERO_CONFIG_DIR) or any(part.startswith(".") for part in f.split("/")):
+            continue
+        lost.append("/" + (f[len("public/"):] if f.startswith("public/") else f))
+    return lost
+
+
+def engines_node_runtime(root: Path, entry: str) -> tuple[str, str] | None:
+    """The runtime the package.json nearest the entry (below the project root) selects with engines.node."""
+    folder = posixpath.dirname(entry)
+    while folder:
+        path = root / folder / "package.json"
+        if path.is_file():
+            node = read_package_json(path).engines_node
+            if node:
+                return _node_runtime(node, f"{folder}/package.json")
+            return None
+        folder = posixpath.dirname(folder)
+    return None
+
+
+def _node_runtime(node: str, where: str) -> tuple[str, str]:
+    match = runtime_for_node_range("now", node)
+    if match is None:
+        names = ", ".join(f"Node {r.node}" for r in load_matrix().runtimes_for("now"))
+        raise ProjectError(f'{where} engines.node "{node}" allows none of the Node versions @now/node ran ({names} '
+                           "on AWS Lambda, ZEIT Now 2019-2020)",
+                           hint="allow one of them in engines.node, or bundle for today's platform with "
+                                "`photon-bundle vercel`")
+    return match.name, f'{where} engines.node "{node}"'
+
+
 def updated_now_json(config: Mapping[str, Any], units: list[Unit]) -> dict[str, Any]:
     """now.json with version 2 and each bundled build's use/maxLambdaSize; nothing else changes."""
     data: dict[str, Any] = dict(config) if "version" in config else {"version": 2, **config}
@@ -180,6 +244,44 @@ def updated_now_json(config: Mapping[str, Any], units: list[Unit]) -> dict[str, 
     return data
 
 
+def _own_package_json(root: Path, entry: str) -> str | None:
+    """The package.json nearest the entry below the project root (Now installs and reads it), if any."""
+    folder = posixpath.dirname(entry)
+    while folder:
+        if (root / folder / "package.json").is_file():
+            return f"{folder}/package.json"
+        folder = posixpath.dirname(folder)
+    return None
+
+
+def _zero_config_outputs(root: Path, path: Path, config: Mapping[str, Any] | None, text: str, units: list[Unit],
+                         out_dir: Path, options: Resolved) -> list[OutputFile]:
+    """A zero-config project keeps its now.json as it is; only entries outside api/ need builds, and adding them
+    would stop Now serving the static files: a warning naming them, and never written in place."""
+    files = project_files(root)
+    functions = set(zero_config_functions(files))
+    extra = [u for u in units if u.meta["entry"] not in functions]
+    lost = served_paths_lost(files)
+    if not extra:  # nothing to change: Now finds the functions in api/ and serves the rest as it did
+        if config is None:
+            return []
+        return [OutputFile(out_dir / CONFIG, text,
+                           note=f"zero config: {path.name} is unchanged in {out_dir / CONFIG} (no \"builds\" added: "
+                                "they would switch zero config off" + (f" and stop Now serving {lost[0]} ..." if lost
+                                                                       else "") + "; the size limit checked is "
+                                "not written into it)")]
+    updated = updated_now_json(config or {"version": 2}, extra)
+    shown = ", ".join(lost[:8]) + (f" and {len(lost) - 8} more" if len(lost) > 8 else "")
+    copy_path = out_dir / CONFIG
+    note = (f"warning: {', '.join(u.meta['entry'] for u in extra)} is outside api/ and needs a build, but adding "
+            f"\"builds\" to {path} switches zero config off: Now would stop serving "
+            f"{shown or 'the functions in api/'}; wrote the copy with builds to {copy_path}, your {path.name} "
+            "was not changed" + (" (even with --write-config)" if options["write_config"] else "")
+            + "; move the function into api/ instead, or add builds for the static files yourself")
+    out_text = dump_json(updated, text) if text else json.dumps(updated, indent=2) + "\n"
+    return [OutputFile(copy_path, out_text, note=note)]
+
+
 class NowAdapter:
     key = "now"
     function_filename = "function.zip"
@@ -189,14 +291,13 @@ class NowAdapter:
     extra_keys = EXTRA_KEYS
 
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
-        runtime = newest_runtime(self.key)
         node = project.package.engines_node
-        if node and not node_range_allows(node, runtime.node):
-            raise ProjectError(f'package.json engines.node "{node}" excludes Node {runtime.node}, the only Node.js '
-                               f"@now/node ran ({runtime.name} on AWS Lambda, ZEIT Now 2019)",
-                               hint="allow 8.x in engines.node, or bundle for today's platform with "
-                                    "`photon-bundle vercel`")
-        return runtime.name, f"@now/node runs Node {runtime.node} on AWS Lambda"
+        if node:
+            return _node_runtime(node, "package.json")
+        default = load_matrix().platform(self.key).default_runtime
+        assert default is not None, "runtimes.toml: [platform.now] needs default_runtime"
+        node_major = next(r.node for r in load_matrix().runtimes_for(self.key) if r.name == default)
+        return default, f"@now/node runs Node {node_major} on AWS Lambda (its default without engines.node)"
 
     def zip_limit(self, options: Mapping[str, Any]) -> int | None:
         return load_matrix().platform(self.key).default_max
@@ -214,6 +315,14 @@ class NowAdapter:
         if options["entry"]:
             for entry in checked_entries(root, options["entry"]):
                 pairs.append((entry, next((b for b in builds if glob_match(b.src, entry, str(path))), None)))
+        elif is_zero_config(config):
+            functions = zero_config_functions(project_files(root))
+            if not functions:
+                raise ProjectError(f"{path if config is not None else root}: zero-config Now (no \"builds\"): no "
+                                   "JavaScript file in api/, so there is no function to bundle",
+                                   hint=f'put the functions in api/, or list them in "builds" with "use": "{CANARY}", '
+                                        "or pass --entry FILE")
+            pairs = [(entry, None) for entry in functions]
         else:
             pairs, warnings = self._from_builds(root, path, config, builds)
         check_unique_names([entry for entry, _ in pairs])
@@ -230,8 +339,12 @@ class NowAdapter:
                 limit = (default, f'@now/node default maxLambdaSize "{written}"')
             meta = {"build_index": build.index if build else None, "use": build.use if build else CANARY,
                     "max_lambda_size": written}
-            units.append(entry_unit(root, entry, includes=build.includes if build else (), zip_limit=limit,
-                                    meta=meta, warnings=tuple(warnings) if n == 0 else ()))
+            unit = entry_unit(root, entry, includes=build.includes if build else (), zip_limit=limit,
+                              meta=meta, warnings=tuple(warnings) if n == 0 else ())
+            own = _own_package_json(root, entry)
+            unit = replace(unit, runtime=engines_node_runtime(root, entry),
+                           app_files=unit.app_files | {own} if own and unit.app_files is not None else unit.app_files)
+            units.append(unit)
         return units
 
     def _from_builds(self, root: Path, path: Path, config: Mapping[str, Any] | None,
@@ -271,6 +384,8 @@ class NowAdapter:
                 doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
         path = project.root / CONFIG
         config, text = read_optional(path)
+        if is_zero_config(config):
+            return _zero_config_outputs(project.root, path, config, text, units, out_dir, options)
         updated = updated_now_json(config or {}, units)
         out_text = text if config is not None and updated == config else dump_json(updated, text)
         return config_outputs(path, out_dir, out_text, write_config=options["write_config"])

@@ -25,7 +25,7 @@ from typing import Any
 from bundler.bounds import MAX_BRACE_EXPANSIONS, brace_overflow
 from bundler.errors import ProjectError
 from bundler.options import _bool
-from platforms.base import Unit
+from platforms.base import ENTRY_EXTENSIONS, Entry, Unit
 from platforms.configfiles import read_json_object
 from platforms.jsdeps import SCANNED, function_scan
 
@@ -255,9 +255,12 @@ def entry_unit(root: Path, entry: str, *, includes: tuple[str, ...] = (), exclud
     found = function_scan(root, [entry])
     name = function_name(entry)
     missing = tuple(f"{m} (add the file to includeFiles if it is loaded)" for m in found.missing)
+    # @now/node and Vercel call the module's export (a function, or `default`); TypeScript is compiled by the
+    # builder, so only JavaScript entries can be required from the zip.
+    entries = (Entry(entry),) if entry.endswith(ENTRY_EXTENSIONS) else ()
     return Unit(name=name, function_filename=f"functions/{name}.zip", app_files=found.files,
                 roots=found.modules, includes=includes, excludes=excludes, zip_limit=zip_limit,
-                meta={"entry": entry, **(meta or {})}, warnings=(*warnings, *missing))
+                meta={"entry": entry, **(meta or {})}, warnings=(*warnings, *missing), entries=entries)
 
 
 def unit_engines(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

@@ -54,7 +54,7 @@ from bundler.options import Resolved, _bool, _str
 from bundler.plan import DEFAULT_EXCLUDES
 from bundler.project import Project
 from bundler.targets import closest, load_matrix
-from platforms.base import OutputFile, Unit
+from platforms.base import Entry, OutputFile, Unit
 from platforms.configfiles import YamlDoc, config_outputs, load_yaml, load_yaml_text, relpath_for_config, yaml_line
 from platforms.jsdeps import function_scan
 from platforms.slsvars import Key, Resolver, VariableError, dotted
@@ -174,7 +174,7 @@ class ServerlessAdapter:
         return Unit(name=SHARED_UNIT if named else "", function_filename=SHARED_ZIP, runtime=probe.runtime,
                     arch=probe.arch, excludes=excludes, includes=includes,
                     meta={"functions": [fn.name for fn in functions], "artifact": "package.artifact"},
-                    warnings=tuple(warnings))
+                    warnings=tuple(warnings), entries=tuple(handler_entry_of(fn) for fn in functions))
 
     def outputs(self, project: Project, options: Resolved, units: list[Unit],
                 doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
@@ -412,7 +412,13 @@ def function_unit(project: Project, options: Resolved, service: Service, fn: Fun
     return Unit(name=fn.name, function_filename=f"functions/{fn.name}.zip", runtime=_runtime(fn), arch=_arch(fn),
                 app_files=found.files, roots=found.modules, excludes=excludes,
                 includes=includes, meta={"function": fn.name, "handler": fn.handler, "entry": fn.entry},
-                warnings=tuple(f"{m} (name the file in package.patterns if it is loaded)" for m in found.missing))
+                warnings=tuple(f"{m} (name the file in package.patterns if it is loaded)" for m in found.missing),
+                entries=(handler_entry_of(fn),))
+
+
+def handler_entry_of(fn: Function) -> Entry:
+    """The handler's file and the export Lambda calls (the part after the file name's first dot)."""
+    return Entry(fn.entry, posixpath.basename(fn.handler).split(".", 1)[1])
 
 
 def _runtime(fn: Function) -> tuple[str, str] | None:

@@ -42,12 +42,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bundler.errors import ConfigError
+from bundler.errors import ConfigError, ProjectError, echo
 from bundler.options import Resolved
 from bundler.plan import DEFAULT_EXCLUDES
 from bundler.project import Project
 from bundler.targets import load_matrix, node_range_allows
-from platforms.base import OutputFile, Unit
+from platforms.base import Entry, OutputFile, Unit, package_main, script_file
 from platforms.configfiles import read_ignore_file, read_json_object
 
 CONFIG = "up.json"
@@ -93,7 +93,8 @@ def json_key_lines(text: str) -> dict[tuple[str, ...], int]:
 
 
 def read_up_config(root: Path) -> UpConfig:
-    """up.json's runtime settings; ProjectError (file:line) when malformed, ConfigError when a value is wrong."""
+    """up.json's runtime settings; ProjectError (file:line) when malformed or a value has the wrong type (as
+    for every platform's config file), ConfigError when a value names no runtime."""
     path = root / CONFIG
     if not path.is_file():
         return UpConfig(path=path, exists=False)
@@ -103,7 +104,7 @@ def read_up_config(root: Path) -> UpConfig:
     stages: list[tuple[str, str, int | None]] = []
     stages_cfg = data.get("stages")
     if stages_cfg is not None and not isinstance(stages_cfg, dict):
-        raise ConfigError(f"{path}:{lines.get(('stages',), 1)}: 'stages' must be an object of stage names")
+        raise ProjectError(f"{path}:{lines.get(('stages',), 1)}: 'stages' must be an object of stage names")
     for stage, cfg in (stages_cfg or {}).items():
         if isinstance(cfg, dict):
             stage_runtime = _runtime_in(cfg, ("stages", stage), path, lines)
@@ -131,14 +132,14 @@ def _runtime_in(node: Mapping[str, Any], prefix: tuple[str, ...], path: Path,
     if lam is None:
         return None
     if not isinstance(lam, dict):
-        raise ConfigError(f"{path}:{lines.get((*prefix, 'lambda'), 1)}: '{dotted}' must be an object, "
-                          f"found {json_type(lam)}", hint='write it as "lambda": {"runtime": "nodejs20.x"}')
+        raise ProjectError(f"{path}:{lines.get((*prefix, 'lambda'), 1)}: '{dotted}' must be an object, "
+                           f"found {json_type(lam)}", hint='write it as "lambda": {"runtime": "nodejs20.x"}')
     runtime = lam.get("runtime")
     if runtime is None or runtime == "":
         return None
     if not isinstance(runtime, str):
-        raise ConfigError(f"{path}:{lines.get((*prefix, 'lambda', 'runtime'), 1)}: '{dotted}.runtime' must be a "
-                          f"string such as \"nodejs20.x\", found {json.dumps(runtime)}")
+        raise ProjectError(f"{path}:{lines.get((*prefix, 'lambda', 'runtime'), 1)}: '{dotted}.runtime' must be "
+                           f"a string such as \"nodejs20.x\", found {echo(runtime)}")
     return runtime
 
 
@@ -198,6 +199,26 @@ def missing_start_file(root: Path, command: str) -> str | None:
     return script
 
 
+def server_file(project: Project, command: str) -> str | None:
+    """The file up's proxy starts: the script of a `node FILE` command, else package.json main, else app.js.
+    The load check requires it with listening turned off."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = []
+    for i, word in enumerate(words[:-1]):
+        if posixpath_base(word) == "node":
+            script = next((w for w in words[i + 1:] if not w.startswith("-")), None)
+            found = script_file(project.root, script) if script else None
+            if found:
+                return found
+    return package_main(project) or script_file(project.root, "app.js")
+
+
+def posixpath_base(word: str) -> str:
+    return word.rsplit("/", 1)[-1]
+
+
 class UpAdapter:
     key = "up"
     function_filename = "function.zip"
@@ -241,8 +262,13 @@ class UpAdapter:
         has_ignore = (project.root / IGNORE_FILE).is_file()
         meta = {"config": CONFIG if config.exists else "(none)",
                 "ignore_file": IGNORE_FILE if has_ignore else "(up's defaults)", "start": command}
+        server = server_file(project, command)
+        if server is None:
+            warnings.append(f"no server file to load-check: `{command}` ({command_from}) runs no `node FILE`, and "
+                            "package.json names no existing main and there is no app.js")
         return [Unit(name="", function_filename=self.function_filename, layer_filename=self.layer_filename,
-                     excludes=excludes, meta=meta, warnings=tuple(warnings))]
+                     excludes=excludes, meta=meta, warnings=tuple(warnings),
+                     entries=(Entry(server),) if server else ())]
 
     def _runtime(self, project: Project, config: UpConfig, options: Resolved, warnings: list[str]) -> str:
         """The runtime the pipeline will pick (bundle.choose_runtime), with warnings where up would deploy another."""

@@ -81,6 +81,11 @@ class PrismaClient {
 module.exports = { PrismaClient };
 """
 
+DEBUG_JS = """\
+// Stand-in for debug: like the real package it exports a factory of loggers (require('debug')('ns')).
+module.exports = function debug(namespace) { return function log() {}; };
+"""
+
 HANDLER = """\
 const { PrismaClient } = require('@prisma/client');
 const debug = require('debug');
@@ -134,7 +139,7 @@ def make_project(root: Path, *, engine_kind: str = "library", targets: tuple[str
         meta = json.loads((root / nm / "@prisma/engines-version/package.json").read_text())
         meta["prisma"] = {"enginesVersion": engines_version}
         write_json(root / nm / "@prisma/engines-version/package.json", meta)
-    add_package(root, f"{nm}/debug", "debug", "4.3.4", {"ms": "2.1.2"})
+    add_package(root, f"{nm}/debug", "debug", "4.3.4", {"ms": "2.1.2"}, files={"index.js": DEBUG_JS})
     add_package(root, f"{nm}/ms", "ms", "2.1.2")
     add_package(root, f"{nm}/express-lite", "express-lite", "1.0.0", {"ms": "3.0.0"})
     add_package(root, f"{nm}/express-lite/node_modules/ms", "ms", "3.0.0")

@@ -7,6 +7,7 @@ imported inside the commands that use them, so `photon-bundle --help` starts fas
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import click
@@ -36,7 +37,8 @@ def cli() -> None:
     \b
     Exit codes: 0 ok · 1 internal error · 2 usage/config error · 3 project error
     (malformed file, engine missing) · 4 size limit exceeded · 5 verification failed ·
-    6 engine download/cache failure · 7 Docker failure · 130 interrupted.
+    6 engine download/cache failure · 7 Docker failure · 9 output folder cannot be
+    written · 130 interrupted (SIGINT or SIGTERM).
     """
 
 
@@ -50,4 +52,14 @@ for _command in COMMANDS:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    interrupt_on_sigterm()
     sys.exit(run_guarded(cli))
+
+
+def interrupt_on_sigterm() -> None:
+    """Treat SIGTERM (what a CI cancel or `docker stop` sends) like SIGINT: KeyboardInterrupt unwinds the run,
+    so temp files are removed and the exit code is 130 with the message."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)

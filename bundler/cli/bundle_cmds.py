@@ -38,6 +38,11 @@ COMMON_OPTIONS: list[Decorator] = [
                  help="Environment variable for the container build (repeatable)."),
     click.option("--build-timeout", type=float, help="Seconds the container build may take [default: 900]."),
     click.option("--verify/--no-verify", default=None, help="Check every native binary against the runtime."),
+    click.option("--load-check", type=click.Choice(["node", "docker", "off"]),
+                 help="Prove each artifact loads: require its entry points and the Prisma client in a fresh node "
+                      "(node: the local one; docker: inside the runtime's image) [default: node]."),
+    click.option("--no-load-check", is_flag=True, default=None, help="Skip the load check (same as --load-check off)."),
+    click.option("--load-check-timeout", type=float, help="Seconds each artifact's load check may take [default: 30]."),
     click.option("--force", is_flag=True, default=None, help="Rebuild even when nothing changed."),
     click.option("--json", "json_mode", is_flag=True, help="Print the manifest as JSON on stdout."),
     click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr."),
@@ -51,6 +56,7 @@ def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None 
     def run(project_dir: Path, json_mode: bool, quiet: bool, debug: bool, format_: str | None,
             **flags: Any) -> None:
         from bundler.options import load_config, output_dir, resolve
+        from bundler.outdir import check_out_dir
         from bundler.reuse import quick_reuse
         from platforms import REGISTRY
         from platforms import adapter as adapter_for
@@ -63,9 +69,12 @@ def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None 
         flags["exclude"] = tuple(flags.get("exclude") or ())
         flags["include"] = tuple(flags.get("include") or ())
         flags["build_env"] = tuple(flags.get("build_env") or ())
+        if flags.pop("no_load_check", None):
+            flags["load_check"] = "off"
         options = resolve(platform, config, env, flags, dict(adapter.extra_keys))
-        doc = quick_reuse(platform, project_dir, output_dir(project_dir, platform, options), options, env,
-                          whole_env=adapter.reads_environment)
+        out_dir = output_dir(project_dir, platform, options)
+        check_out_dir(project_dir, out_dir, platform)
+        doc = quick_reuse(platform, project_dir, out_dir, options, env, whole_env=adapter.reads_environment)
         if doc is not None:
             console.info("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
         else:
@@ -120,6 +129,9 @@ def summary(doc: dict[str, Any], project_dir: Path, options: Any) -> str:
 lambda_command = bundle_command(
     "lambda",
     "Bundle the project for AWS Lambda: a function zip (and/or a layer) carrying only the engine the runtime needs.",
+    [click.option("--handler", help="The function's handler as Lambda names it, file.export (e.g. src/app.handler); "
+                                    "the load check requires that file and checks the export "
+                                    "[default: package.json main, else handler.js / index.js].")],
 )
 
 gcf_command = bundle_command(

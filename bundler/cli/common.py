@@ -26,7 +26,7 @@ def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
     except BundleError as err:
         if debug:
             traceback.print_exc()
-        click.echo(f"error: {err}", err=True)
+        click.echo(f"error: {shorten_lines(str(err))}", err=True)
         return err.exit_code
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
@@ -44,6 +44,16 @@ def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
         click.echo("  this is a bug in photon-bundle; run again with --debug for the traceback", err=True)
         return 1
     return result if isinstance(result, int) else 0
+
+
+LINE_MAX = 2000  # characters of one message line: a value a user pasted by mistake is not echoed in full
+
+
+def shorten_lines(message: str, limit: int = LINE_MAX) -> str:
+    """The message with every line longer than `limit` cut in the middle."""
+    return "\n".join(line if len(line) <= limit else
+                     f"{line[: limit // 2]} … ({len(line) - limit:,} characters left out) … {line[-limit // 4:]}"
+                     for line in message.split("\n"))
 
 
 class Console:

@@ -18,7 +18,7 @@ import click
 from bundler.cli.common import Console
 from bundler.engines import EngineKind, engine_filename
 from bundler.engines.version import ENV_OVERRIDE, check_version, engines_version
-from bundler.errors import ConfigError, EngineNotFoundError
+from bundler.errors import ConfigError, EngineNotFoundError, echo
 from bundler.targets import CURRENT_TARGETS, canonical_target, closest, is_known_target
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ _SOURCE_WORDS = {"cache": "the photon-bundle cache", "prisma-cache": "Prisma's c
 
 def _target(name: str) -> str:
     if not is_known_target(name):
-        raise ConfigError(f"unknown engine target {name!r}", hint=closest(name, sorted(CURRENT_TARGETS)))
+        raise ConfigError(f"unknown engine target {echo(name)}", hint=closest(name, sorted(CURRENT_TARGETS)))
     target = canonical_target(name)
     if target == "native":
         raise ConfigError(

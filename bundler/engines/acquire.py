@@ -44,6 +44,21 @@ STEPS_FOR_SOURCE: dict[str, tuple[Step, ...]] = {
 
 
 @dataclass(frozen=True)
+class EngineAdvice:
+    """What the advice for a missing engine may name, for the project's Prisma version: the generator field and
+    the target names that version knows (the 2019 Photon.js `platforms`, the 2.0 previews' short
+    binaryTargets list; empty: today's list), the runtime's target in that field, the generate command of
+    that era, and the --runtime values the engines already on disk serve."""
+
+    targets_field: str = "binaryTargets"
+    known_targets: tuple[str, ...] = ()
+    target_name: str | None = None
+    generate: str = "prisma generate"
+    era: str = ""
+    served_runtimes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class EngineOptions:
     source: str = "auto"  # auto|local|cache|mirror|docker
     mirror: str | None = None  # --mirror
@@ -53,6 +68,7 @@ class EngineOptions:
     timeout: float = 30.0
     progress: bool = False
     env: Mapping[str, str] = field(default_factory=dict)  # the environment, passed in
+    advice: EngineAdvice | None = None  # for the engine-missing advice (bundle commands set it)
 
 
 @dataclass(frozen=True)
@@ -126,7 +142,8 @@ def acquire(
             raise EngineNotFoundError(
                 f"the {kind} engine {filename} for target {target} is not in the project"
                 + (f" (expected {local})" if local is not None else "") + on_disk,
-                hint=_binary_targets_hint(target) + ", or use --engine-source auto|mirror to download it",
+                hint=_binary_targets_hint(target, options.advice) + ", or use --engine-source auto|mirror to "
+                "download it",
             )
         return _from_local(kind, target, local, project_root, options)
     if source == "docker":
@@ -152,7 +169,8 @@ def acquire(
         raise EngineNotFoundError(
             f"the {kind} engine {filename} for target {target} is not in the project, and photon-bundle cannot "
             f"fetch it: {err.message}",
-            hint=f"{err.hint}; or {_binary_targets_hint(target)}" if err.hint else _binary_targets_hint(target),
+            hint=f"{err.hint}; or {_binary_targets_hint(target, options.advice)}" if err.hint
+            else _binary_targets_hint(target, options.advice),
         ) from None
     return fetch_engine(kind, target, version, options, steps=STEPS_FOR_SOURCE[source], failures=failures)
 
@@ -233,11 +251,17 @@ def _native_filename(kind: EngineKind, target: str) -> str:
     return engine_filename(kind, target)
 
 
-def _binary_targets_hint(target: str) -> str:
-    return (
-        f'add binaryTargets = ["native", "{target}"] to the generator block in schema.prisma and re-run '
-        "`prisma generate`"
-    )
+def _binary_targets_hint(target: str, advice: EngineAdvice | None = None) -> str:
+    """How to get the target's engine into the project, naming only what the project's Prisma version knows."""
+    a = advice or EngineAdvice()
+    served = (f"; the engines the project already has serve --runtime {' or '.join(a.served_runtimes)}"
+              if a.served_runtimes else "")
+    name = a.target_name or target
+    if a.known_targets and name not in a.known_targets:
+        return (f"this project's Prisma ({a.era}) has no engine for {target}: its {a.targets_field} are "
+                f"{', '.join(a.known_targets)}{served}; or upgrade Prisma")
+    return (f'add {a.targets_field} = ["native", "{name}"] to the generator block in schema.prisma and re-run '
+            f"`{a.generate}`{served}")
 
 
 def _version_or_none(project_root: Path, options: EngineOptions) -> str | None:
@@ -316,8 +340,11 @@ def _summary(
     fetch_cmd = f"photon-bundle engines fetch --target {target} --kind {kind} --version {version}"
     if fetch_failed is not None:
         return EngineFetchError(message, hint=fetch_failed.hint)
+    advice = options.advice
+    if advice is not None and advice.known_targets and (advice.target_name or target) not in advice.known_targets:
+        return EngineNotFoundError(message, hint=_binary_targets_hint(target, advice))  # no fetch can help
     if options.offline:
         return EngineNotFoundError(
             message, hint=f"run `{fetch_cmd}` once while online (it fills the cache), or drop --offline"
         )
-    return EngineNotFoundError(message, hint=f"run `{fetch_cmd}`, or {_binary_targets_hint(target)}")
+    return EngineNotFoundError(message, hint=f"run `{fetch_cmd}`, or {_binary_targets_hint(target, options.advice)}")

@@ -11,6 +11,7 @@ cached file whose sha256 no longer matches its `.sha256` is discarded so it is f
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import logging
 import os
@@ -22,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bundler.engines import EngineKind, engine_filename, parse_engine_filename
+from bundler.engines import EngineKind, engine_filename, mirror_filename, parse_engine_filename
 from bundler.engines.mirror import parse_checksum
 from bundler.engines.version import check_version
 from bundler.errors import ConfigError, EngineFetchError
@@ -153,8 +154,12 @@ class EngineCache:
 
     @staticmethod
     def _remove_stale_parts(entry: CacheEntry) -> None:
-        """Temp files of a process killed mid-download (only called while holding the lock)."""
-        for part in [*entry.dir.glob(f".{entry.name}.*.part"), *entry.dir.glob(f".{entry.name}.sha256.*.tmp")]:
+        """Temp files of a process killed mid-download (only called while holding the lock): a copy's
+        `.<engine file>.*.part`, a download's `.<file name on the mirror>.*.part` (bundler/engines/mirror.py names
+        it after the URL, e.g. `.libquery_engine.so.node.*.part`) and a checksum's `.*.sha256.*.tmp`."""
+        names = {entry.name, mirror_filename(entry.kind, entry.target)}
+        for part in [*(p for name in sorted(names) for p in entry.dir.glob(f".{glob.escape(name)}.*.part")),
+                     *entry.dir.glob(f".{glob.escape(entry.name)}.sha256.*.tmp")]:
             with contextlib.suppress(OSError):
                 part.unlink()
 

@@ -60,8 +60,11 @@ DEFAULT_ENV: Mapping[str, str] = {
     "PRISMA_HIDE_UPDATE_MESSAGE": "1",
 }
 
-# Where the generated client puts the engine, most specific first (FACTS.md section 4).
-ENGINE_DIRS = ("node_modules/.prisma/client", "node_modules/@generated/photon", "node_modules/@prisma/client")
+# Where the generated client puts the engine, most specific first (FACTS.md section 4; the 2.0 previews'
+# runtime/ folders from platforms/clients.toml).
+ENGINE_DIRS = ("node_modules/.prisma/client", "node_modules/@generated/photon", "node_modules/@prisma/client",
+               "node_modules/@prisma/photon/runtime", "node_modules/@prisma/client/runtime",
+               "node_modules/@generated/photon/runtime")
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from bundler import __version__
 from bundler.engines import EngineKind, mirror_filename
-from bundler.errors import ConfigError, EngineFetchError
+from bundler.errors import ConfigError, EngineFetchError, echo
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -91,10 +91,15 @@ def mirror_base(flag: str | None, env: Mapping[str, str]) -> str:
     value = raw.strip()
     if value.startswith("/"):
         return Path(value).as_uri().rstrip("/")
-    parsed = urllib.parse.urlsplit(value)
-    if parsed.scheme not in ("http", "https", "file") or (parsed.scheme != "file" and not parsed.netloc):
+    try:
+        parsed: urllib.parse.SplitResult | None = urllib.parse.urlsplit(value)
+        _ = parsed.port if parsed is not None else None  # a port that is not a number raises here, not later
+    except ValueError:  # 'http://[::1' (an unclosed IPv6 address), a bad port
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https", "file") or (
+            parsed.scheme != "file" and not parsed.netloc):
         raise ConfigError(
-            f"engine mirror {raw!r} from {origin} is not an http(s):// or file:// URL",
+            f"engine mirror {echo(raw)} from {origin} is not an http(s):// or file:// URL",
             hint=f"use e.g. --mirror https://mirror.example.com/prisma or --mirror file:///srv/prisma-mirror "
             f"(default {DEFAULT_MIRROR})",
         )

@@ -82,6 +82,7 @@ def test_engine_source_docker_takes_only_the_engine(tmp_path: Path, images: Imag
     app = project(tmp_path / "app")
     # installed on the host for the host only: client and addon, but no Lambda engine
     write_json(app / "node_modules/@prisma/client/package.json", {"name": "@prisma/client", "version": "5.22.0"})
+    (app / "node_modules/@prisma/client/index.js").write_text("module.exports = require('.prisma/client');\n")
     write_json(app / "node_modules/addon/package.json", {"name": "addon", "version": "1.0.0"})
     (app / "node_modules/.prisma/client").mkdir(parents=True)
     (app / "node_modules/.prisma/client/index.js").write_text("module.exports = {}\n")

@@ -145,6 +145,9 @@ def test_prisma_7_client_generator_bundles_no_native_engine(tmp_path: Path, elf_
     generated.mkdir(parents=True)
     (generated / "client.js").write_text("// generated Prisma 7 client\nmodule.exports = {};\n")
     (generated / "query_compiler_bg.postgresql.wasm").write_bytes(b"\0asm" + b"q" * 500)
+    # the handler loads the client it generated (the stand-in handler's @prisma/client has no .prisma/client here)
+    (project / "handler.js").write_text("const { PrismaClient } = require('./generated/prisma/client');\n"
+                                        "exports.handler = async () => ({ statusCode: 200 });\n")
     before = tree_digest(project)
     out = tmp_path / "out"
     doc = bundle_ok("lambda", project, out, capsys, "--runtime", "nodejs20.x")

@@ -15,6 +15,7 @@ from bundler.cli import cli
 from bundler.cli.common import run_guarded
 from bundler.options import resolve
 from bundler.reuse import HASHES_NAME, STATE_NAME, quick_reuse
+from platforms import adapter
 from tests.projects import make_project
 
 TARGETS = ("rhel-openssl-3.0.x", "debian-openssl-3.0.x")
@@ -42,7 +43,7 @@ def bundle(project: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra:
 def quick(project: Path, out: Path) -> dict[str, Any] | None:
     """What the command's first, stat-only check says (before any walk or plan)."""
     env = dict(os.environ)
-    options = resolve("lambda", {}, env, {"out": str(out), "offline": True})
+    options = resolve("lambda", {}, env, {"out": str(out), "offline": True}, dict(adapter("lambda").extra_keys))
     return quick_reuse("lambda", project, out, options, env)
 
 

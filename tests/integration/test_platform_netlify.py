@@ -231,6 +231,7 @@ def test_no_functions_folder(tmp_path: Path, elf_cache: Path, capsys: pytest.Cap
     code, _, err = run(["netlify", str(root), "--offline"], capsys)
     assert code == 3
     assert "no functions folder" in err and "--functions-dir" in err
-    code, _, err = run(["netlify", str(root), "--offline", "--functions-dir", "lib"], capsys)
+    # lib/util.js exports no `handler` (the load check would refuse it); this test is about the folder flag
+    code, _, err = run(["netlify", str(root), "--offline", "--functions-dir", "lib", "--no-load-check"], capsys)
     assert code == 0, err
     assert (root / ".photon-bundle" / "netlify" / "functions" / "util.zip").is_file()

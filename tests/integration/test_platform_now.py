@@ -114,7 +114,7 @@ def test_photon_2019_builds_one_zip_per_entry_with_its_own_deps_and_the_al1_engi
     out = tmp_path / "out"
     doc = now(photon, out, capsys)
     assert (doc["platform"], doc["runtime"], doc["engine"]["target"]) == ("now", "nodejs8.10", "rhel-openssl-1.0.x")
-    assert doc["runtime_source"] == "@now/node runs Node 8 on AWS Lambda"
+    assert doc["runtime_source"] == "@now/node runs Node 8 on AWS Lambda (its default without engines.node)"
     assert [u["name"] for u in doc["units"]] == ["api/posts", "api/users"]
     assert [a["path"] for a in doc["artifacts"]] == ["functions/api/posts.zip", "functions/api/users.zip"]
     users = listing(out / "functions" / "api" / "users.zip")
@@ -159,7 +159,8 @@ def test_current_prisma_project_entries_get_builds_added(prisma: Path, tmp_path:
     assert sorted(listing(out / "functions" / "api" / "ping.zip")) == ["api/ping.js", "package.json"]
     ping = next(u for u in doc["units"] if u["name"] == "api/ping")
     assert ping["engine"]["target"] is None and "does not load the Prisma client" in ping["engine"]["note"]
-    assert (out / "now.json").read_text() == (GOLDEN / "now-entries.json").read_text()
+    # zero config (no "builds"): the api/ entries need no build, and adding one would stop Now serving the rest
+    assert (out / "now.json").read_text() == (prisma / "now.json").read_text()
 
 
 def test_max_size_25mb_happy_path(photon: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -241,22 +242,29 @@ def test_without_write_config_the_project_is_byte_for_byte_unchanged(
     code, _, err = run(["now", str(prisma), "--out", str(tmp_path / "out"), "--offline", "--entry", "api/orders.js"],
                        capsys)
     assert code == 0, err
-    assert f"your {prisma / 'now.json'} was not changed (--write-config updates it in place)" in err
+    assert "zero config: now.json is unchanged" in err and "would switch zero config off" in err
+    # an entry outside api/ needs a build: the copy gets it, with the paths Now would stop serving; yours never
+    code, _, err = run(["now", str(prisma), "--out", str(tmp_path / "out2"), "--offline", "--entry", "handler.js",
+                        "--write-config"], capsys)
+    assert code == 0, err
+    assert "handler.js is outside api/ and needs a build" in err and "/lib/util.js" in err
+    assert "was not changed (even with --write-config)" in err
+    assert json.loads((tmp_path / "out2" / "now.json").read_text())["builds"][0]["src"] == "handler.js"
     assert tree_digest(prisma) == before
 
 
-def test_no_now_json_and_entries_writes_a_new_one(prisma: Path, tmp_path: Path,
+def test_no_now_json_is_zero_config(prisma: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     (prisma / "now.json").unlink()
     code, _, err = run(["now", str(prisma), "--out", str(tmp_path / "out"), "--offline", "--entry", "api/orders.js",
                         "--max-size", "12mb"], capsys)
     assert code == 0, err
-    assert json.loads((tmp_path / "out" / "now.json").read_text()) == {
-        "version": 2, "builds": [{"src": "api/orders.js", "use": "@now/node@canary",
-                                  "config": {"maxLambdaSize": "12mb"}}]}
+    # no now.json is zero config: api/orders.js is a function as it is, nothing to write
+    assert not (tmp_path / "out" / "now.json").exists()
     assert not (prisma / "now.json").exists()
-    code, _, err = run(["now", str(prisma), "--out", str(tmp_path / "out2"), "--offline"], capsys)
-    assert code == 3 and "no now.json in" in err and "--entry" in err
+    doc = now(prisma, tmp_path / "out2", capsys)
+    assert [u["name"] for u in doc["units"]] == ["api/orders", "api/ping", "api/stats"]
+    assert not (tmp_path / "out2" / "now.json").exists()
 
 
 def test_malformed_now_json_names_file_and_line(photon: Path, tmp_path: Path,
@@ -292,10 +300,10 @@ def test_bad_entries_and_engines_node(photon: Path, tmp_path: Path, capsys: pyte
     code, _, err = run(["now", str(photon), "--out", out, "--offline", "--entry", "api/users.ts"], capsys)
     assert code == 3 and "not a JavaScript file" in err
     pkg = json.loads((photon / "package.json").read_text())
-    pkg["engines"] = {"node": ">=12"}
+    pkg["engines"] = {"node": ">=14"}
     write_json(photon / "package.json", pkg)
     code, _, err = run(["now", str(photon), "--out", out, "--offline"], capsys)
-    assert code == 3 and 'engines.node ">=12" excludes Node 8' in err
+    assert code == 3 and 'engines.node ">=14" allows none of the Node versions @now/node ran' in err
 
 
 def test_byte_identical_artifacts_on_a_second_run(photon: Path, tmp_path: Path,

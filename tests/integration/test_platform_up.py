@@ -243,7 +243,7 @@ def test_wrong_value_types_in_up_json(project: Path, tmp_path: Path, capsys: pyt
                                       message: str) -> None:
     (project / "up.json").write_text(text)
     code, _, err = run(["up", str(project), "--out", str(tmp_path / "out"), "--offline"], capsys)
-    assert code == 2 and f"{project / 'up.json'}{message}" in err
+    assert code == 3 and f"{project / 'up.json'}{message}" in err  # a wrong type: 3, as in netlify.toml
 
 
 def test_runtime_flag_does_not_excuse_a_malformed_up_json(project: Path, tmp_path: Path,
@@ -322,10 +322,12 @@ def test_ignore_everything_but_a_list(project: Path, tmp_path: Path, capsys: pyt
 def test_gcloud_include_syntax_is_a_plain_comment_in_upignore(project: Path, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     """`#!include:FILE` is gcloud's syntax; up reads it as a comment (and the file need not exist)."""
-    (project / ".upignore").write_text("#!include:.gitignore\nlib/\n")
+    (project / "docs").mkdir()
+    (project / "docs" / "guide.md").write_text("# guide\n")  # not loaded by app.js, so leaving it out is safe
+    (project / ".upignore").write_text("#!include:.gitignore\ndocs/\n")
     up(project, tmp_path / "out", capsys)
     listed = names(tmp_path / "out" / "function.zip")
-    assert "lib/util.js" not in listed and "app.js" in listed
+    assert "docs/guide.md" not in listed and "app.js" in listed
 
 
 def test_include_flag_brings_back_a_secret_the_upignore_names(project: Path, tmp_path: Path,

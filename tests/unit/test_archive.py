@@ -285,3 +285,25 @@ def test_on_entry_progress_and_content_digest(tmp_path: Path, mixed: list[Entry]
     assert seen == [len(contents(e)) for e in mixed]
     reordered = list(reversed([(e.arc, e.mode, e.sha256) for e in result.entries]))
     assert content_digest(reordered) == result.content_digest
+
+
+def test_unreadable_source_advice_depends_on_the_reason() -> None:
+    import errno
+
+    from bundler.archive import _unreadable
+    from bundler.plan import PlanEntry
+
+    entry = PlanEntry(arc="lib/secret.js", size=1, mode=0o644, package="(app)", source="/app/lib/secret.js")
+    denied = _unreadable(entry, OSError(errno.EACCES, "Permission denied"))
+    assert "chmod" in (denied.hint or "") and "nothing else changes" not in (denied.hint or "")
+    gone = _unreadable(entry, OSError(errno.ENOENT, "No such file or directory"))
+    assert "went away" in (gone.hint or "")
+
+
+def test_a_file_name_that_is_not_utf8_is_a_project_error(tmp_path: Path) -> None:
+    from bundler.plan import PlanEntry
+
+    name = b"caf\xe9.js".decode("utf-8", errors="surrogateescape")
+    entry = PlanEntry(arc=name, size=0, mode=0o644, package="(app)", data=b"")
+    with pytest.raises(ProjectError, match=r"b'caf\\xe9.js' is not UTF-8"):
+        write_zip([entry], tmp_path / "a.zip")

@@ -99,6 +99,22 @@ def test_locking_removes_stale_temp_files(tmp_path: Path) -> None:
     assert not stale.exists()
 
 
+def test_locking_removes_a_killed_downloads_part_named_after_the_mirror_file(tmp_path: Path) -> None:
+    """mirror.py names its temp file after the URL (`.libquery_engine.so.node.*.part`), not the cache name;
+    the other kind's download in the same folder (under its own lock) is left alone."""
+    cache = EngineCache(tmp_path)
+    entry = cache.entry(HASH, "rhel-openssl-3.0.x", "library")
+    entry.dir.mkdir(parents=True)
+    killed = entry.dir / ".libquery_engine.so.node.k2x9a1b0.part"
+    killed.write_bytes(b"half")
+    other_kind = entry.dir / ".query-engine.z8y7x6w5.part"
+    other_kind.write_bytes(b"running")
+    with cache.locked(entry):
+        pass
+    assert not killed.exists()
+    assert other_kind.exists()
+
+
 def test_entries_and_clear(tmp_path: Path) -> None:
     cache = EngineCache(tmp_path)
     _stage(cache, HASH, "linux-musl")

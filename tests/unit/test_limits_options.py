@@ -76,3 +76,32 @@ def test_a_command_checks_its_own_section(tmp_path: Path) -> None:
     (tmp_path / "photon-bundle.toml").write_text('[netlfy]\nruntime = "nodejs20.x"\n')
     with pytest.raises(ConfigError, match=r"unknown section \[netlfy\]"):  # section names are always checked
         load_config(tmp_path, platforms, {}, checked=["lambda"])
+
+
+@pytest.mark.parametrize("text", ["9" * 400, "9" * 40 + "gb", 2**80, -1, "1" * 70])
+def test_parse_size_refuses_absurd_sizes_with_a_short_message(text: str | int) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_size(text)
+    assert len(str(info.value)) < 300
+
+
+def test_echo_cuts_long_values() -> None:
+    from bundler.errors import echo
+
+    assert echo("short") == "'short'"
+    cut = echo("x" * 100_000)
+    assert len(cut) < 120 and cut.endswith("(100,002 characters)")
+
+
+def test_message_lines_are_capped() -> None:
+    from bundler.cli.common import shorten_lines
+
+    message = shorten_lines("first\n" + "y" * 50_000 + "\nlast")
+    first, middle, last = message.split("\n")
+    assert (first, last) == ("first", "last") and len(middle) < 3000 and "characters left out" in middle
+
+
+def test_config_file_that_is_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "photon-bundle.toml").write_bytes(b'runtime = "\xff"\n')
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_config(tmp_path, ["lambda"], {})

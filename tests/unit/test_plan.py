@@ -246,7 +246,8 @@ def test_default_exclude_prefilter_is_true_wherever_the_patterns_match(out_rel: 
     candidate = default_exclude_candidate(out_rel)
     parts = ["a", "node_modules", ".git", ".env", ".env.prod", "x.pem", "k.key", "id_rsa", "id_rsa.pub", ".npmrc",
              ".aws", ".photon-bundle", "lambda", "photon-bundle.toml", ".DS_Store", "dist", "build", "out", "pem",
-             "key.js", ".hidden", "my.keys"]
+             "key.js", ".hidden", "my.keys", ".serverless", "cdk.out", ".next", "cache", "x.tfstate",
+             "x.tfstate.backup", ".esbuild", ".build", "cdk"]
     matched = 0
     for depth in (1, 2, 3):
         for combo in itertools.product(parts, repeat=depth):

@@ -114,3 +114,52 @@ def test_read_project_lockfile_and_schema(tmp_path: Path) -> None:
 def test_read_project_without_package_json(tmp_path: Path) -> None:
     with pytest.raises(ProjectError, match=r"no package\.json"):
         read_project(tmp_path)
+
+
+# ------------------------------------------------------------------ package.json as node reads it
+
+
+def test_user_package_json_may_start_with_a_bom(tmp_path: Path) -> None:
+    (tmp_path / "package.json").write_bytes(b'\xef\xbb\xbf{"name": "app", "main": "h.js"}')
+    assert read_project(tmp_path).package.main == "h.js"
+
+
+@pytest.mark.parametrize(("raw", "name", "main", "warned"), [
+    (b'\xef\xbb\xbf{"name": "bom", "main": "lib/m.js"}', "bom", "lib/m.js", None),
+    (b'{"name": "lat", "description": "caf\xe9", "main": "m.js"}', "lat", "m.js", None),  # not in a used field
+    (b'{"name": "lat", "main": "caf\xe9.js"}', "lat", "caf\ufffd.js", "not UTF-8"),  # node looks for caf\ufffd.js
+    (b'{"name": "bad", "main": "m.js",}', "bad", None, "invalid JSON"),
+    (b"[1, 2]", "bad", None, "not a JSON object"),
+    (b'{"name": 5, "main": ["x"], "dependencies": {"a": "1", "b": 2}}', "bad", None, None),  # node ignores types
+])
+def test_installed_package_json_is_read_as_node_reads_it(tmp_path: Path, raw: bytes, name: str, main: str | None,
+                                                         warned: str | None) -> None:
+    from bundler.project import read_installed_package_json
+
+    path = tmp_path / "package.json"
+    path.write_bytes(raw)
+    package, note = read_installed_package_json(path, "node_modules/" + name)
+    assert (package.name, package.main) == (name, main)
+    assert (note is None) == (warned is None)
+    if warned is not None:
+        assert warned in (note or "") and str(path) in (note or "")
+
+
+def test_installed_package_json_keeps_string_dependencies_only(tmp_path: Path) -> None:
+    from bundler.project import read_installed_package_json
+
+    path = tmp_path / "package.json"
+    path.write_text('{"name": "x", "dependencies": {"a": "1", "b": 2}, "optionalDependencies": []}')
+    package, note = read_installed_package_json(path, "node_modules/x")
+    assert package.dependencies == {"a": "1"} and package.optional == {} and note is None
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("engines", {"node": 20}, "engines.node must be a string, found 20"),
+    ("prisma", {"schema": ["a"]}, "prisma.schema must be a string"),
+])
+def test_wrong_types_of_the_fields_bundling_uses(field: str, value: object, message: str) -> None:
+    import json
+
+    with pytest.raises(ProjectError, match=message):
+        parse_package_json(json.dumps({"name": "x", field: value}), "package.json")

@@ -1,0 +1,210 @@
+"""The Prisma client's layouts across its eras (data: platforms/clients.toml) and what a project has on disk.
+
+Each era put the generated client and its query engine somewhere else: the 2019 Photon.js client in
+node_modules/@generated/photon, the 2.0 previews inside the `@prisma/photon` (later `@prisma/client`) package
+itself with binary engines in its `runtime/` folder, Prisma 2.0.0 and later in node_modules/.prisma/client.
+The table says where; this module answers, for a project: which layouts are generated, which are still the
+stub the package ships before `generate`, and which engine targets are on disk. The look-ups are a few
+stat calls and directory listings in known folders (no walk), so the runtime choice can use them before
+the tree is walked.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from bundler.engines import parse_engine_filename
+from bundler.errors import ProjectError
+from bundler.project import Project
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DATA_FILE = Path(__file__).resolve().parent.parent / "platforms" / "clients.toml"
+STUB_READ_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class ClientLayout:
+    key: str
+    package: str  # the module the app requires
+    generated: str  # folder below node_modules that `generate` writes
+    engine_dir: str  # the engine's folder inside the generated client ("" = itself)
+    engine_kind: str
+    versions: tuple[str, ...]  # version prefixes of `package` for this layout (empty: any)
+    era: str
+    generate: str
+    targets: tuple[str, ...]  # binaryTargets names the era accepts (empty: today's list)
+    stub: str
+    source: str
+
+    def engine_home(self, client_dir: str) -> str:
+        """Where this layout's client looks for its engine, for a generated client at `client_dir` ("a/b/")."""
+        return client_dir + (self.engine_dir.strip("/") + "/" if self.engine_dir else "")
+
+
+@lru_cache(maxsize=1)
+def layouts(path: Path = DATA_FILE) -> tuple[ClientLayout, ...]:
+    with path.open("rb") as fh:
+        raw = tomllib.load(fh)
+    out = []
+    for item in raw["layout"]:
+        out.append(ClientLayout(
+            key=str(item["key"]), package=str(item["package"]), generated=str(item["generated"]),
+            engine_dir=str(item["engine_dir"]), engine_kind=str(item["engine_kind"]),
+            versions=tuple(str(v) for v in item["versions"]), era=str(item["era"]), generate=str(item["generate"]),
+            targets=tuple(str(t) for t in item["targets"]), stub=str(item["stub"]), source=str(item["source"])))
+    keys = [layout.key for layout in out]
+    assert len(set(keys)) == len(keys), f"{path}: duplicate layout keys"
+    assert all(layout.engine_kind in ("binary", "library", "client") for layout in out), f"{path}: engine_kind"
+    return tuple(out)
+
+
+def client_packages() -> frozenset[str]:
+    """Module names that load the Prisma client: a function requiring one of them needs the engine."""
+    return frozenset(layout.package for layout in layouts())
+
+
+def in_package_layouts() -> tuple[ClientLayout, ...]:
+    """Layouts whose client is generated into the installed package's own folder (the 2.0 previews)."""
+    return tuple(layout for layout in layouts() if layout.generated == layout.package)
+
+
+def package_layout(package_dir: str, has_schema: bool) -> ClientLayout | None:
+    """The layout of an installed package folder ("node_modules/@prisma/photon", nested or not) that holds a
+    generated client in itself (`schema.prisma` beside its index.js, which only `generate` writes)."""
+    if not has_schema:
+        return None
+    for layout in in_package_layouts():
+        if package_dir == f"node_modules/{layout.package}" or package_dir.endswith(f"/node_modules/{layout.package}"):
+            return layout
+    return None
+
+
+@dataclass(frozen=True)
+class FoundClient:
+    layout: ClientLayout
+    dir: str  # project-relative folder of the client, with a trailing slash
+    generated: bool  # False: the stub the package ships before `generate`
+
+
+def _rel(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix().rstrip("/") + "/"
+
+
+def _state(folder: Path, layout: ClientLayout) -> bool | None:
+    """True: a generated client; False: the package's stub; None: not this layout's client."""
+    if (folder / "schema.prisma").is_file():
+        return True
+    try:
+        with (folder / "index.js").open("rb") as fh:
+            head = fh.read(STUB_READ_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    if layout.stub and layout.stub in head:
+        return False
+    return None if layout.generated == layout.package else True
+
+
+def generator_dirs(project: Project) -> list[str]:
+    """Folders the schema's client generators write to (their `output`), project-relative with a slash."""
+    schema = project.schema
+    if schema is None:
+        return []
+    base = posixpath.dirname(schema.path)
+    dirs = []
+    for gen in schema.client_generators:
+        if gen.output and not gen.output.startswith("env:"):
+            out = posixpath.normpath(posixpath.join(base, gen.output))
+            if not out.startswith("../") and out not in (".", ".."):
+                dirs.append(out.rstrip("/") + "/")
+    return dirs
+
+
+def find_clients(project: Project) -> list[FoundClient]:
+    """The clients at the project's top-level node_modules and in the generators' output folders."""
+    root = project.root
+    found: list[FoundClient] = []
+    for layout in layouts():
+        folder = root / "node_modules" / layout.generated
+        state = _state(folder, layout) if (folder / "index.js").is_file() else None
+        if state is not None:
+            found.append(FoundClient(layout, _rel(root, folder), state))
+    photon = project.schema is not None and project.schema.is_photon
+    for out in generator_dirs(project):
+        folder = root / out
+        if (folder / "index.js").is_file():
+            layout = _output_layout(out, photon, found)
+            found.append(FoundClient(layout, out, _state(folder, layout) is not False))
+    return found
+
+
+def _output_layout(out: str, photon: bool, found: list[FoundClient]) -> ClientLayout:
+    """The era of a client generated to a custom `output`: the era of the installed client package."""
+    by_key = {layout.key: layout for layout in layouts()}
+    if photon:
+        return by_key["photon-preview"]
+    for client in found:
+        if client.layout.key in ("photon-preview", "client-preview") and client.dir.startswith("node_modules/"):
+            return client.layout
+    return by_key["client"]
+
+
+def engine_files_on_disk(project: Project) -> list[str]:
+    """Query engine file names in the generated clients' engine folders (not the CLI's)."""
+    names: set[str] = set()
+    for client in find_clients(project):
+        if not client.generated:
+            continue
+        for home in {client.dir, client.layout.engine_home(client.dir)}:
+            folder = project.root / home
+            try:
+                names.update(n for n in (e.name for e in folder.iterdir()) if parse_engine_filename(n))
+            except OSError:
+                continue
+    return sorted(names)
+
+
+def engine_targets_on_disk(project: Project) -> list[str]:
+    return sorted({p.target for n in engine_files_on_disk(project) if (p := parse_engine_filename(n))})
+
+
+def generate_command(project: Project, layout: ClientLayout | None = None) -> str:
+    """The command that generates this project's client: the CLI it has installed (prisma2 or prisma)."""
+    pkg = project.package
+    declared = {*pkg.dependencies, *pkg.dev, *pkg.optional}
+    if "prisma2" in declared or (project.root / "node_modules" / "prisma2").is_dir():
+        return "npx prisma2 generate"
+    if layout is not None and layout.generate.startswith("prisma2"):
+        return "npx prisma2 generate"
+    return "npx prisma generate"
+
+
+def project_layout(project: Project) -> ClientLayout | None:
+    """The era of the project's client: the first generated client found, else the first stub."""
+    found = find_clients(project)
+    generated = [c for c in found if c.generated]
+    chosen = generated[0] if generated else (found[0] if found else None)
+    return chosen.layout if chosen else None
+
+
+def refuse_ungenerated(project: Project) -> None:
+    """Raise ProjectError when the project holds only the stub client its package ships before `generate`
+    (bundling it would ship a client that throws on first use, with an engine from the CLI package)."""
+    found = find_clients(project)
+    if not found or any(c.generated for c in found):
+        return
+    stub = found[0]
+    cmd = generate_command(project, stub.layout)
+    raise ProjectError(
+        f"the Prisma client in {project.root / stub.dir} was never generated: it is the stub {stub.layout.package} "
+        "ships before generation (its index.js throws \"did not initialize yet\" and there is no schema.prisma "
+        "beside it)",
+        hint=f"run `{cmd}` in {project.root}, then bundle again",
+    )
