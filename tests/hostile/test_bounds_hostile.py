@@ -393,3 +393,9 @@ def test_verify_a_1200_level_folder_artifact(tmp_path: Path) -> None:
     finally:
         _remove_chain(top, folder)
     assert_success(result, max_seconds=30)
+
+
+def test_deeply_nested_config_file(app: Path, tmp_path: Path) -> None:
+    (app / "photon-bundle.toml").write_text("a = " + "[" * 3000 + "1" + "]" * 3000 + "\n")
+    result = bundle("lambda", app, tmp_path / "out")
+    assert_clean_failure(result, 2, mentions=["photon-bundle.toml: nested too deeply"], max_seconds=20)
