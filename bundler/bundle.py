@@ -38,6 +38,7 @@ from bundler.plan import (
     BundlePlan,
     EngineChoice,
     PlanOptions,
+    default_exclude_candidate,
     package_dir_of,
     plan_bundle,
 )
@@ -63,7 +64,7 @@ from bundler.targets import (
     resolve,
     runtime_for_node_range,
 )
-from bundler.walk import FileEntry, FolderEntry, walk_tree
+from bundler.walk import FileEntry, FolderEntry, WalkProblem, walk_tree
 from platforms.base import OutputFile, PlatformAdapter, Unit
 
 if TYPE_CHECKING:
@@ -321,7 +322,7 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         tree = stack.enter_context(_tree(project, _build_profile(profiles, options), build, options, log))
         tree_project = project if tree == project.root else read_project(tree)
         scanned = _scan(tree, tree_project, out_rel, options, log)
-        files, folders = scanned.files, scanned.folders
+        files, folders, problems = scanned.files, scanned.folders, scanned.problems
         engine_files = [f for f in files if parse_engine_filename(posixpath.basename(f.rel))]  # one pass for all
         kind = engine_kind(project, engine_files, env)
         layout, template = layer_options()
@@ -336,11 +337,12 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
                 engines[profile.target] = _engine(project, tree, engine_files, kind, profile, options, env, stack,
                                                   progress, build, log, scanned.packages)
             choice, engine_info = engines[profile.target]
-            plan = plan_bundle(tree_project, files, installed, choice,
-                               unit_plan_options(options, unit, out_rel, layout, template,
-                                                 scanned.client_folders))
+            plan = plan_unit(tree_project, files, installed, choice,
+                             unit_plan_options(options, unit, out_rel, layout, template, scanned.client_folders),
+                             problems)
             plan = replace(plan, warnings=plan.warnings + package_notes(plan, walked, notes))
             planned.append((unit, profile, runtime_why, plan, engine_info, _checked_limits(adapter, unit, plan, log)))
+        log_skipped_problems(problems, log)
         settings = settings_key(adapter.key, options, env)
         artifacts = [a for p in planned for a in p[3].artifacts]
         previous = None if options["force"] else reusable(out_dir, settings, artifacts, walked)
@@ -348,9 +350,7 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         if previous is not None:
             log("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
             write_outputs(adapter.outputs(project, options, units, previous, out_dir), log)
-            with writing(out_dir / STATE_NAME):
-                state(out_dir, files, artifacts, folders)
-            return previous
+            return _record_state(state, out_dir, scanned, artifacts, previous)
         prepare_out_dir(out_dir)
         checks = LoadCheckContext(adapter.key, tree, tree_project, installed, options, env)
         docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks)
@@ -364,6 +364,15 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         with writing(out_dir / HASHES_NAME):
             save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
             state(out_dir, files, artifacts, folders)
+    return doc
+
+
+def _record_state(state: Callable[[Path, list[FileEntry], list[ArtifactPlan], list[FolderEntry]], None],
+                  out_dir: Path, scanned: Scanned, artifacts: list[ArtifactPlan],
+                  doc: dict[str, Any]) -> dict[str, Any]:
+    """Record the walked tree for the next run's quick no-op check; returns the manifest."""
+    with writing(out_dir / STATE_NAME):
+        state(out_dir, scanned.files, artifacts, scanned.folders)
     return doc
 
 
@@ -477,6 +486,7 @@ class Scanned:
     layout: Layout  # the package manager and layout seen
     packages: dict[str, Path]  # package name -> real folder (for the engine version)
     client_folders: tuple[str, ...]  # where generated clients were placed
+    problems: list[WalkProblem]  # paths the walks could not follow (an error only if the bundle needs one)
 
 
 def _scan(tree: Path, project: Project, out_rel: str | None, options: Resolved, log: Log) -> Scanned:
@@ -488,16 +498,83 @@ def _scan(tree: Path, project: Project, out_rel: str | None, options: Resolved, 
     # .yarn/ holds yarn berry's cache, install state and release: the package manager's, never loaded
     skip = {".git/", ".photon-bundle/", ".yarn/", *([out_rel + "/"] if out_rel else [])}
     excluded_link = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *options["exclude"]])
+    # without --exclude, the cheap superset test first: a tree of many links is walked at walking speed
+    maybe = default_exclude_candidate(None) if not options["exclude"] else lambda rel: True
+
+    def skip_link(rel: str) -> bool:
+        return maybe(rel) and excluded_link.match_file(rel)
+
     folders: list[FolderEntry] = []
+    problems: list[WalkProblem] = []
     app = walk_tree(tree, skip_dir=lambda rel: rel in skip or rel == "node_modules/" or rel.endswith("/node_modules/"),
-                    skip_link=excluded_link.match_file, folders=folders)
+                    skip_link=skip_link, folders=folders, problems=problems)
     schema = project.schema.path if project.schema else None
     own_packages = tuple(posixpath.dirname(f.rel) for f in app if f.rel.endswith("/package.json"))
     resolution = resolve_project(tree, layout_seen.repo_root, schema_path=schema, app_packages=own_packages)
     for warning in resolution.warnings:
         log(f"warning: {warning}")
-    built = project_tree(resolution, app, folders, skip_link=excluded_link.match_file)
-    return Scanned(built.files, built.folders, layout_seen, resolution.packages_by_name(), built.client_folders)
+    built = project_tree(resolution, app, folders, skip_link=skip_link, problems=problems)
+    return Scanned(built.files, built.folders, layout_seen, resolution.packages_by_name(), built.client_folders,
+                   problems)
+
+
+# A folder that cannot be listed stands for the files it may hold: one typical file name, planned like any.
+_UNREADABLE_STANDIN = "index.js"
+_PROBLEM_SOURCE = "\0walk-problem"  # marks the stand-in entries; never a real path
+
+
+def needed_problems(problems: list[WalkProblem], project: Project, installed: Mapping[str, PackageJson],
+                    choice: EngineChoice | None, plan_options: PlanOptions) -> list[WalkProblem]:
+    """The walk problems whose path the bundle would carry.
+
+    Each problem path is planned like a file of the tree: a folder that cannot be listed as a typical file
+    in it, a link as a file and as a folder (its target is unknown). A package folder whose package.json
+    could not be read counts as an installed package with unknown dependencies, so a production dependency
+    behind a dangling or outside link is needed while a devDependency is not. Those the plan keeps are
+    needed; the others (node_modules/.bin, devDependencies, excluded paths) can be skipped."""
+    if not problems:
+        return []
+    standins: dict[str, int] = {}
+    unread: dict[str, PackageJson] = {}
+    for n, p in enumerate(problems):
+        folder = p.rel if p.rel.endswith("/") else p.rel + "/"
+        standins[folder + _UNREADABLE_STANDIN] = n
+        if not p.rel.endswith("/"):
+            standins[p.rel] = n
+        if package_dir_of(folder + "package.json") == folder[:-1] and folder[:-1] not in installed:
+            unread[folder[:-1]] = PackageJson(name=None, version=None, main=None)
+    entries = [FileEntry(rel, _PROBLEM_SOURCE, 0o100644, 0, 0) for rel in standins]
+    plan = plan_bundle(project, entries, {**installed, **unread}, choice, plan_options)
+    pruned = {p.rel for p in plan.pruned}
+    needed = {n for rel, n in standins.items() if rel not in pruned}
+    return [p for n, p in enumerate(problems) if n in needed]
+
+
+def plan_unit(project: Project, files: list[FileEntry], installed: Mapping[str, PackageJson],
+              choice: EngineChoice | None, plan_options: PlanOptions, problems: list[WalkProblem]) -> BundlePlan:
+    """The unit's plan; an error when a path the walk could not follow is one the plan would carry."""
+    plan = plan_bundle(project, files, installed, choice, plan_options)
+    raise_needed_problems(problems, project, installed, choice, plan_options)
+    return plan
+
+
+def raise_needed_problems(problems: list[WalkProblem], project: Project, installed: Mapping[str, PackageJson],
+                          choice: EngineChoice | None, plan_options: PlanOptions) -> None:
+    needed = needed_problems(problems, project, installed, choice, plan_options)
+    if needed:
+        err = needed[0].error()
+        if len(needed) > 1:
+            err.message += f" (and {len(needed) - 1} more such path{'s' if len(needed) > 2 else ''}: " + \
+                ", ".join(p.rel for p in needed[1:4]) + (", ..." if len(needed) > 4 else "") + ")"
+        raise err
+
+
+def log_skipped_problems(problems: list[WalkProblem], log: Log) -> None:
+    """Problems no bundle needs: said once, so a dangling link in node_modules/.bin does not go unnoticed."""
+    for p in problems[:5]:
+        log(f"skipped (not bundled): {p.message}")
+    if len(problems) > 5:
+        log(f"skipped (not bundled): {len(problems) - 5} more paths that could not be followed")
 
 
 def _log_units(units: list[Unit], profiles: list[tuple[RuntimeProfile, str]], log: Log) -> None:

@@ -36,6 +36,7 @@ MACHINES: dict[str, str] = {
 Libc = Literal["glibc", "musl", "none", "unknown"]
 
 _DF_1_PIE = 0x08000000
+_MAX_SECTIONS = 0xFF00  # SHN_LORESERVE: more sections need extended numbering, which no loader-facing file uses
 _VERSION = re.compile(r"^(?P<ns>[A-Za-z][A-Za-z0-9_]*?)_(?P<ver>\d[0-9A-Za-z._]*)$")
 _VERSION_PART = re.compile(r"(\d+)([a-z]*)")
 
@@ -210,17 +211,31 @@ def guess_format(head: bytes) -> str:
 def read_elf(source: Source, name: str) -> ElfResult:
     """The facts of one file (bytes, a binary stream read from its position, or a path).
 
-    Never raises for bad content; a Path or stream that cannot be read raises OSError.
+    A seekable stream at offset 0 (an open file) is read in place, only the parts the facts need (headers,
+    the dynamic and version sections), so a large file is never held in memory; another stream is copied
+    from its position. Never raises for bad content (a malformed file is a BrokenElf, in bounded time: counts
+    in the file are checked against the sizes of their sections before they are iterated); a Path or stream
+    that cannot be read raises OSError.
     """
     if isinstance(source, Path):
         with source.open("rb") as fh:
-            return read_elf(fh.read(), name)
-    # pyelftools reads from offset 0 and seeks freely: work on an in-memory copy from the current position
-    data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else source.read()
-    if not is_elf(data):
-        return NotElf(name=name, format=guess_format(data[:16]))
+            return read_elf(fh, name)
+    stream: IO[bytes]
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        stream = io.BytesIO(bytes(source))
+    elif source.seekable() and source.tell() == 0:
+        stream = source
+    else:
+        # pyelftools reads from offset 0 and seeks freely: work on a copy from the current position
+        stream = io.BytesIO(source.read())
+    size = stream.seek(0, io.SEEK_END)
+    stream.seek(0)
+    head = stream.read(16)
+    stream.seek(0)
+    if not is_elf(head):
+        return NotElf(name=name, format=guess_format(head))
     try:
-        return _facts(io.BytesIO(data), name, len(data))
+        return _facts(stream, name, size)
     except _TruncatedError as err:
         return BrokenElf(name=name, reason=str(err))
     except Exception as err:  # noqa: BLE001 - pyelftools raises many types for malformed input
@@ -241,6 +256,8 @@ def _facts(stream: IO[bytes], name: str, size: int) -> ElfFacts:
     header = elf.header
     _check_extent(size, header["e_phoff"], header["e_phnum"] * header["e_phentsize"], "program headers")
     _check_extent(size, header["e_shoff"], header["e_shnum"] * header["e_shentsize"], "section headers")
+    if header["e_shnum"] > _MAX_SECTIONS:
+        raise _TruncatedError(f"malformed: {header['e_shnum']} section headers (at most {_MAX_SECTIONS} exist)")
     interpreter: str | None = None
     dynamic_segment = None
     for segment in elf.iter_segments():
@@ -274,11 +291,11 @@ def _facts(stream: IO[bytes], name: str, size: int) -> ElfFacts:
                 pie = bool(tag.entry.d_val & _DF_1_PIE)
     needs = tuple(
         VersionNeed(library=vn.name, versions=tuple(aux.name for aux in auxes))
-        for vn, auxes in (verneed.iter_versions() if verneed is not None else ())
+        for vn, auxes in (_versions(verneed, 16, 16) if verneed is not None else ())
     )
     defs: list[str] = []
     if verdef is not None:
-        for _vd, auxes in verdef.iter_versions():
+        for _vd, auxes in _versions(verdef, 20, 8):
             first = next(iter(auxes), None)
             if first is not None:
                 defs.append(first.name)
@@ -297,6 +314,31 @@ def _facts(stream: IO[bytes], name: str, size: int) -> ElfFacts:
         version_defs=tuple(defs),
         pie=pie,
     )
+
+
+def _versions(section: Any, entry_size: int, aux_size: int) -> list[tuple[Any, list[Any]]]:
+    """A .gnu.version_r / .gnu.version_d section's entries with their auxiliaries, read eagerly.
+
+    The section says how many entries it has (sh_info) and each entry how many auxiliaries: counts up to
+    2**32 that pyelftools would iterate as they are (a crafted file loops for hours). Each count is checked
+    against what the section's size can hold before it is iterated."""
+    section_size = section["sh_size"]
+    what = f"section {section.name or '?'}"
+    count = section.num_versions()
+    if count * entry_size > section_size:
+        raise _TruncatedError(f"malformed: {what} claims {count} version entries, its {section_size} bytes hold "
+                              f"at most {section_size // entry_size}")
+    budget = section_size // aux_size  # auxiliaries of all entries together
+    cnt_field = section.field_prefix + "_cnt"
+    out: list[tuple[Any, list[Any]]] = []
+    for version, auxes in section.iter_versions():
+        cnt = version.entry[cnt_field]
+        if cnt > budget:
+            raise _TruncatedError(f"malformed: {what} claims more version names than its {section_size} bytes "
+                                  "can hold")
+        budget -= cnt
+        out.append((version, list(auxes)))
+    return out
 
 
 def _sections(elf: Any, size: int) -> tuple[Any, Any, Any]:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bundler.errors import ProjectError
 from bundler.resolve import ROOT, Resolution
-from bundler.walk import FileEntry, FolderEntry, walk_tree
+from bundler.walk import FileEntry, FolderEntry, WalkProblem, walk_tree
 
 MAX_DEPTH = 32  # nested node_modules levels: deeper means a dependency cycle of conflicting versions
 
@@ -98,19 +98,25 @@ def _no_node_modules(rel: str) -> bool:
 
 
 def virtual_files(placements: list[Placement], *, skip_link: Callable[[str], bool],
-                  folders: list[FolderEntry] | None = None) -> list[FileEntry]:
+                  folders: list[FolderEntry] | None = None,
+                  problems: list[WalkProblem] | None = None) -> list[FileEntry]:
     """Every file of every placed package, named by its virtual path; a package's own node_modules is left
-    out (what it loads from there is placed on its own). `skip_link` sees virtual paths."""
+    out (what it loads from there is placed on its own). `skip_link` sees virtual paths. Paths a package's
+    walk cannot follow go to `problems` under their virtual path (the plan decides whether one matters)."""
     out: list[FileEntry] = []
-    walked: dict[str, list[FileEntry]] = {}
+    walked: dict[str, tuple[list[FileEntry], list[WalkProblem]]] = {}
     for placement in placements:
-        files = walked.get(placement.real)
-        if files is None:
-            files = walked[placement.real] = walk_tree(
-                Path(placement.real), skip_dir=_no_node_modules,
-                skip_link=_below(skip_link, placement.path + "/"), folders=folders)
         prefix = placement.path + "/"
+        if placement.real not in walked:
+            found: list[WalkProblem] = []
+            files = walk_tree(Path(placement.real), skip_dir=_no_node_modules, skip_link=_below(skip_link, prefix),
+                              folders=folders, problems=found)
+            walked[placement.real] = (files, found)
+        files, found = walked[placement.real]
         out += [f._replace(rel=prefix + f.rel) for f in files]
+        if problems is not None:
+            problems += [p._replace(rel=prefix + p.rel, message=p.message.replace(p.rel, prefix + p.rel, 1))
+                         for p in found]
     out.sort(key=lambda e: e.rel)
     return out
 
@@ -126,12 +132,12 @@ class Tree:
 
 
 def project_tree(resolution: Resolution, app_files: list[FileEntry], app_folders: list[FolderEntry], *,
-                 skip_link: Callable[[str], bool]) -> Tree:
+                 skip_link: Callable[[str], bool], problems: list[WalkProblem] | None = None) -> Tree:
     """The project's own files and its packages laid out flat, with the folders the no-op check watches (the
     node_modules folders Node's lookup listed: a package added or removed there changes them)."""
     placements = hoist(resolution.edges, resolution.subroots)
     folders = list(app_folders)
-    files = virtual_files(placements, skip_link=skip_link, folders=folders)
+    files = virtual_files(placements, skip_link=skip_link, folders=folders, problems=problems)
     for searched in resolution.searched:
         try:
             st = os.stat(searched)  # noqa: PTH116

@@ -154,6 +154,9 @@ def load_config(project_dir: Path, platforms: list[str], extra_keys: Mapping[str
         raise ConfigError(f"{path}: cannot be read: {err.strerror or err}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: invalid TOML: {err}", hint="fix the syntax at that line") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read (arrays or tables inside each other)",
+                          hint="flatten the structure; no setting needs that depth") from None
     known = [k for k in KEYS if k not in FLAG_ONLY]
     for key, value in data.items():
         if isinstance(value, dict):

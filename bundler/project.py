@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bundler.bounds import parser_depth, read_bounded
 from bundler.errors import ProjectError, echo
 
 LOCKFILES = (("package-lock.json", "npm"), ("npm-shrinkwrap.json", "npm"), ("yarn.lock", "yarn"),
@@ -103,7 +104,7 @@ def read_project(root: Path) -> Project:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_bounded(path).decode("utf-8")
     except UnicodeDecodeError as err:
         raise ProjectError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     except OSError as err:
@@ -115,7 +116,8 @@ def parse_package_json(text: str, where: str, *, lenient: bool = False) -> Packa
     error naming it); an installed package's (`lenient`) as npm reads it: `"main": false`, a non-string name,
     or a dependency map with odd values are ignored field by field, never a reason to drop the package."""
     try:
-        data = json.loads(text)
+        with parser_depth(where):
+            data = json.loads(text)
     except json.JSONDecodeError as err:
         raise ProjectError(
             f"{where}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}", hint="fix the JSON syntax at that line"

@@ -18,12 +18,13 @@ import posixpath
 import re
 import stat
 import sys
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import IO, Any, Literal, Protocol
 
 from bundler.elf import (
     BrokenElf,
@@ -53,11 +54,16 @@ Severity = Literal["error", "warning"]
 Verdict = Literal["pass", "warn", "fail", "skip"]
 _RANK: dict[str, int] = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
 FILE_CHECKS = ("elf", "arch", "libc", "libraries", "symbols", "exec-bit")
-ARTIFACT_CHECKS = ("engine", "size")
+ARTIFACT_CHECKS = ("engine", "size", "paths")
 ENGINE_KINDS = ("auto", "binary", "library", "client")
 
 _NODE_ARCH = {"x86_64": "x64", "arm64": "arm64"}
 _SHARED_LIB = re.compile(r"\.so(?:\.\d+)*$")
+# The largest native file verify reads (an engine is 15-60 MB; the biggest native files deployed on
+# these platforms are a few hundred MB). A bigger entry is an error "too large to inspect", never read.
+MAX_NATIVE_BYTES = 512 * 1024 * 1024
+MAX_LINK_BYTES = 4096  # a symbolic link's target stored in a zip
+_COPY_CHUNK = 1024 * 1024
 _PREBUILD = re.compile(r"(?:^|/)prebuilds/(?P<platform>[a-z0-9]+)-(?P<arch>[a-z0-9]+)(?:[-+][^/]*)?/")
 
 
@@ -213,6 +219,8 @@ class _Artifact(Protocol):
 
     def read(self, entry: _Entry, limit: int | None = None) -> bytes: ...
 
+    def native(self, entry: _Entry) -> IO[bytes]: ...
+
 
 class _ZipArtifact:
     def __init__(self, path: Path) -> None:
@@ -242,6 +250,25 @@ class _ZipArtifact:
         with self._zip.open(entry.path) as fh:
             return fh.read() if limit is None else fh.read(limit)
 
+    def native(self, entry: _Entry) -> IO[bytes]:
+        """The entry unpacked into an anonymous temp file (pyelftools seeks back and forth; a deflated zip
+        entry can only be read forwards), at most MAX_NATIVE_BYTES of it, never the whole entry in memory."""
+        spill = tempfile.TemporaryFile()  # noqa: SIM115 - returned to the caller, who closes it
+        try:
+            with self._zip.open(entry.path) as fh:
+                copied = 0
+                while chunk := fh.read(_COPY_CHUNK):
+                    copied += len(chunk)
+                    if copied > MAX_NATIVE_BYTES:
+                        raise ValueError(f"unpacks to more than {format_size(MAX_NATIVE_BYTES)}, "
+                                         "more than verify reads of one native file")
+                    spill.write(chunk)
+            spill.seek(0)
+        except BaseException:
+            spill.close()
+            raise
+        return spill
+
 
 class _DirArtifact:
     def __init__(self, path: Path) -> None:
@@ -253,13 +280,23 @@ class _DirArtifact:
 
     def entries(self) -> list[_Entry]:
         out: list[_Entry] = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames.sort()
-            for name in sorted(filenames):
-                full = Path(dirpath, name)
-                rel = full.relative_to(self.root).as_posix()
+        pending = [""]  # folders still to list, relative to the root (iterative: any depth)
+        while pending:
+            prefix = pending.pop()
+            folder = self.root / prefix if prefix else self.root
+            try:
+                with os.scandir(folder) as listing:
+                    items = sorted(listing, key=lambda e: e.name)
+            except OSError as err:
+                raise ProjectError(f"cannot read folder {folder}: {err.strerror}",
+                                   hint="make it readable, or verify the zip instead") from None
+            for item in items:
+                rel = prefix + item.name
+                if item.is_dir(follow_symlinks=False):
+                    pending.append(rel + "/")
+                    continue
                 try:
-                    st = full.stat()
+                    st = item.stat()
                 except OSError:  # dangling symlink
                     out.append(_Entry(rel, 0, None, symlink=True))
                     continue
@@ -271,13 +308,34 @@ class _DirArtifact:
         with (self.root / entry.path).open("rb") as fh:
             return fh.read() if limit is None else fh.read(limit)
 
+    def native(self, entry: _Entry) -> IO[bytes]:
+        return (self.root / entry.path).open("rb")  # a regular file (entries() keeps no others): seekable
+
 
 def _open_artifact(path: Path) -> _ZipArtifact | _DirArtifact:
-    if path.is_dir():
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ProjectError(f"{path} does not exist", hint="give a deployment zip or an unpacked directory") from None
+    except OSError as err:
+        raise ProjectError(f"cannot read {path}: {err.strerror}",
+                           hint="give a deployment zip or an unpacked directory") from None
+    if stat.S_ISDIR(st.st_mode):
         return _DirArtifact(path)
-    if not path.exists():
-        raise ProjectError(f"{path} does not exist", hint="give a deployment zip or an unpacked directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise ProjectError(f"{path} is not a regular file but {_file_kind(st.st_mode)}",
+                           hint="give a deployment zip or an unpacked directory")
     return _ZipArtifact(path)
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
 
 
 def unzipped_size(path: Path) -> int:
@@ -628,7 +686,7 @@ def _scan(artifact: _Artifact, entries: list[_Entry],
         # in a directory, a symbolic link to a file reads like the file itself; in a zip it holds the target
         if entry.symlink and isinstance(artifact, _ZipArtifact):
             try:
-                target = artifact.read(entry).decode("utf-8", "replace")
+                target = artifact.read(entry, MAX_LINK_BYTES).decode("utf-8", "replace")
             except _READ_ERRORS:
                 continue
             links[entry.path] = posixpath.normpath(posixpath.join(posixpath.dirname(entry.path), target))
@@ -640,7 +698,7 @@ def _scan(artifact: _Artifact, entries: list[_Entry],
             head = known if known is not None else artifact.read(entry, 16) if entry.size else b""
             if not is_elf(head) and not candidate_by_name and not is_cli_engine(name):
                 continue
-            facts: ElfResult = read_elf(artifact.read(entry), entry.path) if is_elf(head) else NotElf(
+            facts: ElfResult = _read_native(artifact, entry) if is_elf(head) else NotElf(
                 entry.path, guess_format(head)
             )
         except _READ_ERRORS as err:
@@ -648,6 +706,31 @@ def _scan(artifact: _Artifact, entries: list[_Entry],
             continue
         scanned.append(_Scanned(entry, engine, facts, _role(name, engine, facts)))
     return scanned, links
+
+
+def _read_native(artifact: _Artifact, entry: _Entry) -> ElfResult:
+    """The ELF facts of one entry, read through a seekable file; never more than MAX_NATIVE_BYTES of it."""
+    if entry.size > MAX_NATIVE_BYTES:
+        raise ValueError(f"it is {format_size(entry.size)}, more than the {format_size(MAX_NATIVE_BYTES)} verify "
+                         "reads of one native file (not inspected)")
+    with artifact.native(entry) as fh:
+        return read_elf(fh, entry.path)
+
+
+def _path_findings(entries: Iterable[_Entry]) -> list[Finding]:
+    """Entries that would land outside the folder the artifact is unpacked in: absolute or with '..'."""
+    findings: list[Finding] = []
+    for entry in entries:
+        parts = re.split(r"[/\\]", entry.path)
+        absolute = entry.path.startswith(("/", "\\")) or bool(re.match(r"^[A-Za-z]:", entry.path))
+        if absolute or ".." in parts:
+            findings.append(Finding(
+                entry.path, "paths", "error",
+                f"{'is an absolute path' if absolute else 'climbs out with ..'}: unpacking the artifact would write "
+                f"it outside the function's folder (zip slip), or the platform rejects the zip",
+                fix="rebuild the zip with paths relative to the function's root (photon-bundle bundle writes only "
+                    "those)"))
+    return findings
 
 
 def verify_artifact(
@@ -684,8 +767,11 @@ def verify_artifact(
     ctx = _context(profile, policies, index, elves, links)
 
     findings: list[Finding] = []
-    engine_findings, loaded_engines = _engine_checks(scanned, profile, engine_kind)
+    linked = {p: t for p, t in links.items() if parse_engine_filename(posixpath.basename(p)) is not None}
+    engine_findings, loaded_engines = _engine_checks(scanned, profile, engine_kind, linked)
     findings += engine_findings
+    path_findings = _path_findings(entries)
+    findings += path_findings
     files: list[FileReport] = []
     for item in scanned:
         report, file_findings = _check_scanned(item, ctx, policies, loaded_engines)
@@ -693,7 +779,8 @@ def verify_artifact(
         findings += file_findings
     size_findings, sizes = _size_checks(entries, zip_bytes, extra_unzipped, limits, profile)
     findings += size_findings
-    checks: dict[str, Verdict] = {"engine": _verdict(engine_findings), "size": _verdict(size_findings)}
+    checks: dict[str, Verdict] = {"engine": _verdict(engine_findings), "size": _verdict(size_findings),
+                                  "paths": _verdict(path_findings)}
     order = {c: i for i, c in enumerate((*ARTIFACT_CHECKS, *FILE_CHECKS))}
     findings.sort(key=lambda f: (f.severity != "error", f.file, order.get(f.check, 99)))
     return Report(
@@ -714,16 +801,31 @@ def _verdict(findings: Iterable[Finding]) -> Verdict:
 
 
 def _engine_checks(
-    scanned: list[_Scanned], profile: RuntimeProfile, engine_kind: str | None
+    scanned: list[_Scanned], profile: RuntimeProfile, engine_kind: str | None, linked: Mapping[str, str] | None = None
 ) -> tuple[list[Finding], set[str]]:
-    """The target's engine is present and is the only query engine; returns findings and the loaded engines."""
+    """The target's engine is present and is the only query engine; returns findings and the loaded engines.
+    linked: engines stored in a zip as symbolic links (path -> target)."""
     findings: list[Finding] = []
     engines = [s for s in scanned if s.engine is not None and s.role == "engine"]
     kinds = ("binary", "library") if engine_kind == "auto" else (engine_kind,)
     accepted = profile.accepted_targets
     loaded = [s for s in engines if engine_kind is not None and s.engine is not None and s.engine.target in accepted
               and s.engine.kind in kinds]
-    if engine_kind is not None and not loaded:
+    as_links = [(path, target) for path, target in (linked or {}).items()
+                if (parsed := parse_engine_filename(posixpath.basename(path))) is not None
+                and parsed.target in accepted and parsed.kind in kinds]
+    if engine_kind is not None and not loaded and as_links:
+        path, target = as_links[0]
+        findings.append(
+            Finding(
+                path, "engine", "error",
+                f"the query engine for {profile.target} is a symbolic link in the zip (to {target}), not the file",
+                has="the runtime loads the engine file; a link is unpacked as a link or not at all, and verify "
+                    "cannot check what it points to",
+                fix="store the engine file itself in the zip (zip without -y; photon-bundle bundle stores files)",
+            )
+        )
+    elif engine_kind is not None and not loaded:
         expected = " or ".join(engine_filename(k, profile.target) for k in kinds)  # type: ignore[arg-type]
         found = ", ".join(s.entry.path for s in engines) or "no query engine"
         findings.append(
@@ -974,7 +1076,8 @@ def format_report(report: Report) -> str:
     lines += [
         "",
         f"artifact: engine {_MARKS[report.checks['engine']]} · size {_MARKS[report.checks['size']]} "
-        f"({'; '.join(size_parts)})",
+        f"({'; '.join(size_parts)})" + (f" · paths {_MARKS[report.checks['paths']]}" if "paths" in report.checks
+                                         else ""),
     ]
     for title, group in (("errors", report.errors), ("warnings", report.warnings)):
         if not group:

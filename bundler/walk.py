@@ -1,9 +1,18 @@
 """Walk a project tree once: every regular file with its mode, size and mtime, symlinks followed.
 
-A symlink whose target leaves the project root is an error naming it; a directory link back to one of
-its own ancestors is a cycle, also an error. `skip_dir` lets the caller prune folders (the output
-folder, .git) before they are entered, and `skip_link` lets it ignore links the user excluded, so
-neither can cause either error.
+A symlink whose target leaves the project root, a dangling link, a link loop (a link that resolves to
+itself), a directory link back to one of its own ancestors (a cycle) and a folder that cannot be listed
+are *problems*. By default the first one is an error naming it. A caller that passes a `problems` list
+gets them collected instead and the walk goes on: it then decides whether a problem path matters (a
+file the bundle needs) or not (a dangling link in node_modules/.bin, an unreadable folder inside a
+devDependency), see bundler/bundle.py. `skip_dir` lets the caller prune folders (the output folder,
+.git) before they are entered, and `skip_link` lets it ignore links the user excluded, so neither can
+cause a problem.
+
+The walk is iterative (a 1,200-level folder chain is no recursion error) and bounded: it stops with an
+error after MAX_WALK_ENTRIES directory entries, counting each path a symlink reaches (a folder reached
+through many link paths is walked once per path, so a fan-out of links without a cycle could otherwise
+take exponential time).
 
 Each file and folder keeps the stat facts that change whenever it does (mode, size, mtime, ctime,
 inode), taken while walking, so a later run can tell with one stat per path that nothing was added,
@@ -12,6 +21,7 @@ removed or written since (bundler/reuse.py).
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable
@@ -19,6 +29,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from bundler.errors import ProjectError
+
+MAX_WALK_ENTRIES = 1_000_000  # files, folders and links walked, each path a link reaches counted again
 
 
 class FileEntry(NamedTuple):
@@ -45,74 +57,155 @@ class FolderEntry(NamedTuple):
     ino: int
 
 
+class WalkProblem(NamedTuple):
+    """A path the walk could not follow. `rel` ends in '/' for a folder that could not be listed.
+
+    kind: "outside" (a link leaving the project), "broken" (a dangling link), "loop" (a link resolving to
+    itself), "cycle" (a folder link to its own ancestor), "unreadable" (a folder that cannot be listed)."""
+
+    rel: str
+    kind: str
+    message: str
+    hint: str
+
+    def error(self) -> ProjectError:
+        return ProjectError(self.message, hint=self.hint)
+
+
 def _never(rel: str) -> bool:
     return False
 
 
 def walk_tree(root: Path, skip_dir: Callable[[str], bool] = _never,
-              skip_link: Callable[[str], bool] = _never, folders: list[FolderEntry] | None = None) -> list[FileEntry]:
+              skip_link: Callable[[str], bool] = _never, folders: list[FolderEntry] | None = None,
+              problems: list[WalkProblem] | None = None, max_entries: int = MAX_WALK_ENTRIES) -> list[FileEntry]:
     """All files below root, sorted by relative path. Folder paths passed to the callbacks end in '/'.
 
-    `folders`, when given, receives every folder that was listed, with its stat facts taken before listing."""
+    `folders`, when given, receives every folder that was listed, with its stat facts taken before listing.
+    `problems`, when given, receives every path that could not be followed (see WalkProblem) and the walk
+    goes on without it; without it the first problem raises its ProjectError. The root itself must be
+    readable either way. More than `max_entries` entries walked is a ProjectError."""
     real_root = str(root.resolve())
     out: list[FileEntry] = []
-    _walk(real_root, "", real_root, (real_root,), (skip_dir, skip_link), out, folders)
+    found = problems if problems is not None else _Raising()
+    walked = 0
+    # a folder reached again through another link path is listed once, each link resolved once
+    listed: set[str] = set()
+    listings: dict[str, list[os.DirEntry[str]]] = {}
+    followed: dict[str, tuple[str, os.stat_result] | WalkProblem] = {}
+    # (rel prefix, real folder, real folders on the way down): depth-first, in listing order
+    stack: list[tuple[str, str, tuple[str, ...]]] = [("", real_root, (real_root,))]
+    while stack:
+        prefix, directory, ancestors = stack.pop()
+        try:
+            if folders is not None:
+                st = os.stat(directory)  # noqa: PTH116 - strings, not Path objects, on this hot path
+                folders.append(FolderEntry(directory, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+            entries = listings.get(directory) if directory in listed else None
+            if entries is None:
+                with os.scandir(directory) as listing:
+                    entries = list(listing)
+                if directory in listed:
+                    listings[directory] = entries
+                listed.add(directory)
+        except OSError as err:
+            if not prefix:
+                raise ProjectError(f"cannot read folder {directory}: {err.strerror}") from None
+            found.append(WalkProblem(prefix, "unreadable", f"cannot read folder {prefix} ({directory}): {err.strerror}",
+                                     "make it readable (chmod) or exclude it (--exclude)"))
+            continue
+        walked += len(entries)
+        if walked > max_entries:
+            raise ProjectError(
+                f"the project tree has more than {max_entries:,} files and folders below {real_root} (counting "
+                f"each path a symbolic link reaches; stopped in {_shorten(prefix or './')})",
+                hint="exclude large or generated folders (--exclude), or remove symbolic links that reach the same "
+                     "folders many times")
+        stack.extend(reversed(_entries(entries, prefix, ancestors, real_root, (skip_dir, skip_link), out, found,
+                                       followed)))
     out.sort(key=lambda e: e.rel)
     return out
 
 
-def _walk(
-    real_root: str,
-    prefix: str,
-    directory: str,
-    ancestors: tuple[str, ...],
-    skips: tuple[Callable[[str], bool], Callable[[str], bool]],
-    out: list[FileEntry],
-    folders: list[FolderEntry] | None,
-) -> None:
+def _entries(entries: list[os.DirEntry[str]], prefix: str, ancestors: tuple[str, ...], real_root: str,
+             skips: tuple[Callable[[str], bool], Callable[[str], bool]], out: list[FileEntry],
+             found: list[WalkProblem], followed: dict[str, tuple[str, os.stat_result] | WalkProblem],
+             ) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Files of one listed folder go to `out`, problems to `found`; returns the folders to walk next."""
     skip_dir, skip_link = skips
-    try:
-        if folders is not None:
-            st = os.stat(directory)  # noqa: PTH116 - strings, not Path objects, on this hot path
-            folders.append(FolderEntry(directory, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
-        entries = list(os.scandir(directory))
-    except OSError as err:
-        raise ProjectError(f"cannot read folder {directory}: {err.strerror}") from None
+    subfolders: list[tuple[str, str, tuple[str, ...]]] = []
     for entry in entries:
         rel = f"{prefix}{entry.name}"
         if entry.is_symlink():
             if skip_link(rel) or skip_link(rel + "/"):
                 continue
-            target = os.path.realpath(entry.path)
-            if not _inside(target, real_root):
-                raise ProjectError(
-                    f"symlink {rel} points outside the project to {target}",
-                    hint="copy the target into the project, or exclude the link (--exclude)",
-                )
-            try:
-                st = os.stat(target)  # noqa: PTH116
-            except OSError:
-                raise ProjectError(f"symlink {rel} is broken (points to {target})",
-                                   hint="remove it or exclude it (--exclude)") from None
+            link = followed.get(entry.path)
+            if link is None or isinstance(link, WalkProblem):
+                link = followed[entry.path] = _follow(entry.path, rel, real_root)
+            if isinstance(link, WalkProblem):
+                found.append(link)
+                continue
+            target, st = link
             if stat.S_ISDIR(st.st_mode):
                 if skip_dir(rel + "/"):
                     continue
                 if target in ancestors:
-                    raise ProjectError(
-                        f"symlink cycle: {rel} points back to its own parent folder {target}",
-                        hint="remove the link or exclude it (--exclude)",
-                    )
-                _walk(real_root, rel + "/", target, (*ancestors, target), skips, out, folders)
+                    found.append(WalkProblem(
+                        rel, "cycle", f"symlink cycle: {rel} points back to its own parent folder {target}",
+                        "remove the link or exclude it (--exclude)"))
+                    continue
+                subfolders.append((rel + "/", target, (*ancestors, target)))
             elif stat.S_ISREG(st.st_mode):
-                out.append(FileEntry(rel, target, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+                out.append(FileEntry(rel, target, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                     st.st_ino))
             continue
         if entry.is_dir(follow_symlinks=False):
             if skip_dir(rel + "/"):
                 continue
-            _walk(real_root, rel + "/", entry.path, (*ancestors, entry.path), skips, out, folders)
+            subfolders.append((rel + "/", entry.path, (*ancestors, entry.path)))
         elif entry.is_file(follow_symlinks=False):
             st = entry.stat(follow_symlinks=False)
-            out.append(FileEntry(rel, entry.path, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+            out.append(FileEntry(rel, entry.path, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                 st.st_ino))
+    return subfolders
+
+
+def _follow(link: str, rel: str, real_root: str) -> tuple[str, os.stat_result] | WalkProblem:
+    """(real target, its stat) of a symlink inside the project, or the problem with it."""
+    target = os.path.realpath(link)
+    try:
+        st = os.stat(link)  # noqa: PTH116 - follows the whole chain of links
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return WalkProblem(rel, "loop", f"symlink {rel} is a loop: following it ({rel} -> {Path(link).readlink()} "
+                                            "-> ...) leads back to itself, never to a file or folder",
+                               "remove the link or exclude it (--exclude)")
+        if not _inside(target, real_root):
+            return _outside(rel, target)
+        if err.errno == errno.ENOENT:
+            return WalkProblem(rel, "broken", f"symlink {rel} is broken (points to {target}, which does not exist)",
+                               "remove it or exclude it (--exclude)")
+        return WalkProblem(rel, "broken", f"symlink {rel} points to {target}, which cannot be read: {err.strerror}",
+                           "remove it or exclude it (--exclude)")
+    if not _inside(target, real_root):
+        return _outside(rel, target)
+    return target, st
+
+
+def _shorten(rel: str, width: int = 160) -> str:
+    return rel if len(rel) <= width else rel[:width // 2] + "..." + rel[-width // 2:]
+
+
+def _outside(rel: str, target: str) -> WalkProblem:
+    return WalkProblem(rel, "outside", f"symlink {rel} points outside the project to {target}",
+                       "copy the target into the project, or exclude the link (--exclude)")
+
+
+class _Raising(list[WalkProblem]):
+    """A problems list that raises the first problem (walk_tree without a `problems` list)."""
+
+    def append(self, problem: WalkProblem) -> None:
+        raise problem.error()
 
 
 def _inside(path: str, root: str) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bundler.bounds import check_flow_nesting, check_shape, parser_depth, read_bounded
 from bundler.errors import ProjectError
 from platforms.base import OutputFile
 
@@ -28,8 +29,9 @@ else:  # pragma: no cover
 
 
 def read_text(path: Path) -> str:
+    """A config file's text: UTF-8, a regular file of at most bounds.MAX_TEXT_BYTES."""
     try:
-        return path.read_text(encoding="utf-8")
+        return read_bounded(path).decode("utf-8")
     except UnicodeDecodeError as err:
         raise ProjectError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     except OSError as err:
@@ -41,10 +43,13 @@ def read_text(path: Path) -> str:
 
 def parse_json(text: str, where: Path | str) -> Any:
     try:
-        return json.loads(text)
+        with parser_depth(where):
+            data = json.loads(text)
     except json.JSONDecodeError as err:
         raise ProjectError(f"{where}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}",
                            hint="fix the JSON syntax at that line") from None
+    check_shape(data, where)
+    return data
 
 
 def read_json_object(path: Path) -> tuple[dict[str, Any], str]:
@@ -83,7 +88,10 @@ def json_key_line(text: str, key: str) -> int | None:
 def read_toml(path: Path) -> dict[str, Any]:
     text = read_text(path)
     try:
-        return tomllib.loads(text)
+        with parser_depth(path):
+            data = tomllib.loads(text)
+        check_shape(data, path)
+        return data
     except tomllib.TOMLDecodeError as err:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(err))
         where = f"{path}:{m.group(1)}:{m.group(2)}" if m else str(path)
@@ -132,8 +140,10 @@ def load_yaml_text(text: str, path: Path) -> YamlDoc:
     yaml.preserve_quotes = True
     yaml.width = 4096
     yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    check_flow_nesting(text, path)
     try:
-        data = yaml.load(text)
+        with parser_depth(path):
+            data = yaml.load(text)
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
@@ -141,6 +151,7 @@ def load_yaml_text(text: str, path: Path) -> YamlDoc:
         raise ProjectError(f"{where}: invalid YAML: {problem}", hint="fix the YAML at that line") from None
     except YAMLError as err:
         raise ProjectError(f"{path}: invalid YAML: {err}") from None
+    check_shape(data, path)  # before anything walks it: an alias bomb is a few KB that expand to billions
     return YamlDoc(path=path, text=text, data=data, yaml=yaml)
 
 

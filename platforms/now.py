@@ -153,7 +153,8 @@ def node_builds(config: Mapping[str, Any], text: str, path: Path) -> list[Build]
         if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
             raise ProjectError(f"{where(path, line)}: builds[{i}] config.includeFiles must be a glob or a list of "
                                "globs")
-        includes = tuple("/" + normalize(p) for pattern in patterns for p in expand_braces(pattern) if normalize(p))
+        includes = tuple("/" + normalize(p) for pattern in patterns for p in expand_braces(pattern, str(path))
+                         if normalize(p))
         builds.append(Build(index=i, src=normalize(src), use=use, line=line, max_size=max_size, includes=includes))
     return builds
 
@@ -313,7 +314,7 @@ class NowAdapter:
         warnings: list[str] = []
         if options["entry"]:
             for entry in checked_entries(root, options["entry"]):
-                pairs.append((entry, next((b for b in builds if glob_match(b.src, entry)), None)))
+                pairs.append((entry, next((b for b in builds if glob_match(b.src, entry, str(path))), None)))
         elif is_zero_config(config):
             functions = zero_config_functions(project_files(root))
             if not functions:
@@ -360,7 +361,7 @@ class NowAdapter:
         warnings: list[str] = []
         seen: set[str] = set()
         for build in builds:
-            matched = glob_files(build.src, files)
+            matched = glob_files(build.src, files, str(path))
             if not matched:
                 raise ProjectError(f"{where(path, build.line)}: builds[{build.index}] src {build.src!r} matches no "
                                    f"file in {root}", hint="fix the glob: it is matched against the project's own "

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from bundler.bounds import MAX_BRACE_EXPANSIONS, brace_overflow
 from bundler.errors import ProjectError
 from bundler.options import _bool
 from platforms.base import ENTRY_EXTENSIONS, Entry, Unit
@@ -123,9 +124,31 @@ def check_unique_names(entries: list[str]) -> None:
 # ------------------------------------------------------------------------------------------------ globs
 
 
-def expand_braces(pattern: str) -> list[str]:
+def expand_braces(pattern: str, where: str = "") -> list[str]:
     """minimatch brace expansion: "a/{b,c{d,e}}.js" -> a/b.js, a/cd.js, a/ce.js. A group without a
-    top-level comma ("{x}") is literal, as in minimatch."""
+    top-level comma ("{x}") is literal, as in minimatch. Iterative; more than MAX_BRACE_EXPANSIONS globs
+    is a ProjectError (`where` names the file)."""
+    out: list[str] = []
+    pending = [pattern]  # patterns still to expand, the next one last
+    while pending:
+        current = pending.pop()
+        group = _first_group(current)
+        if group is None:
+            out.append(current)
+            if len(out) > MAX_BRACE_EXPANSIONS:
+                raise brace_overflow(pattern, where)
+            continue
+        start, bounds = group
+        alternatives = [current[a + 1: b] for a, b in zip(bounds, bounds[1:])]
+        head, tail = current[:start], current[bounds[-1] + 1:]
+        pending.extend(head + alt + tail for alt in reversed(alternatives))
+        if len(pending) > MAX_BRACE_EXPANSIONS:
+            raise brace_overflow(pattern, where)
+    return out
+
+
+def _first_group(pattern: str) -> tuple[int, list[int]] | None:
+    """(start, [start, top-level commas..., end]) of the first brace group with a top-level comma."""
     depth = 0
     start = -1
     commas: list[int] = []
@@ -136,17 +159,11 @@ def expand_braces(pattern: str) -> list[str]:
             depth += 1
         elif ch == "}" and depth > 0:
             depth -= 1
-            if depth == 0:
-                if not commas:
-                    rest = expand_braces(pattern[i + 1:])
-                    return [pattern[: i + 1] + r for r in rest]
-                bounds = [start, *commas, i]
-                alternatives = [pattern[a + 1: b] for a, b in zip(bounds, bounds[1:])]
-                head, tail = pattern[:start], pattern[i + 1:]
-                return [out for alt in alternatives for out in expand_braces(head + alt + tail)]
+            if depth == 0 and commas:
+                return start, [start, *commas, i]
         elif ch == "," and depth == 1:
             commas.append(i)
-    return [pattern]
+    return None
 
 
 def brace_members(pattern: str) -> list[str]:
@@ -214,18 +231,18 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(out + "$")
 
 
-def glob_match(pattern: str, path: str) -> bool:
-    return any(glob_regex(p).match(path) for p in expand_braces(pattern))
+def glob_match(pattern: str, path: str, where: str = "") -> bool:
+    return any(glob_regex(p).match(path) for p in expand_braces(pattern, where))
 
 
-def glob_files(pattern: str, files: list[str]) -> list[str]:
-    regexes = [glob_regex(p) for p in expand_braces(pattern)]
+def glob_files(pattern: str, files: list[str], where: str = "") -> list[str]:
+    regexes = [glob_regex(p) for p in expand_braces(pattern, where)]
     return [f for f in files if any(r.match(f) for r in regexes)]
 
 
-def anchored_lines(pattern: str) -> tuple[str, ...]:
+def anchored_lines(pattern: str, where: str = "") -> tuple[str, ...]:
     """A platform glob (relative to the project) as anchored gitignore lines for Unit.includes/excludes."""
-    return tuple("/" + normalize(p) for p in expand_braces(pattern) if normalize(p))
+    return tuple("/" + normalize(p) for p in expand_braces(pattern, where) if normalize(p))
 
 
 # ------------------------------------------------------------------------------------------------ units

@@ -48,6 +48,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bundler.bounds import MAX_BRACE_EXPANSIONS, brace_overflow
 from bundler.errors import ConfigError, ProjectError
 from bundler.options import Resolved, _bool, _str
 from bundler.plan import DEFAULT_EXCLUDES
@@ -462,7 +463,7 @@ def gitignore_lines(glob: str, where: str) -> list[str]:
         raise ProjectError(f"{where}: pattern {glob!r}: extended globs like !(x) or @(a|b) are not supported",
                            hint="write one pattern per alternative")
     lines = []
-    for one in expand_braces(glob):
+    for one in expand_braces(glob, where):
         body = one.strip()
         while body.startswith("./"):
             body = body[2:]
@@ -473,8 +474,28 @@ def gitignore_lines(glob: str, where: str) -> list[str]:
     return lines
 
 
-def expand_braces(glob: str) -> list[str]:
-    """`a/{b,c}/*.{js,md}` -> the four globs micromatch would try (comma lists, nested; no ranges)."""
+def expand_braces(glob: str, where: str = "") -> list[str]:
+    """`a/{b,c}/*.{js,md}` -> the four globs micromatch would try (comma lists, nested; no ranges).
+    Iterative; more than MAX_BRACE_EXPANSIONS globs is a ProjectError (`where` names the file)."""
+    out: list[str] = []
+    pending = [glob]  # the next one last
+    while pending:
+        current = pending.pop()
+        split = _first_alternatives(current)
+        if split is None:
+            out.append(current)
+            if len(out) > MAX_BRACE_EXPANSIONS:
+                raise brace_overflow(glob, where)
+            continue
+        head, options, tail = split
+        pending.extend(head + option + tail for option in reversed(options))
+        if len(pending) > MAX_BRACE_EXPANSIONS:
+            raise brace_overflow(glob, where)
+    return out
+
+
+def _first_alternatives(glob: str) -> tuple[str, list[str], str] | None:
+    """(head, alternatives, tail) of the first {..} group with more than one alternative, or None."""
     start = glob.find("{")
     while start != -1:
         depth = 0
@@ -486,14 +507,12 @@ def expand_braces(glob: str) -> list[str]:
                 if depth == 0:
                     break
         else:
-            return [glob]
-        inner = glob[start + 1:end]
-        options = _split_commas(inner)
+            return None
+        options = _split_commas(glob[start + 1:end])
         if len(options) > 1:
-            head, tail = glob[:start], glob[end + 1:]
-            return [x for option in options for x in expand_braces(head + option + tail)]
+            return glob[:start], options, glob[end + 1:]
         start = glob.find("{", start + 1)
-    return [glob]
+    return None
 
 
 def _split_commas(text: str) -> list[str]:

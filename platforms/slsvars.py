@@ -39,6 +39,10 @@ _TYPE = re.compile(r"\s*([a-z][a-zA-Z0-9]*)(\(|:(?!:))")
 _SOURCE = re.compile(r"([a-z][a-zA-Z0-9]*)(?:\((.*)\))?(?::(.*))?", re.DOTALL)
 _NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 HINT = "write the value into serverless.yml, set the environment variable, or pass --stage"
+# Bounds on resolving (`${self:}` references can fan out exponentially: a1 = ${self:a0}${self:a0}, a2 = ...):
+MAX_RESOLVE_STEPS = 200_000  # values produced while resolving one field (with everything it references)
+MAX_RESOLVED_CHARS = 1024 * 1024  # the length of one resolved string
+_SCALARS = (str, int, float, bool, type(None))
 RESOLVED_SOURCES = "${self:...}, ${opt:stage}, ${sls:stage} and ${env:...}"
 
 
@@ -199,11 +203,15 @@ class Resolver:
         self.stage = stage
         self.env = env
         self._active: list[Key] = []
+        self._resolved: dict[Key, Any] = {}  # real path -> its resolved scalar (a path resolves one way)
+        self._steps = 0
 
     # -------------------------------------------------------------------------------- public
 
     def value(self, keys: Key, default: Any = None) -> Any:
         """The value at `keys` with every variable in it resolved (plain dicts, lists, scalars)."""
+        if not self._active:  # a field asked for from outside: its own budget of steps
+            self._steps = 0
         node, real = self._walk(keys)
         if node is _MISSING:
             return default
@@ -255,7 +263,16 @@ class Resolver:
             real = (*real, k)
         return node, real
 
+    def _step(self, real: Key) -> None:
+        self._steps += 1
+        if self._steps > MAX_RESOLVE_STEPS:
+            raise self.error(real, f"resolving the variables takes more than {MAX_RESOLVE_STEPS:,} steps: "
+                                   "${self:...} references that fan out (each value used several times, "
+                                   "level after level) grow exponentially",
+                             hint="reference the values fewer times, or write the resolved value")
+
     def _deep(self, node: Any, real: Key) -> Any:
+        self._step(real)
         if isinstance(node, str):
             return self._string(node, real)
         if isinstance(node, Mapping):
@@ -274,14 +291,20 @@ class Resolver:
         """A string of the file at `real`, its variables resolved (a cycle back to `real` is an error)."""
         if "${" not in text:
             return str(text)
+        if real in self._resolved:
+            return self._resolved[real]
+        self._step(real)
         if real in self._active:
             chain = " -> ".join(dotted(k) for k in [*self._active[self._active.index(real):], real])
             raise self.error(real, f"circular variable reference: {chain}", hint="break the cycle") from None
         self._active.append(real)
         try:
-            return self._interpolate(text, real)
+            value = self._interpolate(text, real)
         finally:
             self._active.pop()
+        if isinstance(value, _SCALARS):  # a mapping or list is built afresh for each use (callers may change it)
+            self._resolved[real] = value
+        return value
 
     def _interpolate(self, text: str, real: Key) -> Any:
         try:
@@ -301,6 +324,9 @@ class Resolver:
                                        " and cannot be part of a string")
             out += text[last:var.start] + _js_string(value)
             last = var.end
+            if len(out) > MAX_RESOLVED_CHARS:
+                raise self.error(real, f"resolves to a string of more than {MAX_RESOLVED_CHARS:,} characters",
+                                 hint="reference the values fewer times, or write the resolved value")
         return out + text[last:]
 
     def _variable(self, var: Variable, real: Key) -> Any:

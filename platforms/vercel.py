@@ -108,7 +108,7 @@ def discover(files: list[str], functions: Mapping[str, Mapping[str, Any]], path:
     candidates = [f for f in files if f.startswith(API_DIR)]
     warnings: list[str] = []
     for key, settings in functions.items():
-        matched = glob_files(key, files)
+        matched = glob_files(key, files, str(path))
         if not matched:
             raise ProjectError(f"{where(path, json_key_after(text, key, 'functions'))}: the pattern {key!r} defined "
                                "in `functions` doesn't match any file of the project",
@@ -192,12 +192,12 @@ class VercelAdapter:
         check_unique_names(entries)
         units = []
         for n, entry in enumerate(entries):
-            key = next((k for k in functions if glob_match(k, entry)), None)
+            key = next((k for k in functions if glob_match(k, entry, str(path))), None)
             settings = functions.get(key, {}) if key is not None else {}
             include, exclude = settings.get("includeFiles"), settings.get("excludeFiles")
             units.append(entry_unit(
-                root, entry, includes=anchored_lines(include) if include else (),
-                excludes=anchored_lines(exclude) if exclude else (), meta={"pattern": key},
+                root, entry, includes=anchored_lines(include, str(path)) if include else (),
+                excludes=anchored_lines(exclude, str(path)) if exclude else (), meta={"pattern": key},
                 warnings=tuple(warnings) if n == 0 else ()))
         return units
 

@@ -127,6 +127,7 @@ class _Faults:
     drops: dict[str, list[int]] = field(default_factory=dict)  # suffix -> bytes to send before cutting
     stalls: dict[str, float] = field(default_factory=dict)  # suffix -> seconds to wait before answering
     throttle: float = 0.0  # seconds to wait between body chunks
+    drips: dict[str, float] = field(default_factory=dict)  # suffix -> seconds to wait between single body bytes
 
 
 class MirrorServer:
@@ -213,6 +214,12 @@ class MirrorServer:
         with self._lock:
             self._faults.throttle = seconds_per_chunk
 
+    def drip(self, suffix: str, seconds_per_byte: float) -> None:
+        """Send bodies ending with `suffix` one byte at a time, `seconds_per_byte` apart (a slow-drip server
+        that never trips a per-read timeout)."""
+        with self._lock:
+            self._faults.drips[suffix] = seconds_per_byte
+
     def reset_faults(self) -> None:
         with self._lock:
             self._faults = _Faults()
@@ -226,6 +233,10 @@ class MirrorServer:
     def _log(self, entry: LoggedRequest) -> None:
         with self._lock:
             self.requests.append(entry)
+
+    def _drip(self, path: str) -> float:
+        with self._lock:
+            return next((s for suffix, s in self._faults.drips.items() if path.endswith(suffix)), 0.0)
 
     def _take_fault(self, path: str) -> tuple[int | None, int | None, float, float]:
         with self._lock:
@@ -269,8 +280,14 @@ def _make_handler(server: MirrorServer) -> type[http.server.BaseHTTPRequestHandl
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             limit = len(data) if drop is None else min(drop, len(data))
+            drip = server._drip(path)
             try:
-                for start in range(0, limit, CHUNK):
+                for start in range(0, limit if drip else 0):
+                    self.wfile.write(data[start:start + 1])
+                    self.wfile.flush()
+                    if server._stopping.wait(drip):
+                        return
+                for start in range(0, 0 if drip else limit, CHUNK):
                     self.wfile.write(data[start : min(start + CHUNK, limit)])
                     self.wfile.flush()
                     if throttle and server._stopping.wait(throttle):

@@ -9,6 +9,12 @@ caller may move the temp file into place; on any failure the temp file is remove
 Only the standard library: urllib with the proxies of the environment passed in (HTTP(S)_PROXY,
 NO_PROXY), `file://` mirrors for air-gapped CI, one timeout for connecting and for each read, and two
 retries with backoff on 5xx answers, timeouts and dropped connections (none on 404).
+
+Bounded: each download has an overall deadline besides the per-read timeout (a server sending one byte
+every half second never trips a read timeout): DEADLINE_FACTOR x the timeout, plus one second for every
+DEADLINE_RATE bytes the server announces in Content-Length. An engine is 15-60 MB unpacked: a .gz of more
+than MAX_ENGINE_GZ_BYTES, or one that unpacks to more than MAX_ENGINE_BYTES, is refused as soon as the
+count passes the cap (before its checksum can be compared), so a gzip bomb never fills the disk.
 """
 
 from __future__ import annotations
@@ -27,10 +33,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from bundler import __version__
 from bundler.engines import EngineKind, mirror_filename
@@ -49,6 +55,10 @@ RETRIES = 2
 RETRY_BACKOFF: tuple[float, ...] = (0.5, 1.5)  # seconds to wait before retry 1, retry 2
 CHUNK = 64 * 1024
 MAX_CHECKSUM_BYTES = 4096
+MAX_ENGINE_GZ_BYTES = 128 * 1024 * 1024  # an engine's .gz is 5-20 MB
+MAX_ENGINE_BYTES = 256 * 1024 * 1024  # an engine is 15-60 MB unpacked: about 4x the largest
+DEADLINE_FACTOR = 10  # a download may take this many times --timeout ...
+DEADLINE_RATE = 64 * 1024  # ... plus one second per this many bytes announced (Content-Length)
 
 Progress = Callable[[int, "int | None"], None]  # (bytes received, total bytes or None)
 
@@ -156,6 +166,36 @@ def describe(err: BaseException) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- I/O
+
+
+def _read_some(stream: BinaryIO, size: int) -> bytes:
+    """Whatever one read gives, up to `size` (read1): a slow server cannot hold a read for `size` bytes."""
+    read1 = getattr(stream, "read1", None)
+    return bytes(read1(size)) if read1 is not None else stream.read(size)
+
+
+def inflated(inflaters: list[Any], chunk: bytes) -> Iterator[bytes]:
+    """The gunzipped output of one chunk, at most CHUNK bytes at a time (a bomb never sits in memory whole);
+    a new member of a multi-member gzip file gets a new inflater in inflaters[0]."""
+    pending = chunk
+    while pending:
+        inflater = inflaters[0]
+        data = inflater.decompress(pending, CHUNK)
+        pending = inflater.unconsumed_tail
+        if inflater.eof and inflater.unused_data:
+            pending = inflater.unused_data
+            inflaters[0] = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        if data:
+            yield data
+
+
+def _too_big(url: str, what: str, cap: int, kind: str) -> EngineFetchError:
+    return EngineFetchError(
+        f"refused {url}: {what}, over the {cap // (1024 * 1024)} MiB an engine may take {kind} (engines are "
+        "15-60 MB); nothing was cached",
+        hint="the mirror serves something that is not a Prisma engine: check --mirror / $PRISMA_ENGINES_MIRROR and "
+        "the file on the mirror",
+    )
 
 
 class ChecksumMissingError(EngineFetchError):
@@ -294,15 +334,26 @@ class MirrorClient:
 
     # -- checksums ---------------------------------------------------------------------------------
 
+    def deadline(self, announced: int | None) -> float:
+        """Seconds one download may take in all: DEADLINE_FACTOR x timeout, plus 1 s per DEADLINE_RATE bytes."""
+        return self.timeout * DEADLINE_FACTOR + (announced or 0) / DEADLINE_RATE
+
     def _read_small(self, url: str) -> str | None:
         def attempt() -> str | None:
+            started = time.monotonic()
             try:
                 stream, _ = self._open(url)
             except _MissingError:
                 return None
+            body = b""
             try:
                 with contextlib.closing(stream):
-                    body = stream.read(MAX_CHECKSUM_BYTES)
+                    while len(body) < MAX_CHECKSUM_BYTES:
+                        chunk = _read_some(stream, MAX_CHECKSUM_BYTES - len(body))
+                        if not chunk:
+                            break
+                        body += chunk
+                        self._check_deadline(url, started, None, len(body))
             except (TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException) as err:
                 raise _TransientError(describe(err)) from None
             return body.decode("utf-8", "replace")
@@ -356,6 +407,17 @@ class MirrorClient:
         stream.close()
         return None
 
+    def _check_deadline(self, url: str, started: float, total: int | None, received: int) -> None:
+        limit = self.deadline(total)
+        if time.monotonic() - started > limit:
+            raise EngineFetchError(
+                f"downloading {url} took longer than its deadline of {limit:.0f} s (only {received} bytes arrived"
+                + (f" of {total}" if total is not None else "") + "): the mirror or the network is too slow",
+                hint=f"a download may take {DEADLINE_FACTOR} x --timeout plus 1 s per {DEADLINE_RATE // 1024} KiB; "
+                "retry with a longer --timeout (`photon-bundle engines fetch --timeout 120 ...`), or use another "
+                "mirror",
+            )
+
     # -- the engine --------------------------------------------------------------------------------
 
     def download(
@@ -373,6 +435,9 @@ class MirrorClient:
                 stream, total = self._open(url)
             except _MissingError as err:
                 raise _not_found(url, str(err)) from None
+            if total is not None and total > MAX_ENGINE_GZ_BYTES:
+                stream.close()
+                raise _too_big(url, f"the mirror announces {total} bytes", MAX_ENGINE_GZ_BYTES, "compressed")
             with contextlib.closing(stream):
                 return self._stream(url, stream, total, dest_dir, expected, progress)
 
@@ -454,37 +519,39 @@ class MirrorClient:
     ) -> tuple[str, str, int, int, str | None]:
         gz_hash = hashlib.sha256()
         file_hash = hashlib.sha256()
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        inflaters = [zlib.decompressobj(16 + zlib.MAX_WBITS)]  # the current member's
         gzip_problem: str | None = None
         received = written = 0
+        started = time.monotonic()
         if progress is not None:
             progress(0, total)
         while True:
             try:
-                chunk = stream.read(CHUNK)
+                chunk = _read_some(stream, CHUNK)
             except (TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException) as err:
                 raise _TransientError(f"connection failed after {received} bytes: {describe(err)}") from None
             if not chunk:
                 break
             received += len(chunk)
+            if received > MAX_ENGINE_GZ_BYTES:
+                raise _too_big(url, f"more than {received} bytes arrived", MAX_ENGINE_GZ_BYTES, "compressed")
+            self._check_deadline(url, started, total, received)
             gz_hash.update(chunk)
             if progress is not None:
                 progress(received, total)
             if gzip_problem is not None:
                 continue  # keep hashing: a checksum mismatch explains a broken gzip better
             try:
-                data = inflater.decompress(chunk)
-                while inflater.eof and inflater.unused_data:  # a multi-member gzip file
-                    rest = inflater.unused_data
-                    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                    data += inflater.decompress(rest)
+                for data in inflated(inflaters, chunk):
+                    written += len(data)
+                    if written > MAX_ENGINE_BYTES:
+                        raise _too_big(url, f"it unpacks to more than {written} bytes", MAX_ENGINE_BYTES, "unpacked")
+                    out.write(data)
+                    file_hash.update(data)
             except zlib.error as err:
                 gzip_problem = f"corrupt gzip data ({err})"
                 continue
-            if data:
-                out.write(data)
-                file_hash.update(data)
-                written += len(data)
+        inflater = inflaters[0]
         if total is not None and received < total:
             raise _TransientError(f"connection closed after {received} of {total} bytes")
         if gzip_problem is None:

@@ -253,7 +253,7 @@ def test_directory_and_zip_give_the_same_verdicts(fx: ElfFixtures, tmp_path: Pat
 def test_engine_present_only_and_executable(fx: ElfFixtures, tmp_path: Path) -> None:
     good = make_zip(tmp_path / "good.zip", [(f"{ENGINE_DIR}/query-engine-rhel-openssl-3.0.x", fx.static_exe, 0o755)])
     report = verify_artifact(good, resolve(*AL2023), engine_kind="binary")
-    assert report.ok and report.checks == {"engine": "pass", "size": "pass"}, format_report(report)
+    assert report.ok and report.checks == {"engine": "pass", "size": "pass", "paths": "pass"}, format_report(report)
     assert verify_artifact(good, resolve(*AL2023)).ok  # auto
 
 
