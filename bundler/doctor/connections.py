@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from bundler.doctor.data import DoctorData, MaxConnections
 from bundler.doctor.dburl import DbUrl, parse
 from bundler.doctor.deployment import FunctionConfig
-from bundler.doctor.findings import Finding
+from bundler.doctor.findings import Finding, Severity
 from bundler.project import Project
 
 _ENV_CALL = re.compile(r'^env\(\s*"([^"]+)"\s*\)$')
@@ -101,8 +101,9 @@ def pool_for(platform: str, fn: FunctionConfig, ds: Datasource | None, data: Doc
 
 
 def limit_word(limit: MaxConnections) -> str:
-    reserved = f", {limit.reserved} reserved for admins" if limit.reserved else ""
-    return f"max_connections {limit.value}{reserved} ({limit.source})"
+    reserved = f" ({limit.reserved} reserved)" if limit.reserved else ""
+    assumed = " assumed" if limit.assumed else ""
+    return f"max_connections {limit.value:,}{reserved}{assumed}"
 
 
 def pool_findings(platform: str, pools: Sequence[Pool], limits: Mapping[str, MaxConnections | None],
@@ -117,13 +118,13 @@ def pool_findings(platform: str, pools: Sequence[Pool], limits: Mapping[str, Max
         used = in_use.get(database, 0)
         total = sum(p.total for p in members)
         free = None if limit is None else limit.value - limit.reserved - used
+        m_detail = "" if limit is None else f"; M: {limit.source}" + (f"; {used} in use now" if used else "")
         for pool in members:
-            numbers = {"N": pool.size, "C": pool.concurrency, "N_x_C": pool.total, "database": database}
-            message = (f"up to {pool.total:,} connections: N = {pool.size} per container × C = {pool.concurrency:,} "
-                       "containers")
-            where = pool.concurrency_source if not pool.concurrency_default else pool.size_source
+            numbers: dict[str, object] = {"N": pool.size, "C": pool.concurrency, "N_x_C": pool.total,
+                                          "database": database}
+            message = f"N × C = {pool.size} × {pool.concurrency:,} = {pool.total:,} connections at most"
             detail = f"N: {pool.size_source}; C: {pool.concurrency_source}" + (
-                " (the default: nothing in the config caps it)" if pool.concurrency_default else "")
+                " (nothing in the config caps it)" if pool.concurrency_default else "")
             if pool.provisioned:
                 detail += (f"; provisionedConcurrency {pool.provisioned} keeps {pool.provisioned * pool.size:,} "
                            "connections open at all times")
@@ -132,46 +133,51 @@ def pool_findings(platform: str, pools: Sequence[Pool], limits: Mapping[str, Max
                 numbers.update({"M": limit.value, "reserved": limit.reserved, "in_use": used,
                                 "headroom": free - pool.total})
                 severity, verdict = _verdict(pool.total, free, limit)
-                message += f" against {verdict}"
+                message += f", against {verdict}"
+                detail += m_detail
             elif len(members) == 1:
                 message += " (the database's max_connections is unknown)"
-            findings.append(Finding("connections", severity, f"{message}; {detail}", where=where,
+            elif len(members) > 1:
+                message += f" (its share of {database})"
+            findings.append(Finding("connections", severity, message, where=pool.url_source,
                                     fix=_fixes(platform, [pool], free, photon=photon, data=data)
                                     if severity in ("error", "warning") else "", function=pool.function,
-                                    numbers=numbers))
+                                    numbers=numbers, detail=detail))
         if len(members) > 1:
-            numbers = {"sum_N_x_C": total, "functions": [p.function for p in members], "database": database}
-            message = (f"{len(members)} functions share {database}: up to {total:,} connections together ("
-                       + " + ".join(f"{p.function} {p.size}×{p.concurrency:,}" for p in members) + ")")
+            shared: dict[str, object] = {"sum_N_x_C": total, "functions": [p.function for p in members],
+                                         "database": database}
+            message = (f"{len(members)} functions share {database}: " + " + ".join(
+                f"{p.size} × {p.concurrency:,}" for p in members) + f" = {total:,} connections at most")
             severity = "info"
             if free is not None and limit is not None:
-                numbers.update({"M": limit.value, "reserved": limit.reserved, "in_use": used,
-                                "headroom": free - total})
+                shared.update({"M": limit.value, "reserved": limit.reserved, "in_use": used,
+                               "headroom": free - total})
                 severity, verdict = _verdict(total, free, limit)
-                message += f" against {verdict}"
+                message += f", against {verdict}"
             else:
                 message += "; the database's max_connections is unknown"
             findings.append(Finding("connections", severity, message, where=members[0].url_source,
                                     fix=_fixes(platform, members, free, photon=photon, data=data)
-                                    if severity in ("error", "warning") else "", numbers=numbers))
+                                    if severity in ("error", "warning") else "", numbers=shared,
+                                    detail=", ".join(p.function for p in members) + m_detail))
         if limit is None:
             findings.append(Finding(
                 "connections", "info", f"max_connections of {database} is unknown, so N × C cannot be compared",
                 fix="pass --max-connections N, --db-instance CLASS (RDS), --db-service NAME --db-size SIZE, or "
                     "--check-database to ask the database"))
         elif limit.note:
-            findings.append(Finding("connections", "info", f"{database}: {limit_word(limit)}: {limit.note}"))
+            findings.append(Finding("connections", "info", f"{database}: {limit_word(limit)}: {limit.note}",
+                                    detail=limit.source))
     return findings
 
 
-def _verdict(total: int, free: int, limit: MaxConnections) -> tuple[str, str]:
-    word = limit_word(limit)
-    assumed = limit.assumed
+def _verdict(total: int, free: int, limit: MaxConnections) -> tuple[Severity, str]:
+    word = f"{free:,} free of {limit_word(limit)}"
     if total > free:
-        return ("warning" if assumed else "error"), (f"{free:,} free connections: {total - free:,} over ({word})")
+        return ("warning" if limit.assumed else "error"), f"{word}: {total - free:,} over"
     if total > WARN_SHARE * free:
-        return "warning", f"{free:,} free connections: only {free - total:,} to spare ({word})"
-    return "ok", f"{free:,} free connections: {free - total:,} to spare ({word})"
+        return "warning", f"{word}: only {free - total:,} to spare"
+    return "ok", f"{word}: {free - total:,} to spare"
 
 
 def _fixes(platform: str, pools: Sequence[Pool], free: int | None, *, photon: bool, data: DoctorData) -> str:

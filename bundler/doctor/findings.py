@@ -28,10 +28,11 @@ class Finding:
     fix: str = ""
     function: str = ""  # the function it concerns ("" for the whole project)
     numbers: Mapping[str, Any] = field(default_factory=dict)
+    detail: str = ""  # where the numbers come from
 
     def as_dict(self) -> dict[str, Any]:
         return {"check": self.check, "severity": self.severity, "function": self.function, "where": self.where,
-                "message": self.message, "numbers": dict(self.numbers), "fix": self.fix}
+                "message": self.message, "numbers": dict(self.numbers), "detail": self.detail, "fix": self.fix}
 
 
 def counts(findings: Sequence[Finding]) -> dict[str, int]:
@@ -72,6 +73,8 @@ def render_text(findings: Sequence[Finding], secrets: tuple[str, ...], header: S
             who = f"{f.function}: " if f.function else ""
             where = f" ({f.where})" if f.where else ""
             lines.append(f"  {LABEL[f.severity]:7} {who}{f.message}{where}")
+            if f.detail:
+                lines.append(f"          from: {f.detail}")
             if f.fix:
                 lines.append(f"          fix: {f.fix}")
     c = counts(findings)
