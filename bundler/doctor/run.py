@@ -107,7 +107,7 @@ def bundle_section(platform: str, project: Project, options: Resolved, env: Mapp
         note = f"doctor: not checked: {message}"
         return {"version": 1, "error": note}, [note]
     out = result.doc()
-    out.pop("functions", None)
+    out.pop("project", None)  # the manifest is the same on every machine
     out["command"] = f"photon-bundle doctor --platform {platform} (adds --check-database and the require timing)"
     return out, bundle_warnings(result.findings, result.secrets)
 

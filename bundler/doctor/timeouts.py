@@ -42,6 +42,12 @@ def url_findings(pools: Sequence[Pool], functions: Mapping[str, FunctionConfig],
                                         f"times out after {t} s ({fn.timeout.source})", where=pool.url_source,
                                         function=who, numbers=numbers, fix=f"set {name} below {t} s, e.g. "
                                         f"{name}={max(t // 2, 1)}"))
+            elif effective >= t and name == "pool_timeout" and pool.size == 1:
+                findings.append(Finding("timeouts", "info", f"{said} is not shorter than the function's timeout {t} s; "
+                                        "with connection_limit=1 a query only waits for the pool when the handler runs "
+                                        "queries in parallel", where=pool.url_source, function=who, numbers=numbers,
+                                        fix=f"pool_timeout={max(t // 2, 1)} makes such a wait fail with Prisma's "
+                                            "error (P2024) instead of the platform's timeout"))
             elif effective >= t:
                 findings.append(Finding("timeouts", "warning", f"{said} is not shorter than the function's timeout "
                                         f"{t} s ({fn.timeout.source}): the platform kills the invocation first, with "
