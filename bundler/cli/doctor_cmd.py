@@ -23,7 +23,8 @@ PLATFORMS = ["lambda", "gcf", "netlify", "now", "vercel", "up", "serverless"]
 @click.option("--db-instance", metavar="CLASS", help="RDS instance class (db.t3.micro ...): M from RDS's formula.")
 @click.option("--aurora", is_flag=True, help="With --db-instance: Aurora's defaults instead of RDS's.")
 @click.option("--db-service", metavar="NAME", help="Managed database: neon, supabase, planetscale.")
-@click.option("--db-size", metavar="SIZE", help="With --db-service: compute size or plan (neon 0.25..8, supabase micro..4xl).")
+@click.option("--db-size", metavar="SIZE",
+              help="With --db-service: compute size or plan (neon 0.25..8, supabase micro..4xl).")
 @click.option("--memory", type=click.IntRange(min=128, max=10240), help="Function memory in MB (overrides the config).")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Concurrent containers C (overrides the config).")
 @click.option("--stage", help="Serverless stage for ${opt:stage} / ${sls:stage} [default: dev].")

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bundler.doctor.findings import Finding
+from bundler.doctor.findings import Finding, Severity
 from bundler.engines import parse_engine_filename
 from bundler.manifest import load as load_manifest
 
@@ -64,7 +64,7 @@ def artifact_findings(doc: Mapping[str, Any], source: str, root: Path) -> list[F
     findings = []
     for a in doc.get("artifacts", []):
         files, unzipped, zipped = int(a.get("files", 0)), int(a.get("unzipped_bytes", 0)), int(a.get("zipped_bytes", 0))
-        severity = "warning" if files > MANY_FILES else "ok"
+        severity: Severity = "warning" if files > MANY_FILES else "ok"
         findings.append(Finding(
             "cold-start", severity, f"{a['path']}: {zipped / 1e6:.1f} MB zipped, {unzipped / 1e6:.1f} MB unzipped, "
             f"{files:,} files" + (" — tens of thousands of files slow every cold start's unpack" if severity ==
@@ -118,9 +118,9 @@ def require_times(root: Path, entries: Sequence[str], node: str | None = None) -
                 continue
             started = time.monotonic()
             try:
-                done = subprocess.run([node, "--require", str(guard), str(runner), str(root.resolve() / entry)], cwd=root,
-                                      capture_output=True, text=True, timeout=REQUIRE_TIMEOUT_S, env=env,
-                                      check=False)
+                command = [node, "--require", str(guard), str(runner), str(root.resolve() / entry)]
+                done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=REQUIRE_TIMEOUT_S,
+                                      env=env, check=False)
                 line = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
                 out[entry] = json.loads(line) if line.startswith("{") else {
                     "ok": False, "error": (done.stderr.strip().splitlines() or ["no output"])[-1][:300]}

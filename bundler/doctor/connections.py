@@ -128,7 +128,7 @@ def pool_findings(platform: str, pools: Sequence[Pool], limits: Mapping[str, Max
             if pool.provisioned:
                 detail += (f"; provisionedConcurrency {pool.provisioned} keeps {pool.provisioned * pool.size:,} "
                            "connections open at all times")
-            severity = "info"
+            severity: Severity = "info"
             if len(members) == 1 and free is not None and limit is not None:
                 numbers.update({"M": limit.value, "reserved": limit.reserved, "in_use": used,
                                 "headroom": free - pool.total})
@@ -190,7 +190,8 @@ def _fixes(platform: str, pools: Sequence[Pool], free: int | None, *, photon: bo
     if free is not None and free > 0:
         share = max(free // max(len(pools), 1), 1)
         if platform in NO_CONCURRENCY_SETTING:
-            steps.append(f"{platform} has no per-function concurrency setting: keep the sum under {free:,} with a pooler")
+            steps.append(f"{platform} has no per-function concurrency setting: keep the sum under {free:,} with a "
+                         "pooler")
         else:
             key = "reservedConcurrency" if platform == "serverless" else "reserved concurrency (aws lambda " \
                 "put-function-concurrency --reserved-concurrent-executions)"

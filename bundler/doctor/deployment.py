@@ -122,6 +122,10 @@ def _env_table(table: Any, where: str) -> dict[str, EnvValue]:
     return {str(k): EnvValue(str(v), f"{where}.{k}") for k, v in table.items() if isinstance(v, (str, int, float))}
 
 
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _defaults(platform: str) -> tuple[Setting, Setting, Setting]:
     d = load_data().platform(platform)
     return (Setting(d.memory_mb, d.memory_source, default=True),
@@ -152,7 +156,7 @@ def entry_file(root: Path, candidates: list[str]) -> str | None:
 
 def single_function(platform: str, project: Project, local: Mapping[str, EnvValue]) -> FunctionConfig:
     """Lambda / GCF: package.json main, else index.js, else handler.js (and src/ variants)."""
-    candidates = [project.package.main] if getattr(project.package, "main", None) else []
+    candidates = [project.package.main] if project.package.main else []
     candidates += ["index", "handler", "src/index", "src/handler"]
     memory, concurrency, timeout = _defaults(platform)
     return FunctionConfig(name="", entry=entry_file(project.root, [c for c in candidates if c]), env=dict(local),
@@ -175,7 +179,7 @@ def up_function(project: Project, local: Mapping[str, EnvValue]) -> FunctionConf
     if config.exists:
         data, text = read_json_object(config.path)
         lines = json_key_lines(text)
-        lam = data.get("lambda") if isinstance(data.get("lambda"), dict) else {}
+        lam = _table(data.get("lambda"))
         if isinstance(lam.get("memory"), int):
             memory = Setting(lam["memory"], f"up.json:{lines.get(('lambda', 'memory'))} lambda.memory")
         if isinstance(lam.get("timeout"), int):
@@ -200,17 +204,17 @@ def adapter_functions(platform: str, project: Project, options: Resolved, env: M
     functions_cfg: Mapping[str, Any] = {}
     if platform == "netlify" and (project.root / "netlify.toml").is_file():
         cfg = read_toml(project.root / "netlify.toml")
-        build = cfg.get("build") if isinstance(cfg.get("build"), dict) else {}
+        build = _table(cfg.get("build"))
         base.update(_env_table(build.get("environment"), "netlify.toml [build.environment]"))
-        ctx = cfg.get("context") if isinstance(cfg.get("context"), dict) else {}
-        prod = ctx.get("production") if isinstance(ctx.get("production"), dict) else {}
+        ctx = _table(cfg.get("context"))
+        prod = _table(ctx.get("production"))
         base.update(_env_table(prod.get("environment"), "netlify.toml [context.production.environment]"))
     elif platform in ("now", "vercel"):
         name = "vercel.json" if platform == "vercel" else "now.json"
         cfg_json, _ = read_optional(project.root / name)
         if cfg_json is not None:
             base.update(_env_table(cfg_json.get("env"), f"{name} env"))
-            functions_cfg = cfg_json.get("functions") if isinstance(cfg_json.get("functions"), dict) else {}
+            functions_cfg = _table(cfg_json.get("functions"))
     out = []
     for unit in units:
         entry = unit.meta.get("main_file") or unit.meta.get("entry")

@@ -43,7 +43,8 @@ def report_doc(findings: Sequence[Finding], facts: Mapping[str, Any], secrets: t
     """The JSON report (`version` 1): facts about the deployment, the findings, and their counts."""
     doc = {"version": REPORT_VERSION, **facts, "findings": [f.as_dict() for f in findings],
            "counts": counts(findings)}
-    return scrub_data(doc, secrets)
+    scrubbed: dict[str, Any] = scrub_data(doc, secrets)
+    return scrubbed
 
 
 def scrub_data(data: Any, secrets: tuple[str, ...]) -> Any:

@@ -63,7 +63,8 @@ def _parser(kind: str) -> Any:
     else:
         import tree_sitter_typescript as ts_grammar
 
-        language = tree_sitter.Language(ts_grammar.language_tsx() if kind == "tsx" else ts_grammar.language_typescript())
+        made = ts_grammar.language_tsx() if kind == "tsx" else ts_grammar.language_typescript()
+        language = tree_sitter.Language(made)
     return tree_sitter.Parser(language)
 
 
@@ -216,12 +217,12 @@ class Module:
                         if d.type == "variable_declarator":
                             self._export_value(_text(d.child_by_field_name("name")), d.child_by_field_name("value"))
             elif value is not None or any(c.type == "default" for c in stmt.children):
-                target = value or next((c for c in stmt.named_children if c.type in FUNCTIONS), None)
-                self._export_value("default", target)
+                default = value or next((c for c in stmt.named_children if c.type in FUNCTIONS), None)
+                self._export_value("default", default)
             for clause in (c for c in stmt.named_children if c.type == "export_clause"):
                 for spec in clause.named_children:
-                    name, alias = spec.child_by_field_name("name"), spec.child_by_field_name("alias")
-                    self._export_value(_text(alias or name), name)
+                    local, alias = spec.child_by_field_name("name"), spec.child_by_field_name("alias")
+                    self._export_value(_text(alias or local), local)
 
     def _export_value(self, name: str, value: Any) -> None:
         if value is None:
