@@ -7,12 +7,18 @@ ENGINE_DIR := $(EXAMPLE)/node_modules/.prisma/client
 # named as Prisma names its engines (they stand in for Prisma's real ~20 MB engines).
 EXAMPLE_TARGETS := rhel-openssl-3.0.x rhel-openssl-1.0.x debian-openssl-3.0.x linux-arm64-openssl-3.0.x
 
-.PHONY: tools install demo test lint unit integration bench clean example-engines wheel-check
+.PHONY: tools databases install demo test lint unit integration bench clean example-engines wheel-check
 
 # zip/unzip (Debian) are used by the demo, the benchmark and archive tests.
 tools:
 	@command -v unzip >/dev/null && command -v zip >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zip unzip >/dev/null; }
+
+# PostgreSQL and MariaDB servers for the doctor's --check-database tests (the fixtures start them on 127.0.0.1).
+databases:
+	@{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } && \
+	  command -v mariadb-install-db >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql mariadb-server >/dev/null; }
 
 install:
 	$(PIP) install --quiet --disable-pip-version-check -e '.[test]'
@@ -47,9 +53,10 @@ unit:
 integration:
 	$(PYTHON) -m pytest -q tests/integration tests/e2e
 
-# Installs everything the tests need (Python deps; Debian's docker.io, docker-registry, busybox-static, zip),
+# Installs everything the tests need (Python deps; Debian's docker.io, docker-registry, busybox-static, zip,
+# postgresql, mariadb-server),
 # starts dockerd, lints, then runs every tier. pytest exits non-zero when no test ran.
-test: install tools
+test: install tools databases
 	bash scripts/ensure-docker.sh
 	$(MAKE) lint
 	$(MAKE) wheel-check

@@ -20,7 +20,7 @@ class LiveFacts:
     provider: str
     max_connections: int
     reserved: int
-    in_use: int
+    in_use: int  # client connections open besides the doctor's own
     idle: dict[str, int | None] = field(default_factory=dict)  # seconds; 0 = off
     version: str = ""
 
@@ -49,10 +49,10 @@ def check(url: DbUrl, timeout: float = 5.0) -> LiveFacts:
                         "SHOW idle_in_transaction_session_timeout"))}
             if conn.scalar("SELECT count(*) FROM pg_settings WHERE name = 'idle_session_timeout'"):
                 idle["idle_session_timeout"] = seconds(conn.scalar("SHOW idle_session_timeout"))
+            in_use = int(conn.scalar("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"))
             return LiveFacts("postgresql", int(conn.scalar("SHOW max_connections")),
-                             int(conn.scalar("SHOW superuser_reserved_connections")),
-                             int(conn.scalar("SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
-                                             "'client backend'")), idle, f"PostgreSQL {version}")
+                             int(conn.scalar("SHOW superuser_reserved_connections")), max(in_use - 1, 0), idle,
+                             f"PostgreSQL {version}")
         version = str(conn.scalar("SELECT VERSION()"))
         in_use = conn.scalar("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
                              "WHERE VARIABLE_NAME = 'THREADS_CONNECTED'")
@@ -60,5 +60,5 @@ def check(url: DbUrl, timeout: float = 5.0) -> LiveFacts:
             in_use = conn.scalar("SELECT VARIABLE_VALUE FROM performance_schema.global_status "
                                  "WHERE VARIABLE_NAME = 'Threads_connected'")
         kind = "MariaDB" if "mariadb" in version.lower() else "MySQL"
-        return LiveFacts("mysql", int(conn.scalar("SELECT @@max_connections")), 0, int(in_use or 0),
+        return LiveFacts("mysql", int(conn.scalar("SELECT @@max_connections")), 0, max(int(in_use or 0) - 1, 0),
                          {"wait_timeout": seconds(conn.scalar("SELECT @@wait_timeout"))}, f"{kind} {version}")
