@@ -110,6 +110,7 @@ def pool_findings(platform: str, pools: Sequence[Pool], limits: Mapping[str, Max
                   in_use: Mapping[str, int], *, photon: bool, data: DoctorData) -> list[Finding]:
     """One finding per function (N × C), one per database its functions share (the sum), with the fixes."""
     findings: list[Finding] = []
+    notes: set[str] = set()
     groups: dict[str, list[Pool]] = {}
     for pool in pools:
         groups.setdefault(pool.database, []).append(pool)
@@ -165,7 +166,8 @@ def pool_findings(platform: str, pools: Sequence[Pool], limits: Mapping[str, Max
                 "connections", "info", f"max_connections of {database} is unknown, so N × C cannot be compared",
                 fix="pass --max-connections N, --db-instance CLASS (RDS), --db-service NAME --db-size SIZE, or "
                     "--check-database to ask the database"))
-        elif limit.note:
+        elif limit.note and limit.note not in notes:
+            notes.add(limit.note)
             findings.append(Finding("connections", "info", f"{database}: {limit_word(limit)}: {limit.note}",
                                     detail=limit.source))
     return findings
