@@ -121,6 +121,7 @@ def test_require_timing_guards_the_network(tmp_path: Path, capsys: pytest.Captur
         listener.listen(1)
         listener.settimeout(0.1)
         code, stdout, err = run_cli(["doctor", str(root), "--platform", "lambda", "--json"], capsys)
+        assert code == 0, err
         with pytest.raises(socket.timeout):
             listener.accept()
     timed = next(f for f in json.loads(stdout)["findings"] if "require_ms" in f["numbers"])

@@ -9,8 +9,6 @@ We run as root: PostgreSQL's initdb / pg_ctl run as the `postgres` user (runuser
 from __future__ import annotations
 
 import contextlib
-import glob
-import os
 import shutil
 import socket
 import subprocess
@@ -47,8 +45,8 @@ def _pg_bin(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return candidates[-1] if candidates else None
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return str(candidates[-1]) if candidates else None
 
 
 @contextlib.contextmanager
@@ -103,7 +101,7 @@ def postgresql_server() -> Iterator[Server]:
 @contextlib.contextmanager
 def mariadb_server() -> Iterator[Server]:
     install_db, mariadbd = shutil.which("mariadb-install-db"), shutil.which("mariadbd") or "/usr/sbin/mariadbd"
-    if install_db is None or not os.path.exists(mariadbd):
+    if install_db is None or not Path(mariadbd).exists():
         pytest.fail("MariaDB is not installed: `make test` installs Debian's mariadb-server")
     import pymysql
 
