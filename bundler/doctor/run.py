@@ -82,6 +82,10 @@ def diagnose(platform: str, project: Project, options: Resolved, env: Mapping[st
     findings += timeouts.url_findings(pools, {f.name: f for f in deployment.functions}, data)
     findings += live_findings or [timeouts.zombie_note(_provider(pools, project))]
     findings += _cold_start(deployment, project, dopts)
+    findings += [Finding("cold-start", "warning", "a client created per invocation pays the engine's start and a new "
+                         "connection on every invocation, not only on a cold start", where=f.where, function=f.function,
+                         fix="create the client outside the handler (see placement)")
+                 for f in findings if f.check == "placement" and f.severity == "error"]
     facts["databases"] = [{"database": db, **({"max_connections": lim.value, "reserved": lim.reserved,
                                                 "source": lim.source} if lim else {"max_connections": None})}
                           for db, lim in limits.items()]
