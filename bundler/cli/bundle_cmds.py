@@ -121,21 +121,23 @@ def summary(doc: dict[str, Any], project_dir: Path, options: Any) -> str:
 
 
 def doctor_lines(section: Any) -> list[str]:
-    """The doctor's errors and warnings (manifest `doctor` key) as summary warnings."""
+    """The doctor's errors and warnings (manifest `doctor` key), as a block of warnings in the summary."""
     if not isinstance(section, dict):
         return []
     if section.get("error"):
-        return [f"warning: {section['error']}"]
+        return [str(section["error"])]
     lines = []
     for f in section.get("findings", []):
         if f.get("severity") in ("error", "warning"):
             who = f"{f['function']}: " if f.get("function") else ""
             where = f" ({f['where']})" if f.get("where") else ""
-            lines.append(f"warning: doctor {f['severity']}: {who}{f['message']}{where}")
+            lines.append(f"  [{f['severity']}] {who}{f['message']}{where}")
             if f.get("fix"):
-                lines.append(f"  fix: {f['fix']}")
+                lines.append(f"      fix: {f['fix']}")
     if lines:
-        lines.append(f"  details: {section.get('command', 'photon-bundle doctor')}")
+        counts = section.get("counts", {})
+        lines.insert(0, f"doctor warns ({counts.get('error', 0)} error(s), {counts.get('warning', 0)} warning(s) about "
+                        f"database connections; details: {section.get('command', 'photon-bundle doctor')}):")
     return lines
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from bundler.doctor.findings import Finding, Severity
 from bundler.engines import parse_engine_filename
+from bundler.limits import format_size
 from bundler.manifest import load as load_manifest
 
 MANY_FILES = 10_000  # "tens of thousands of files" slow down the unzip of a cold start
@@ -57,7 +58,11 @@ def manifest_facts(out_dir: Path) -> tuple[dict[str, Any] | None, str]:
     doc, why = load_manifest(out_dir / "manifest.json")
     if doc is None:
         return None, why or f"no bundle in {out_dir}"
-    return doc, f"{out_dir / 'manifest.json'}"
+    path = out_dir / "manifest.json"
+    try:
+        return doc, path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return doc, str(path)
 
 
 def artifact_findings(doc: Mapping[str, Any], source: str, root: Path) -> list[Finding]:
@@ -66,7 +71,7 @@ def artifact_findings(doc: Mapping[str, Any], source: str, root: Path) -> list[F
         files, unzipped, zipped = int(a.get("files", 0)), int(a.get("unzipped_bytes", 0)), int(a.get("zipped_bytes", 0))
         severity: Severity = "warning" if files > MANY_FILES else "ok"
         findings.append(Finding(
-            "cold-start", severity, f"{a['path']}: {zipped / 1e6:.1f} MB zipped, {unzipped / 1e6:.1f} MB unzipped, "
+            "cold-start", severity, f"{a['path']}: {format_size(zipped)} zipped, {format_size(unzipped)} unzipped, "
             f"{files:,} files" + (" — tens of thousands of files slow every cold start's unpack" if severity ==
                                   "warning" else ""),
             where=source, function=str(a.get("unit", "")),
@@ -78,7 +83,7 @@ def artifact_findings(doc: Mapping[str, Any], source: str, root: Path) -> list[F
         path = root / str(engine["file"])
         size = path.stat().st_size if path.is_file() else None
         findings.append(Finding("cold-start", "info", f"engine {posixpath.basename(str(engine['file']))}"
-                                + (f": {size / 1e6:.1f} MB loaded by each new container" if size else ""),
+                                + (f": {format_size(size)} loaded by each new container" if size else ""),
                                 where=source, numbers={"engine_bytes": size} if size else {}))
     return findings
 
@@ -95,7 +100,7 @@ def project_findings(root: Path) -> list[Finding]:
     if len(engines) > 1:
         total = sum(size for _, size in engines)
         return [Finding("cold-start", "warning", f"the project carries {len(engines)} query engines "
-                        f"({total / 1e6:.1f} MB): a zip of the folder ships them all and every cold start unpacks them",
+                        f"({format_size(total)}): a zip of the folder ships them all and every cold start unpacks them",
                         where=engines[0][0].rsplit("/", 1)[0], numbers={"engines": len(engines), "bytes": total},
                         fix="deploy the photon-bundle artifact: it carries the runtime's engine only")]
     return []

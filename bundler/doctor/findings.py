@@ -91,5 +91,5 @@ def bundle_warnings(findings: Sequence[Finding], secrets: tuple[str, ...]) -> li
             who = f"{f.function}: " if f.function else ""
             where = f" ({f.where})" if f.where else ""
             fix = f"; fix: {f.fix}" if f.fix else ""
-            out.append(scrub(f"doctor {f.severity}: {who}{f.message}{where}{fix}", secrets))
+            out.append(scrub(f"doctor [{f.severity}] {who}{f.message}{where}{fix}", secrets))
     return out

@@ -87,7 +87,9 @@ def test_bundle_summary_and_manifest_carry_the_findings(tmp_path: Path, capsys: 
     out = tmp_path / "out"
     code, _, err = run_cli(["lambda", str(EXAMPLE), "--out", str(out), "--offline"], capsys)
     assert code == 0, err
-    assert "warning: doctor warning: N × C = 1 × 1,000 = 1,000 connections" in err
+    assert "doctor warns (0 error(s), 2 warning(s) about database connections" in err
+    assert "  [warning] N × C = 1 × 1,000 = 1,000 connections" in err
+    assert "warning:" not in err  # the summary's own warnings stay countable
     manifest = json.loads((out / "manifest.json").read_text())
     section = manifest["doctor"]
     assert section["version"] == 1 and "project" not in section
