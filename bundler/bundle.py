@@ -356,6 +356,7 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks)
         doc = {**merge_unit_docs(units, docs), "layout": scanned.layout.as_dict(), "out_dir": str(out_dir.resolve())}
         doc["inputs_fingerprint"] = written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written))
+        doc["doctor"] = doctor_section(adapter, project, options, env, doc)
         outputs = adapter.outputs(project, options, units, doc, out_dir)
         if outputs:
             doc["outputs"] = [{"path": str(o.path), "in_place": o.in_place, "note": o.note} for o in outputs]
@@ -383,6 +384,15 @@ def _checked_limits(adapter: PlatformAdapter, unit: Unit, plan: BundlePlan, log:
     limits = _named(unit, unzipped_limits(adapter, plan))
     _raise_if_over(limits, plan)
     return limits
+
+
+def doctor_section(adapter: PlatformAdapter, project: Project, options: Resolved, env: Mapping[str, str],
+                   doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The doctor's static checks for the manifest's `doctor` key (no database, no node: bundler/doctor/run.py)."""
+    from bundler.doctor.run import bundle_section
+
+    section, _ = bundle_section(adapter.key, project, options, env, doc)
+    return section
 
 
 def _write_units(planned: list[tuple[Unit, RuntimeProfile, str, BundlePlan, dict[str, Any], list[Limit]]],

@@ -4,7 +4,7 @@ Exit codes (documented in the README):
   0 success · 1 internal error · 2 usage or configuration error · 3 project error (malformed or
   missing files, engine not found) · 4 size limit exceeded · 5 verification failed ·
   6 engine download or cache failure · 7 Docker failure · 9 the output folder cannot be written ·
-  130 interrupted
+  10 `doctor` found errors (or warnings, with --strict) · 130 interrupted
 """
 
 from __future__ import annotations
@@ -83,3 +83,9 @@ class OutputError(BundleError):
     """The output folder cannot be written: not a folder, read-only, full (ENOSPC), file too large (EFBIG)."""
 
     exit_code = 9
+
+
+class FindingsError(BundleError):
+    """`photon-bundle doctor` found errors (with --strict: warnings too); the findings were printed first."""
+
+    exit_code = 10

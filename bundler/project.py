@@ -64,6 +64,7 @@ class Schema:
     path: str  # relative to the project root
     generators: tuple[Generator, ...]
     datasource_provider: str | None
+    datasource_url: tuple[str, int] | None = None  # (the `url = ...` value as written, its line)
 
     @property
     def client_generators(self) -> tuple[Generator, ...]:
@@ -244,6 +245,7 @@ def parse_schema(text: str, where: str) -> Schema:
     """Parse the generator and datasource blocks of a Prisma schema (2019 Photon.js files included)."""
     generators: list[Generator] = []
     provider: str | None = None
+    url: tuple[str, int] | None = None
     lines = text.splitlines()
     i = 0
     while i < len(lines):
@@ -282,7 +284,8 @@ def parse_schema(text: str, where: str) -> Schema:
             generators.append(_generator(name, body, start, where))
         elif kind == "datasource" and "provider" in body:
             provider = _string_value(*body["provider"], where)
-    return Schema(path=where, generators=tuple(generators), datasource_provider=provider)
+            url = body.get("url", url)
+    return Schema(path=where, generators=tuple(generators), datasource_provider=provider, datasource_url=url)
 
 
 def _generator(name: str, body: dict[str, tuple[str, int]], line: int, where: str) -> Generator:

@@ -20,6 +20,9 @@ esac
 export PHOTON_BUNDLE_CACHE="$work/engine-cache"
 "$work/venv/bin/photon-bundle" lambda "$root/examples/lambda-app" --out "$work/out" --format both --offline --quiet
 "$work/venv/bin/photon-bundle" targets >/dev/null
+# doctor from the wheel: the tree-sitter grammars and platforms/databases.toml are installed (exit 0: warnings only)
+"$work/venv/bin/photon-bundle" doctor "$root/examples/lambda-app" --platform lambda --out "$work/out" --json \
+  --no-require-timing | grep -q '"placement"'
 mkdir -p "$work/unpacked" && (cd "$work/unpacked" && unzip -q ../out/function.zip)
 mkdir -p "$work/layer" && (cd "$work/layer" && unzip -q ../out/layer.zip)
 test -x "$work/layer/photon-bundle/exec-wrapper"

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-# The Docker fixtures (docker_client, images, registry) for any test that asks for them.
-pytest_plugins = ("tests.integration.docker_fixtures",)
+# The Docker fixtures (docker_client, images, registry) and the database servers (postgres, mariadb) for any
+# test that asks for them.
+pytest_plugins = ("tests.integration.docker_fixtures", "tests.integration.db_servers")
 
 
 @pytest.fixture(scope="session")

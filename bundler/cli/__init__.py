@@ -24,6 +24,7 @@ from bundler.cli.bundle_cmds import (
 )
 from bundler.cli.common import run_guarded
 from bundler.cli.detect_cmd import detect
+from bundler.cli.doctor_cmd import doctor
 from bundler.cli.engines_cmd import engines
 from bundler.cli.targets_cmd import targets
 from bundler.cli.verify_cmd import verify
@@ -38,13 +39,13 @@ def cli() -> None:
     Exit codes: 0 ok · 1 internal error · 2 usage/config error · 3 project error
     (malformed file, engine missing) · 4 size limit exceeded · 5 verification failed ·
     6 engine download/cache failure · 7 Docker failure · 9 output folder cannot be
-    written · 130 interrupted (SIGINT or SIGTERM).
+    written · 10 doctor found errors (warnings with --strict) · 130 interrupted (SIGINT or SIGTERM).
     """
 
 
 COMMANDS: list[click.Command] = [
     lambda_command, gcf_command, netlify_command, now_command, vercel_command, up_command, serverless_command,
-    targets, engines, detect, verify,
+    targets, engines, detect, verify, doctor,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)

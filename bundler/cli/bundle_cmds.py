@@ -124,9 +124,31 @@ def summary(doc: dict[str, Any], project_dir: Path, options: Any) -> str:
     lines.append(f"left out {pruned['files']} files ({format_size(pruned['bytes'])}):")
     for reason, slot in sorted(pruned["by_reason"].items(), key=lambda kv: -kv[1]["bytes"]):
         lines.append(f"  {format_size(slot['bytes']):>10}  {slot['files']:>6} files  {reason}")
+    lines += doctor_lines(doc.get("doctor"))
     lines.append(f"manifest: {out}/manifest.json")
     lines += [o["note"] for o in doc.get("outputs", []) if o.get("note")]
     return "\n".join(lines)
+
+
+def doctor_lines(section: Any) -> list[str]:
+    """The doctor's errors and warnings (manifest `doctor` key), as a block of warnings in the summary."""
+    if not isinstance(section, dict):
+        return []
+    if section.get("error"):
+        return [str(section["error"])]
+    lines = []
+    for f in section.get("findings", []):
+        if f.get("severity") in ("error", "warning"):
+            who = f"{f['function']}: " if f.get("function") else ""
+            where = f" ({f['where']})" if f.get("where") else ""
+            lines.append(f"  [{f['severity']}] {who}{f['message']}{where}")
+            if f.get("fix"):
+                lines.append(f"      fix: {f['fix']}")
+    if lines:
+        counts = section.get("counts", {})
+        lines.insert(0, f"doctor warns ({counts.get('error', 0)} error(s), {counts.get('warning', 0)} warning(s) about "
+                        f"database connections; details: {section.get('command', 'photon-bundle doctor')}):")
+    return lines
 
 
 lambda_command = bundle_command(

@@ -1,0 +1,5 @@
+import { PrismaClient } from '@prisma/client';
+
+export function getClient() {
+  return new PrismaClient();
+}
