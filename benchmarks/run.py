@@ -154,8 +154,10 @@ def bench(project: GeneratedProject, runs: int, log: TextIO) -> dict[str, Any]:
     zip_dest.parent.mkdir(parents=True)
     pb = photon_bundle_command()
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "SOURCE_DATE_EPOCH", "PHOTON_BUNDLE_DEBUG")}
-    full_cmd = [*pb, "lambda", str(root), "--out", str(pb_out), "--force", "--json"]
-    noop_cmd = [*pb, "lambda", str(root), "--out", str(pb_out), "--json"]
+    # The synthetic JavaScript is text of realistic sizes, not code node can run: the load check (which requires
+    # the handler in node) is off here; the benchmark measures walk, plan, zip and verify.
+    full_cmd = [*pb, "lambda", str(root), "--out", str(pb_out), "--force", "--json", "--no-load-check"]
+    noop_cmd = [*pb, "lambda", str(root), "--out", str(pb_out), "--json", "--no-load-check"]
 
     def full() -> Sample:
         return checked(run_timed(full_cmd, env=env), "photon-bundle lambda")
@@ -165,7 +167,11 @@ def bench(project: GeneratedProject, runs: int, log: TextIO) -> dict[str, Any]:
     artifact = pb_out / manifest["artifacts"][0]["path"]
     with zipfile.ZipFile(artifact) as zf:
         names = zf.namelist()
-    file_list = "\n".join(names) + "\n"
+    # zip reads the files where they are; the bundle lays packages out by Node's lookup (bundler/layout.py), so
+    # an entry whose package it hoisted from a nested folder has no file at that path: zip gets the others,
+    # and the report says how many it did not get
+    on_disk = [n for n in names if (root / n).is_file()]
+    file_list = "\n".join(on_disk) + "\n"
 
     def zip_run() -> Sample:
         zip_dest.unlink(missing_ok=True)  # zip would update an existing archive
@@ -174,7 +180,7 @@ def bench(project: GeneratedProject, runs: int, log: TextIO) -> dict[str, Any]:
 
     zip_run()  # warm-up
     with zipfile.ZipFile(zip_dest) as zf:
-        if sorted(zf.namelist()) != sorted(names):
+        if sorted(zf.namelist()) != sorted(on_disk):
             raise SystemExit("zip did not archive the same file set")
 
     ours: list[Sample] = []
@@ -207,7 +213,8 @@ def bench(project: GeneratedProject, runs: int, log: TextIO) -> dict[str, Any]:
         "project": {"root": str(root), "scale": project.scale, "files": project.files, "bytes": project.bytes,
                     "node_modules_files": project.node_modules_files,
                     "node_modules_bytes": project.node_modules_bytes},
-        "bundle": {"files": len(names), "unzipped_bytes": manifest["artifacts"][0]["unzipped_bytes"],
+        "bundle": {"files": len(names), "relaid_files": len(names) - len(on_disk),
+                   "unzipped_bytes": manifest["artifacts"][0]["unzipped_bytes"],
                    "pruned_files": manifest["pruned"]["files"], "pruned_bytes": manifest["pruned"]["bytes"],
                    "pruned_by_reason": manifest["pruned"]["by_reason"], "verify": manifest.get("verify")},
         "command": pb,
@@ -274,7 +281,9 @@ def table(r: dict[str, Any]) -> str:
          f"{b['files']:,} files, {b['unzipped_bytes'] / MIB:.1f} MiB in, {sizes['photon_bundle_bytes'] / MIB:.2f} "
          f"MiB out; {verified}; CPU {r['full']['median_cpu_s']:.2f} s"),
         ("zip -X -6 -@ (same file set)", _s(r["zip"]["median_s"]),
-         f"{sizes['zip_bytes'] / MIB:.2f} MiB out; CPU {r['zip']['median_cpu_s']:.2f} s"),
+         f"{sizes['zip_bytes'] / MIB:.2f} MiB out; CPU {r['zip']['median_cpu_s']:.2f} s"
+         + (f"; without the {b['relaid_files']:,} files the bundle hoisted to another path" if b["relaid_files"]
+            else "")),
         ("speed-up over zip", f"{ratios['speedup_vs_zip']:.2f}x",
          f"target >= {TARGET_SPEEDUP}x: {_ok(met['speedup_vs_zip'])}"),
         ("artifact size vs zip", f"{sizes['over_zip'] * 100:+.2f} %",
