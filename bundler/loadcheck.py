@@ -29,7 +29,6 @@ import posixpath
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Mapping
@@ -40,6 +39,7 @@ from typing import Any
 
 from bundler.engines import parse_engine_filename
 from bundler.errors import ConfigError, LoadCheckError
+from bundler.fstree import extract_zip, temporary_folder
 from bundler.project import PackageJson, Project
 from platforms.base import Entry
 
@@ -185,8 +185,7 @@ def load_check(check: UnitCheck, mode: str, timeout: float, env: Mapping[str, st
     elif not check.entries:
         notes.append("no entry point: the client was required from the artifact's root")
         log(f"warning: {label}{function.filename}: no entry point to load-check; only the Prisma client is required")
-    with tempfile.TemporaryDirectory(prefix="photon-bundle-loadcheck-") as tmp_name:
-        tmp = Path(tmp_name)
+    with temporary_folder("photon-bundle-loadcheck-") as tmp:
         local = _views_local(tmp, check)
         _unpack(check, tmp, local)
         missing = [e.path for e in check.entries if function is not None and not (Path(local.task) / e.path).is_file()]
@@ -230,13 +229,9 @@ def _unpack(check: UnitCheck, tmp: Path, view: Views) -> None:
 
 
 def extract(zip_path: Path, dest: Path) -> None:
-    """Unpack a zip with the modes it stores (the exec bit of a binary engine and the wrapper matters)."""
-    with zipfile.ZipFile(zip_path) as zf:
-        for info in zf.infolist():
-            target = Path(zf.extract(info, dest))
-            mode = info.external_attr >> 16 & 0o777
-            if mode and not info.is_dir():
-                target.chmod(mode)
+    """Unpack a zip with the modes it stores (the exec bit of a binary engine and the wrapper matters); a
+    deep folder chain unpacks without recursion (bundler/fstree.py)."""
+    extract_zip(zip_path, dest)
 
 
 def _copy_package(src: Path, dest: Path) -> None:

@@ -303,9 +303,8 @@ def test_1200_level_folders_bundle(app: Path, tmp_path: Path) -> None:
     Path(folder, "leaf.js").write_text("module.exports = 1;\n")
     out = tmp_path / "out"
     try:
-        # the walk and the zip are under test; the load check unpacks with os.makedirs and removes its temp
-        # folder with shutil.rmtree, both recursive per level (reported on issue 18)
-        result = bundle("lambda", app, out, "--no-load-check")
+        # the walk, the zip and the load check's unpacking (bundler/fstree.py: no recursion per level)
+        result = bundle("lambda", app, out)
     finally:
         _remove_chain(str(app / "deep"), folder)  # shutil.rmtree (pytest's clean-up) recurses per level
     assert_success(result, max_seconds=45)
