@@ -215,7 +215,7 @@ def engines_node_runtime(root: Path, entry: str) -> tuple[str, str] | None:
 
 
 def _node_runtime(node: str, where: str) -> tuple[str, str]:
-    match = runtime_for_node_range("now", node)
+    match = runtime_for_node_range("now", node, where)
     if match is None:
         names = ", ".join(f"Node {r.node}" for r in load_matrix().runtimes_for("now"))
         raise ProjectError(f'{where} engines.node "{node}" allows none of the Node versions @now/node ran ({names} '
