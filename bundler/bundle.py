@@ -12,7 +12,7 @@ import os
 import posixpath
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,10 +22,10 @@ import pathspec
 
 from bundler import __version__, manifest
 from bundler.archive import ArchiveResult, write_zip, zip_epoch
-from bundler.clients import engine_targets_on_disk, generate_command, project_layout, refuse_ungenerated
+from bundler.clients import generate_command, project_layout, refuse_ungenerated
 from bundler.deflate import DEFLATE_BACKEND
 from bundler.engines import EngineKind, engine_filename, parse_engine_filename
-from bundler.errors import BundleError, ConfigError, ProjectError, SizeLimitError, VerifyError
+from bundler.errors import BundleError, ConfigError, SizeLimitError, VerifyError
 from bundler.layout import project_tree
 from bundler.limits import Limit, breakdown, format_breakdown, format_size
 from bundler.options import Resolved, output_dir
@@ -56,14 +56,8 @@ from bundler.reuse import (
     state_key,
     written_fingerprint,
 )
-from bundler.targets import (
-    RuntimeProfile,
-    canonical_target,
-    load_matrix,
-    newest_runtime,
-    resolve,
-    runtime_for_node_range,
-)
+from bundler.runtime_choice import runtimes_served, unit_profile
+from bundler.targets import RuntimeProfile, load_matrix
 from bundler.walk import FileEntry, FolderEntry, WalkProblem, walk_tree
 from platforms.base import OutputFile, PlatformAdapter, Unit
 
@@ -85,46 +79,6 @@ class Written:
     plan: ArtifactPlan
     final: Path
     result: ArchiveResult
-
-
-def choose_runtime(adapter: PlatformAdapter, project: Project, options: Resolved) -> tuple[str, str]:
-    """(runtime, why): --runtime, else the config file, else the platform's own config,
-    else package.json engines.node, else the newest runtime whose engine the project's generated client
-    already holds, else the newest supported runtime."""
-    if options["runtime"]:
-        return options["runtime"], options.source("runtime")
-    from_platform = adapter.runtime_from_config(project)
-    if from_platform:
-        return from_platform
-    node = project.package.engines_node
-    if node:
-        match = runtime_for_node_range(adapter.key, node)
-        if match is not None:
-            return match.name, f'package.json engines.node "{node}"'
-        raise ProjectError(
-            f'package.json engines.node "{node}" matches no supported {adapter.key} runtime',
-            hint="widen engines.node or pass --runtime (see `photon-bundle targets`)",
-        )
-    served = runtimes_served(adapter.key, engine_targets_on_disk(project), options["arch"])
-    if served:
-        runtime, held = served[0]
-        return runtime, f"the project holds {held}: {runtime} is the newest runtime it serves"
-    return newest_runtime(adapter.key).name, "newest supported runtime"
-
-
-def runtimes_served(platform: str, targets: Iterable[str], arch: str) -> list[tuple[str, str]]:
-    """(runtime, the engine target on disk that serves it), newest first, for the platform's runtimes that an
-    engine of the project's generated client serves: a project generated with binaryTargets ["native",
-    "rhel-openssl-1.0.x"] runs on those runtimes without fetching anything."""
-    on_disk = set(targets)
-    canonical = {canonical_target(t) for t in on_disk} | on_disk
-    out: list[tuple[str, str]] = []
-    for runtime in sorted(load_matrix().runtimes_for(platform), key=lambda r: r.node, reverse=True):
-        if arch in runtime.archs and canonical:
-            held = resolve(platform, runtime.name, arch).accepted_targets & canonical
-            if held:
-                out.append((runtime.name, ", ".join(sorted(held))))
-    return out
 
 
 def engine_advice(project: Project, engine_files: list[FileEntry], profile: RuntimeProfile) -> EngineAdvice:
@@ -466,18 +420,6 @@ def reuse_state(own_tree: bool, adapter: PlatformAdapter, project_dir: Path, opt
     key = state_key(adapter.key, project_dir, options, env, whole_env=adapter.reads_environment)
     return lambda out_dir, files, artifacts, folders: save_state(out_dir, key, decisive_files(files, artifacts),
                                                                  folders)
-
-
-def unit_profile(adapter: PlatformAdapter, project: Project, options: Resolved,
-                 unit: Unit) -> tuple[RuntimeProfile, str]:
-    """The unit's runtime profile: --runtime (or photon-bundle.toml) first, then what the platform's config
-    says for this unit, then choose_runtime; the architecture likewise."""
-    if unit.runtime is not None and not options["runtime"]:
-        runtime, why = unit.runtime
-    else:
-        runtime, why = choose_runtime(adapter, project, options)
-    arch = unit.arch if unit.arch is not None and options.source("arch") == "default" else options["arch"]
-    return resolve(adapter.key, runtime, arch), why
 
 
 def _check_format(adapter: PlatformAdapter, options: Resolved, kind: EngineKind) -> None:

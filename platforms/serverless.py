@@ -53,6 +53,7 @@ from bundler.errors import ConfigError, ProjectError
 from bundler.options import Resolved, _bool, _str
 from bundler.plan import DEFAULT_EXCLUDES
 from bundler.project import Project
+from bundler.runtime_choice import unit_profile
 from bundler.targets import closest, load_matrix
 from platforms.base import Entry, OutputFile, Unit
 from platforms.configfiles import YamlDoc, config_outputs, load_yaml, load_yaml_text, relpath_for_config, yaml_line
@@ -148,8 +149,6 @@ class ServerlessAdapter:
 
     def _shared_unit(self, project: Project, options: Resolved, service: Service, functions: list[Function],
                      *, named: bool) -> Unit:
-        from bundler.bundle import unit_profile  # not at import time: bundler.bundle imports the platforms
-
         package = service.resolver.raw(("package",))
         if package is not None and not isinstance(package, Mapping):
             raise service.resolver.error(("package",), "must be a mapping written in the file (photon-bundle sets "

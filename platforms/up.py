@@ -271,7 +271,8 @@ class UpAdapter:
                      entries=(Entry(server),) if server else ())]
 
     def _runtime(self, project: Project, config: UpConfig, options: Resolved, warnings: list[str]) -> str:
-        """The runtime the pipeline will pick (bundle.choose_runtime), with warnings where up would deploy another."""
+        """The runtime the pipeline will pick (runtime_choice.choose_runtime), with warnings where up would deploy
+        another."""
         if options["runtime"]:
             runtime: str = options["runtime"]
             if config.runtime is not None and config.runtime != runtime:
