@@ -14,8 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import nodesemver
-
 from bundler.errors import ConfigError, ProjectError, echo
 from bundler.resources import data_file
 
@@ -296,6 +294,8 @@ def node_range_allows(spec: str, major: int, where: str = "package.json") -> boo
             base = (version.major, version.minor, version.patch)
             bump = comparator.operator == ">" and not version.prerelease
             candidates.add((base[0], base[1], base[2] + 1) if bump else base)
+    import nodesemver
+
     return any(semver_range.test(nodesemver.make_semver(f"{a}.{b}.{c}", loose=False))
                for a, b, c in sorted(candidates))
 
@@ -303,6 +303,8 @@ def node_range_allows(spec: str, major: int, where: str = "package.json") -> boo
 @lru_cache(maxsize=64)
 def _node_range(spec: str, where: str) -> Any:
     """node-semver's Range for an engines.node spec; a spec it cannot read is a clear ProjectError."""
+    import nodesemver  # only when an engines.node is read: `--help` starts without it
+
     try:
         return nodesemver.make_range(spec.strip(), loose=False)
     except (ValueError, TypeError):
