@@ -17,8 +17,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pathspec
-
 from bundler import manifest
 from bundler.archive import write_zip, zip_epoch
 from bundler.clients import refuse_ungenerated
@@ -26,24 +24,18 @@ from bundler.engines import EngineKind, engine_filename, parse_engine_filename
 from bundler.engines.local import engine_advice, engine_kind, engines_on_disk, find_local_engine
 from bundler.errors import BundleError, ConfigError, VerifyError
 from bundler.installed import installed_packages, package_notes
-from bundler.layout import project_tree
 from bundler.limits import Limit, named_for, raise_if_over, unit_zipped_limits, unzipped_limits
 from bundler.manifest import build_manifest, merge_unit_docs
 from bundler.options import Resolved, output_dir
 from bundler.outdir import Written, check_out_dir, commit, prepare_out_dir, withdraw_previous, write_outputs, writing
-from bundler.pkgmanager import Layout, detect_layout
 from bundler.plan import (
-    DEFAULT_EXCLUDES,
     ArtifactPlan,
     BundlePlan,
     EngineChoice,
     PlanOptions,
-    default_exclude_candidate,
-    package_dir_of,
-    plan_bundle,
 )
+from bundler.problems import log_skipped_problems, plan_unit
 from bundler.project import PackageJson, Project, read_project
-from bundler.resolve import resolve_project
 from bundler.resources import layer_options
 from bundler.reuse import (
     HASHES_NAME,
@@ -57,8 +49,9 @@ from bundler.reuse import (
     written_fingerprint,
 )
 from bundler.runtime_choice import unit_profile
+from bundler.scan import Scanned, scan
 from bundler.targets import RuntimeProfile
-from bundler.walk import FileEntry, FolderEntry, WalkProblem, walk_tree
+from bundler.walk import FileEntry, FolderEntry
 from platforms.base import PlatformAdapter, Unit
 
 if TYPE_CHECKING:
@@ -147,7 +140,7 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         build = docker_build_options(options, out_rel)
         tree = stack.enter_context(_tree(project, _build_profile(profiles, options), build, options, log))
         tree_project = project if tree == project.root else read_project(tree)
-        scanned = _scan(tree, tree_project, out_rel, options, log)
+        scanned = scan(tree, tree_project, out_rel, options, log)
         files, folders, problems = scanned.files, scanned.folders, scanned.problems
         engine_files = [f for f in files if parse_engine_filename(posixpath.basename(f.rel))]  # one pass for all
         kind = engine_kind(project, engine_files, env)
@@ -304,104 +297,6 @@ def _check_format(adapter: PlatformAdapter, options: Resolved, kind: EngineKind)
         raise ConfigError(f"--format {options['format']}: the layer carries the native query engine, and this "
                           "project's Prisma client needs none (engineType client / the prisma-client generator)",
                           hint="use --format zip")
-
-
-@dataclass(frozen=True)
-class Scanned:
-    files: list[FileEntry]  # the npm-shaped tree: rel is the path in the bundle, fspath the real file
-    folders: list[FolderEntry]  # what the no-op check watches
-    layout: Layout  # the package manager and layout seen
-    packages: dict[str, Path]  # package name -> real folder (for the engine version)
-    client_folders: tuple[str, ...]  # where generated clients were placed
-    problems: list[WalkProblem]  # paths the walks could not follow (an error only if the bundle needs one)
-
-
-def _scan(tree: Path, project: Project, out_rel: str | None, options: Resolved, log: Log) -> Scanned:
-    """The npm-shaped tree to plan on (bundler/layout.py): the project's own files (its folder minus
-    node_modules) and every package it can load, found by Node's lookup wherever the package manager put
-    it (bundler/resolve.py) and laid out flat; the folders the no-op check watches; the layout seen; and
-    each package name's real folder (for the engine version)."""
-    layout_seen = detect_layout(tree)
-    # .yarn/ holds yarn berry's cache, install state and release: the package manager's, never loaded
-    skip = {".git/", ".photon-bundle/", ".yarn/", *([out_rel + "/"] if out_rel else [])}
-    excluded_link = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *options["exclude"]])
-    # without --exclude, the cheap superset test first: a tree of many links is walked at walking speed
-    maybe = default_exclude_candidate(None) if not options["exclude"] else lambda rel: True
-
-    def skip_link(rel: str) -> bool:
-        return maybe(rel) and excluded_link.match_file(rel)
-
-    folders: list[FolderEntry] = []
-    problems: list[WalkProblem] = []
-    app = walk_tree(tree, skip_dir=lambda rel: rel in skip or rel == "node_modules/" or rel.endswith("/node_modules/"),
-                    skip_link=skip_link, folders=folders, problems=problems)
-    schema = project.schema.path if project.schema else None
-    own_packages = tuple(posixpath.dirname(f.rel) for f in app if f.rel.endswith("/package.json"))
-    resolution = resolve_project(tree, layout_seen.repo_root, schema_path=schema, app_packages=own_packages)
-    for warning in resolution.warnings:
-        log(f"warning: {warning}")
-    built = project_tree(resolution, app, folders, skip_link=skip_link, problems=problems)
-    return Scanned(built.files, built.folders, layout_seen, resolution.packages_by_name(), built.client_folders,
-                   problems)
-
-
-# A folder that cannot be listed stands for the files it may hold: one typical file name, planned like any.
-_UNREADABLE_STANDIN = "index.js"
-_PROBLEM_SOURCE = "\0walk-problem"  # marks the stand-in entries; never a real path
-
-
-def needed_problems(problems: list[WalkProblem], project: Project, installed: Mapping[str, PackageJson],
-                    choice: EngineChoice | None, plan_options: PlanOptions) -> list[WalkProblem]:
-    """The walk problems whose path the bundle would carry.
-
-    Each problem path is planned like a file of the tree: a folder that cannot be listed as a typical file
-    in it, a link as a file and as a folder (its target is unknown). A package folder whose package.json
-    could not be read counts as an installed package with unknown dependencies, so a production dependency
-    behind a dangling or outside link is needed while a devDependency is not. Those the plan keeps are
-    needed; the others (node_modules/.bin, devDependencies, excluded paths) can be skipped."""
-    if not problems:
-        return []
-    standins: dict[str, int] = {}
-    unread: dict[str, PackageJson] = {}
-    for n, p in enumerate(problems):
-        folder = p.rel if p.rel.endswith("/") else p.rel + "/"
-        standins[folder + _UNREADABLE_STANDIN] = n
-        if not p.rel.endswith("/"):
-            standins[p.rel] = n
-        if package_dir_of(folder + "package.json") == folder[:-1] and folder[:-1] not in installed:
-            unread[folder[:-1]] = PackageJson(name=None, version=None, main=None)
-    entries = [FileEntry(rel, _PROBLEM_SOURCE, 0o100644, 0, 0) for rel in standins]
-    plan = plan_bundle(project, entries, {**installed, **unread}, choice, plan_options)
-    pruned = {p.rel for p in plan.pruned}
-    needed = {n for rel, n in standins.items() if rel not in pruned}
-    return [p for n, p in enumerate(problems) if n in needed]
-
-
-def plan_unit(project: Project, files: list[FileEntry], installed: Mapping[str, PackageJson],
-              choice: EngineChoice | None, plan_options: PlanOptions, problems: list[WalkProblem]) -> BundlePlan:
-    """The unit's plan; an error when a path the walk could not follow is one the plan would carry."""
-    plan = plan_bundle(project, files, installed, choice, plan_options)
-    raise_needed_problems(problems, project, installed, choice, plan_options)
-    return plan
-
-
-def raise_needed_problems(problems: list[WalkProblem], project: Project, installed: Mapping[str, PackageJson],
-                          choice: EngineChoice | None, plan_options: PlanOptions) -> None:
-    needed = needed_problems(problems, project, installed, choice, plan_options)
-    if needed:
-        err = needed[0].error()
-        if len(needed) > 1:
-            err.message += f" (and {len(needed) - 1} more such path{'s' if len(needed) > 2 else ''}: " + \
-                ", ".join(p.rel for p in needed[1:4]) + (", ..." if len(needed) > 4 else "") + ")"
-        raise err
-
-
-def log_skipped_problems(problems: list[WalkProblem], log: Log) -> None:
-    """Problems no bundle needs: said once, so a dangling link in node_modules/.bin does not go unnoticed."""
-    for p in problems[:5]:
-        log(f"skipped (not bundled): {p.message}")
-    if len(problems) > 5:
-        log(f"skipped (not bundled): {len(problems) - 5} more paths that could not be followed")
 
 
 def _log_units(units: list[Unit], profiles: list[tuple[RuntimeProfile, str]], log: Log) -> None:
