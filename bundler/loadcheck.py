@@ -17,7 +17,7 @@ find must be the bundled one. guard.js turns listen/connect into reported no-ops
 server or opens a database connection at require time does not; each run is bounded in time.
 
 `node` mode uses the local node (skipped with a warning when there is none); `docker` runs the same script
-inside the runtime's build image (through bundler/dockerio.py), with the runtime's own Node and no network.
+inside the runtime's build image (through bundler/dockerio/), with the runtime's own Node and no network.
 A failure raises LoadCheckError (exit 5): the missing module, who required it, and the likely cause.
 """
 
