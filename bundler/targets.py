@@ -62,6 +62,15 @@ class PlatformInfo:
     default_max: int | None = None
     reserve: int = 0
     default_runtime: str | None = None
+    function_filename: str = "function.zip"
+    layer_filename: str = "layer.zip"
+    layers: bool = False  # whether the platform deploys layers (--format layer / both)
+
+    @property
+    def zip_limit(self) -> int | None:
+        """The compressed-size limit of one artifact before --max-size: the default where the platform has one
+        (Now's maxLambdaSize), else the maximum; None when the platform limits only the unzipped size."""
+        return self.default_max if self.default_max is not None else self.zip_max
 
 
 @dataclass(frozen=True)
@@ -170,6 +179,9 @@ def _build_matrix(raw: dict[str, Any], path: Path) -> Matrix:
             default_max=value.get("default_max"),
             reserve=value.get("reserve", 0),
             default_runtime=value.get("default_runtime"),
+            function_filename=value.get("function_filename", "function.zip"),
+            layer_filename=value.get("layer_filename", "layer.zip"),
+            layers=value.get("layers", False),
         )
         for key, value in raw["platform"].items()
     }

@@ -11,8 +11,7 @@ from bundler.errors import ProjectError
 from bundler.options import Resolved, _bool, _str
 from bundler.project import Project
 from bundler.runtime_choice import unit_profile
-from bundler.targets import load_matrix
-from platforms.base import OutputFile, Unit
+from platforms.base import AdapterDefaults, OutputFile, Unit
 from platforms.configfiles import config_outputs, load_yaml, relpath_for_config, yaml_line
 from platforms.jsdeps import function_scan
 from platforms.serverless.config import (
@@ -33,11 +32,8 @@ from platforms.serverless.yamlwrite import function_nodes, lossy_reason, set_art
 SHARED_UNIT = "(service)"
 
 
-class ServerlessAdapter:
+class ServerlessAdapter(AdapterDefaults):
     key = "serverless"
-    function_filename = SHARED_ZIP
-    layer_filename = "layer.zip"
-    supports_layers = False
     reads_environment = True
     extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = {"stage": (_str, None), "write_config": (_bool, False)}
 
@@ -50,9 +46,6 @@ class ServerlessAdapter:
         if isinstance(runtime, str) and "${" not in runtime:
             return str(runtime), f"{path.name}:{yaml_line(provider, 'runtime')} provider.runtime"
         return None
-
-    def zip_limit(self, options: Mapping[str, Any]) -> int | None:
-        return load_matrix().platform(self.key).zip_max
 
     def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
         service = read_service(project.root, options["stage"], env)
