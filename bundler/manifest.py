@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bundler import __version__
 from bundler.deflate import DEFLATE_BACKEND
-from bundler.resources import layer_options
+from bundler.resources import data_file, layer_options
 
 if TYPE_CHECKING:
     from bundler.limits import Limit
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 MANIFEST_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+# The JSON Schema of what build_manifest / merge_unit_docs and the pipeline write (README "Manifest"), shipped
+# as package data; the tests validate every manifest they produce against it.
+SCHEMA_FILE = data_file("bundler", "manifest.schema.json")
 RECORD_MAX = 64 << 20  # bytes: the largest manifest or reuse record read back (50,000 files need about 10 MB)
 
 
