@@ -2,7 +2,7 @@
 
 Each step is a function of the one before; only this module sequences them and touches the output
 folder. Artifacts are written to temp files beside their final paths and renamed into place only after
-every size, verification and load check passed (bundler/loadcheck.py: each unit's artifacts unpacked and
+every size, verification and load check passed (bundler/loadcheck/: each unit's artifacts unpacked and
 required in a fresh node), so a failed or interrupted run leaves nothing half-written.
 """
 
@@ -251,7 +251,7 @@ class LoadCheckContext:
 
 def _load_check(ctx: LoadCheckContext, unit: Unit, profile: RuntimeProfile, plan: BundlePlan, written: list[Written],
                 kind: EngineKind, log: Log) -> dict[str, Any]:
-    """Prove the unit's temp artifacts load (bundler/loadcheck.py); raises LoadCheckError before anything is renamed."""
+    """Prove the unit's temp artifacts load (bundler/loadcheck/); raises LoadCheckError before anything is renamed."""
     from bundler.loadcheck import Artifact, UnitCheck, client_specs, load_check
     from bundler.plan import dependency_closure
 
