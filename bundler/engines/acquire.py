@@ -24,7 +24,8 @@ from typing import Protocol
 
 from bundler.engines import EngineKind, engine_filename
 from bundler.engines.cache import CacheEntry, EngineCache, cache_root
-from bundler.engines.mirror import MirrorClient, Progress, engine_url, mirror_base
+from bundler.engines.mirror import MirrorClient, Progress
+from bundler.engines.mirror_urls import engine_url, mirror_base
 from bundler.engines.prisma_cache import find_in_prisma_cache, prisma_cache_roots
 from bundler.engines.version import engines_version
 from bundler.errors import BundleError, ConfigError, EngineFetchError, EngineNotFoundError, ProjectError
