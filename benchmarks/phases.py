@@ -17,19 +17,16 @@ from pathlib import Path
 from typing import Any
 
 
-def measure(root: Path, *, write: bool, workers: int | None) -> dict[str, Any]:
+def measure(root: Path, *, write: bool, workers: int | None) -> dict[str, Any]:  # noqa: PLR0915 (lazy imports)
     from bundler.archive import write_zip, zip_epoch
-    from bundler.bundle import (
-        choose_runtime,
-        engine_kind,
-        find_local_engine,
-        installed_packages,
-        layer_options,
-    )
+    from bundler.engines.local import engine_kind, find_local_engine
+    from bundler.installed import installed_packages
     from bundler.options import load_config, resolve
     from bundler.plan import EngineChoice, PlanOptions, plan_bundle
     from bundler.project import read_project
+    from bundler.resources import layer_options
     from bundler.reuse import planned_digests
+    from bundler.runtime_choice import choose_runtime
     from bundler.targets import resolve as resolve_profile
     from bundler.walk import walk_tree
     from platforms import REGISTRY

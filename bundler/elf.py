@@ -3,7 +3,7 @@
 `read_elf` turns bytes (or a seekable stream, or a path) into one of three values and never raises
 for bad input: `ElfFacts` (class, machine, interpreter, DT_NEEDED, RPATH/RUNPATH, required and defined
 symbol versions), `NotElf` (with a guess of what the file is), or `BrokenElf` (with the reason).
-The verdict against a runtime is a separate step (bundler/verify.py), as in auditwheel's elfutils.
+The verdict against a runtime is a separate step (bundler/verify/), as in auditwheel's elfutils.
 
 pyelftools is imported inside the functions that use it, so importing this module stays cheap.
 """

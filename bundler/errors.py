@@ -64,7 +64,7 @@ class VerifyError(BundleError):
 
 class LoadCheckError(VerifyError):
     """An artifact does not load: an entry point or the Prisma client fails to require, or the client's own
-    engine lookup would not find the bundled engine (bundler/loadcheck.py)."""
+    engine lookup would not find the bundled engine (bundler/loadcheck/)."""
 
 
 class EngineFetchError(BundleError):

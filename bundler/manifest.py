@@ -1,4 +1,5 @@
-"""The JSON manifest written beside the artifacts: versioned, no wall-clock time, stable key order."""
+"""The JSON manifest written beside the artifacts: versioned, no wall-clock time, stable key order; built per
+unit (build_manifest) and merged over the units (merge_unit_docs)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,24 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from bundler import __version__
+from bundler.deflate import DEFLATE_BACKEND
+from bundler.resources import data_file, layer_options
+
+if TYPE_CHECKING:
+    from bundler.limits import Limit
+    from bundler.outdir import Written
+    from bundler.plan import BundlePlan
+    from bundler.targets import RuntimeProfile
+    from platforms.base import PlatformAdapter, Unit
 
 MANIFEST_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+# The JSON Schema of what build_manifest / merge_unit_docs and the pipeline write (README "Manifest"), shipped
+# as package data; the tests validate every manifest they produce against it.
+SCHEMA_FILE = data_file("bundler", "manifest.schema.json")
 RECORD_MAX = 64 << 20  # bytes: the largest manifest or reuse record read back (50,000 files need about 10 MB)
 
 
@@ -107,3 +122,79 @@ def _not_ours(data: Any) -> str | None:
                                                 for o in outputs):
         return "damaged: its outputs are not a list of {path}"
     return None
+
+
+def build_manifest(adapter: PlatformAdapter, profile: RuntimeProfile, runtime_why: str, plan: BundlePlan,
+                   written: list[Written], limits: list[Limit], engine_info: dict[str, Any]) -> dict[str, Any]:
+    if plan.engine is not None:
+        engine_info = {**engine_info, "file": plan.engine.arc, "artifact": plan.engine_artifact}
+        if any(w.plan.kind == "layer" for w in written):
+            engine_info["runtime_path"] = "/opt/" + plan.engine.arc
+            engine_info["exec_wrapper"] = "/opt/" + layer_options()[0]["wrapper"]
+    reasons: dict[str, dict[str, int]] = {}
+    for p in plan.pruned:
+        slot = reasons.setdefault(p.reason, {"files": 0, "bytes": 0})
+        slot["files"] += 1
+        slot["bytes"] += p.size
+    return {
+        "version": MANIFEST_VERSION,
+        "tool": f"photon-bundle {__version__}",
+        "compressor": DEFLATE_BACKEND,
+        "platform": adapter.key,
+        "runtime": profile.runtime.name,
+        "runtime_source": runtime_why,
+        "arch": profile.arch,
+        "os": profile.os.name,
+        "engine": engine_info,
+        "artifacts": [
+            {"kind": w.plan.kind, "path": w.plan.filename, "sha256": w.result.sha256,
+             "zipped_bytes": w.result.zipped_size, "unzipped_bytes": w.result.unzipped_size,
+             "files": w.result.file_count, "content_digest": w.result.content_digest}
+            for w in written
+        ],
+        "limits": [{"name": lim.name, "what": lim.what, "limit": lim.limit, "actual": lim.actual,
+                    "headroom": lim.headroom} for lim in limits],
+        "pruned": {"files": len(plan.pruned), "bytes": sum(p.size for p in plan.pruned), "by_reason": reasons},
+        "warnings": list(plan.warnings),
+        "inputs_fingerprint": "",  # set over all units once every artifact is written (bundler/reuse.py)
+        "reused": False,
+    }
+
+
+def merge_unit_docs(units: list[Unit], docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One manifest for several units: every artifact, limit and warning, and a `units` list.
+
+    The top-level runtime, arch, os and engine are the first unit's (the first that carries an engine),
+    so readers of single-unit manifests keep working. The single unnamed unit of a platform without
+    functions keeps its manifest as it is, with the adapter's warnings and facts added."""
+    if len(units) == 1 and not units[0].name:
+        doc = {**docs[0], "warnings": [*units[0].warnings, *docs[0]["warnings"]]}
+        return {**doc, "meta": dict(units[0].meta)} if units[0].meta else doc
+    docs = [d if d["engine"].get("file") or not d["engine"].get("target") else
+            {**d, "engine": {"kind": d["engine"]["kind"], "target": None,
+                             "note": "the function does not load the Prisma client: no engine bundled"}}
+            for d in docs]
+    doc = dict(docs[0])
+    doc["engine"] = next((d["engine"] for d in docs if d["engine"].get("file")), docs[0]["engine"])
+    doc["artifacts"] = [{**a, "unit": u.name} for u, d in zip(units, docs) for a in d["artifacts"]]
+    doc["limits"] = [lim for d in docs for lim in d["limits"]]
+    reasons: dict[str, dict[str, int]] = {}
+    for d in docs:
+        for reason, slot in d["pruned"]["by_reason"].items():
+            total = reasons.setdefault(reason, {"files": 0, "bytes": 0})
+            total["files"] += slot["files"]
+            total["bytes"] += slot["bytes"]
+    doc["pruned"] = {"files": sum(d["pruned"]["files"] for d in docs),
+                     "bytes": sum(d["pruned"]["bytes"] for d in docs), "by_reason": reasons}
+    doc["warnings"] = [f"{u.name}: {w}" for u, d in zip(units, docs) for w in [*u.warnings, *d["warnings"]]]
+    doc["verify"] = {"skipped": all(d["verify"].get("skipped") for d in docs),
+                     "units": {u.name: d["verify"] for u, d in zip(units, docs)}}
+    doc["load_check"] = {"skipped": all(d["load_check"].get("skipped") for d in docs),
+                         "units": {u.name: d["load_check"] for u, d in zip(units, docs)}}
+    doc["units"] = [
+        {"name": u.name, "runtime": d["runtime"], "runtime_source": d["runtime_source"], "arch": d["arch"],
+         "os": d["os"], "engine": d["engine"], "artifacts": [a["path"] for a in d["artifacts"]],
+         "limits": d["limits"], **({"meta": dict(u.meta)} if u.meta else {})}
+        for u, d in zip(units, docs)
+    ]
+    return doc

@@ -26,7 +26,7 @@ CONFIG_FILE = "photon-bundle.toml"
 FORMATS = ("zip", "layer", "both")
 ENGINE_SOURCES = ("auto", "local", "cache", "mirror", "docker")
 BUILDS = ("none", "docker")
-LOAD_CHECKS = ("node", "docker", "off")  # bundler/loadcheck.py
+LOAD_CHECKS = ("node", "docker", "off")  # bundler/loadcheck/
 
 
 def _str(value: Any) -> str:

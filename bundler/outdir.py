@@ -1,5 +1,6 @@
-"""The output folder's guard: what `--out` may be, paths read from files in it, its write errors, and the
-temp files killed runs left in it.
+"""The output folder's guard: what `--out` may be, paths read from files in it, its write errors, the
+temp files killed runs left in it, and the commit: artifacts renamed into place with the manifest last, the
+adapter's files written, a failed run's predecessors withdrawn.
 
 Everything a run reads from the output folder (manifest.json, the reuse records) may be another tool's or
 an attacker's file, so every path taken from such a file goes through `contained`, which accepts only
@@ -14,11 +15,18 @@ import errno
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bundler import manifest
 from bundler.errors import ConfigError, OutputError
+
+if TYPE_CHECKING:
+    from bundler.archive import ArchiveResult
+    from bundler.plan import ArtifactPlan
+    from platforms.base import OutputFile
 
 # `.function.zip.<pid>.<random>.tmp`: manifest.temp_prefix and mkstemp's random part and suffix.
 _TEMP = re.compile(r"^\..+\.(?P<pid>\d+)\.[a-z0-9_]{8}\.tmp$")
@@ -181,3 +189,83 @@ def _alive(pid: int) -> bool:
     except (PermissionError, OverflowError):
         return True  # another user's process (or a pid beyond the range): assume it runs
     return True
+
+
+@dataclass(frozen=True)
+class Written:
+    """An artifact written to a temp file beside its final path, waiting for the commit."""
+
+    plan: ArtifactPlan
+    final: Path
+    result: ArchiveResult
+
+
+def prepare_out_dir(out_dir: Path) -> None:
+    """Create the output folder and remove the temp files killed runs left in it."""
+    with writing(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+    collect_stale_temps(out_dir)
+
+
+def withdraw_previous(out_dir: Path) -> tuple[list[str], list[str]]:
+    """Remove what the last run's manifest lists (artifacts, the files written beside them) and the manifest
+    and reuse records themselves; returns the names removed and what could not be done. Only paths inside
+    out_dir are touched (bundler/outdir.py `contained`): a manifest naming `../x` or `/tmp/x` is ignored
+    with a warning, and the user's own files are never touched."""
+    from bundler.reuse import HASHES_NAME, STATE_NAME
+
+    previous = manifest.read(out_dir / manifest.MANIFEST_NAME)
+    if previous is None:
+        return [], []
+    listed = [a["path"] for a in previous["artifacts"]]
+    listed += [o["path"] for o in previous.get("outputs", []) if not o.get("in_place")]
+    paths, problems = contained_all(out_dir, listed, f"{out_dir / manifest.MANIFEST_NAME}")
+    paths += [out_dir / name for name in (STATE_NAME, HASHES_NAME, manifest.MANIFEST_NAME)]
+    removed = []
+    root = Path(os.path.realpath(out_dir))
+    for path in paths:
+        if path.is_file():
+            try:
+                path.unlink()
+            except OSError as err:
+                problems.append(f"could not remove the previous run's {path}: {err.strerror or err}; "
+                                "do not deploy it")
+                continue
+            real = Path(os.path.realpath(path.parent)) / path.name
+            removed.append(real.relative_to(root).as_posix() if real.is_relative_to(root) else str(path))
+    return removed, [f"warning: {p}" for p in problems]
+
+
+def commit(written: list[Written], out_dir: Path, doc: dict[str, Any]) -> None:
+    """Rename every temp artifact into place, then write the manifest last."""
+    umask = os.umask(0)
+    os.umask(umask)
+    done: list[Path] = []
+    try:
+        for w in written:
+            with writing(w.final):
+                w.result.path.chmod(0o666 & ~umask)
+                w.result.path.replace(w.final)
+            done.append(w.final)
+        with writing(out_dir / manifest.MANIFEST_NAME):
+            manifest.write_atomic(out_dir / manifest.MANIFEST_NAME, manifest.dumps(doc))
+    except BaseException:
+        for path in done:  # no artifact without its manifest
+            path.unlink(missing_ok=True)
+        raise
+
+
+def write_outputs(outputs: list[OutputFile], log: Callable[[str], None]) -> None:
+    """Write the adapter's files (config copies, Netlify's manifest) atomically, each only if it changed.
+    A file with a note is announced by the summary, which prints the note; the others are logged here."""
+    for out in outputs:
+        try:
+            current = out.path.read_text(encoding="utf-8") if out.path.is_file() else None
+        except (OSError, UnicodeDecodeError):
+            current = None
+        if current != out.text:
+            with writing(out.path):
+                out.path.parent.mkdir(parents=True, exist_ok=True)
+                manifest.write_atomic(out.path, out.text)
+            if not out.note:
+                log(f"wrote {out.path}")

@@ -1,7 +1,7 @@
 """Runtime policies: what each runtime operating system offers a native file (platforms/policies.toml),
 loaded once and checked on load, against itself (a newer OS of a family allows a superset) and against
 runtimes.toml (libc, glibc, the OpenSSL series and so-names agree). The data auditwheel keeps in
-manylinux-policy.json; bundler/verify.py judges files against it.
+manylinux-policy.json; bundler/verify/ judges files against it.
 """
 
 from __future__ import annotations

@@ -8,14 +8,13 @@ runtime profiles and `photon-bundle detect` both use it.
 from __future__ import annotations
 
 import difflib
-import re
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from bundler.errors import ConfigError, echo
+from bundler.errors import ConfigError, ProjectError, echo
 from bundler.resources import data_file
 
 if sys.version_info >= (3, 11):
@@ -63,6 +62,15 @@ class PlatformInfo:
     default_max: int | None = None
     reserve: int = 0
     default_runtime: str | None = None
+    function_filename: str = "function.zip"
+    layer_filename: str = "layer.zip"
+    layers: bool = False  # whether the platform deploys layers (--format layer / both)
+
+    @property
+    def zip_limit(self) -> int | None:
+        """The compressed-size limit of one artifact before --max-size: the default where the platform has one
+        (Now's maxLambdaSize), else the maximum; None when the platform limits only the unzipped size."""
+        return self.default_max if self.default_max is not None else self.zip_max
 
 
 @dataclass(frozen=True)
@@ -171,6 +179,9 @@ def _build_matrix(raw: dict[str, Any], path: Path) -> Matrix:
             default_max=value.get("default_max"),
             reserve=value.get("reserve", 0),
             default_runtime=value.get("default_runtime"),
+            function_filename=value.get("function_filename", "function.zip"),
+            layer_filename=value.get("layer_filename", "layer.zip"),
+            layers=value.get("layers", False),
         )
         for key, value in raw["platform"].items()
     }
@@ -268,57 +279,52 @@ def newest_runtime(platform: str) -> Runtime:
     return current[-1]
 
 
-def runtime_for_node_range(platform: str, spec: str) -> Runtime | None:
+def runtime_for_node_range(platform: str, spec: str, where: str = "package.json") -> Runtime | None:
     """The newest runtime of a platform whose Node major version satisfies package.json engines.node."""
     for r in reversed(load_matrix().runtimes_for(platform)):
-        if node_range_allows(spec, r.node):
+        if node_range_allows(spec, r.node, where):
             return r
     return None
 
 
-_COMPARATOR = re.compile(r"^(>=|<=|>|<|=|\^|~)?\s*v?(\d+|x|\*)(?:\.(\d+|x|\*))?(?:\.(\d+|x|\*))?")
+def node_range_allows(spec: str, major: int, where: str = "package.json") -> bool:
+    """Whether an npm semver range (engines.node) admits some release of Node `major`.
 
-
-def node_range_allows(spec: str, major: int) -> bool:
-    """Whether a semver range (npm syntax, as in engines.node) admits Node `major` (major versions only).
-
-    A range is satisfied when any `||` alternative is; an alternative when each comparator is. Minor and
-    patch parts only matter for `>` and `<` (e.g. `<18.1` admits 18, `<18` does not).
+    The range is read by node-semver (npm's own grammar: `||`, x ranges, hyphen ranges, `^`/`~`,
+    prerelease bounds such as `>=18.0.0-0`). Node `major` is admitted when one of its releases satisfies
+    the range: the lowest release of the major that any comparator's lower bound allows is a candidate,
+    and so is `major.0.0`, so the search is exact for every range. A spec that is not a range (`lts/*`,
+    `latest`, a codename) is a ProjectError naming `where`.
     """
-    spec = spec.strip()
-    if spec in ("", "*", "x", "latest"):
-        return True
-    for alternative in spec.split("||"):
-        alt = alternative.strip()
-        hyphen = re.match(r"^v?(\d+)\S*\s+-\s+v?(\d+)", alt)
-        if hyphen:
-            if int(hyphen.group(1)) <= major <= int(hyphen.group(2)):
-                return True
-            continue
-        comparators = re.findall(r"(?:>=|<=|>|<|=|\^|~)?\s*v?[\dx*]+(?:\.[\dx*]+){0,2}", alt)
-        if comparators and all(_comparator_allows(c, major) for c in comparators):
-            return True
-    return False
+    semver_range = _node_range(spec, where)
+    candidates = {(major, 0, 0)}
+    for alternative in semver_range.set:
+        for comparator in alternative:
+            version = comparator.semver
+            if not hasattr(version, "major") or version.major != major:
+                continue
+            base = (version.major, version.minor, version.patch)
+            bump = comparator.operator == ">" and not version.prerelease
+            candidates.add((base[0], base[1], base[2] + 1) if bump else base)
+    import nodesemver
+
+    return any(semver_range.test(nodesemver.make_semver(f"{a}.{b}.{c}", loose=False))
+               for a, b, c in sorted(candidates))
 
 
-def _comparator_allows(comparator: str, major: int) -> bool:
-    m = _COMPARATOR.match(comparator.strip())
-    if not m:
-        return False
-    op, first, minor = m.group(1) or "=", m.group(2), m.group(3)
-    if first in ("x", "*"):
-        return True
-    want = int(first)
-    has_minor = minor not in (None, "x", "*") and int(minor) > 0
-    if op in ("=", "^", "~"):
-        return major == want
-    if op == ">=":
-        return major >= want
-    if op == ">":
-        return major > want or (major == want and has_minor)
-    if op == "<=":
-        return major <= want
-    return major < want or (major == want and has_minor)  # "<"
+@lru_cache(maxsize=64)
+def _node_range(spec: str, where: str) -> Any:
+    """node-semver's Range for an engines.node spec; a spec it cannot read is a clear ProjectError."""
+    import nodesemver  # only when an engines.node is read: `--help` starts without it
+
+    try:
+        return nodesemver.make_range(spec.strip(), loose=False)
+    except (ValueError, TypeError):
+        raise ProjectError(
+            f'{where} engines.node "{spec}" is not a semver range',
+            hint='write an npm semver range such as ">=18", "18.x" or "^18 || ^20" (aliases like lts/* are '
+                 "nvm's, not npm's), or pass --runtime",
+        ) from None
 
 
 def closest(word: str, choices: list[str]) -> str:

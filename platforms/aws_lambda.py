@@ -9,39 +9,24 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from bundler.errors import ConfigError
 from bundler.options import Resolved, _str
 from bundler.project import Project
-from bundler.targets import load_matrix
-from platforms.base import Entry, OutputFile, Unit, package_main, script_file, single_unit
+from platforms.base import AdapterDefaults, Entry, Unit, package_main, script_file, single_unit
 
 # What Lambda loads when no --handler says: package.json main, else these files at the root.
 DEFAULT_ENTRIES = ("handler.js", "index.js", "index.mjs")
 
 
-class LambdaAdapter:
+class LambdaAdapter(AdapterDefaults):
     key = "lambda"
-    function_filename = "function.zip"
-    layer_filename = "layer.zip"
-    supports_layers = True
-    reads_environment = False
     extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = {"handler": (_str, None)}
-
-    def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
-        return None
-
-    def zip_limit(self, options: Mapping[str, Any]) -> int | None:
-        return load_matrix().platform(self.key).zip_max
 
     def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
         return single_unit(self, *lambda_entries(project, options["handler"], options.source("handler")))
 
-    def outputs(self, project: Project, options: Resolved, units: list[Unit],
-                doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
-        return []
 
 
 def lambda_entries(project: Project, handler: str | None, where: str) -> tuple[tuple[Entry, ...], tuple[str, ...]]:

@@ -1,8 +1,9 @@
 """The PlatformAdapter protocol: what each platform contributes to the shared bundle pipeline.
 
-An adapter is small and mostly data: its key in platforms/runtimes.toml (runtimes, limits, images),
-how it picks a runtime from its own config file, its extra config keys, the units it deploys (one
-function zip, or one per function), and what it writes after the artifacts (its config file). The
+An adapter is small and mostly data: its key in platforms/runtimes.toml (runtimes, limits, images, artifact
+names, layer support: `AdapterDefaults` reads them), how it picks a runtime from its own config file, its
+extra config keys, the units it deploys (one function zip, or one per function), and what it writes after
+the artifacts (its config file). The
 pipeline in bundler/bundle.py does everything else: plan, zip, limits, verify, manifest, commit.
 """
 
@@ -11,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from bundler.options import Resolved
 from bundler.project import Project
+from bundler.targets import PlatformInfo, load_matrix
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,16 @@ class OutputFile:
 
 class PlatformAdapter(Protocol):
     key: str  # platform key in runtimes.toml
-    function_filename: str
-    layer_filename: str
-    supports_layers: bool
+
+    @property
+    def function_filename(self) -> str: ...
+
+    @property
+    def layer_filename(self) -> str: ...
+
+    @property
+    def supports_layers(self) -> bool: ...
+
     # True when units() reads environment variables (serverless.yml ${env:X}): then the no-op check keys on
     # the whole environment, not only the variables photon-bundle itself reads.
     reads_environment: bool
@@ -94,6 +104,43 @@ class PlatformAdapter(Protocol):
                 doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
         """Files to write once the artifacts are committed (doc is the manifest, out_dir the output folder)."""
         ...
+
+
+class AdapterDefaults:
+    """What every adapter shares, in one place: its artifact names, layer support and zip limit come from its
+    platform's entry in platforms/runtimes.toml; it reads no environment variable, adds no config key, takes
+    no runtime from a config file of its own and writes no file after the artifacts unless it says otherwise.
+    An adapter subclasses this and states only what differs (its `key` always)."""
+
+    key: str
+    reads_environment: bool = False
+    extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = MappingProxyType({})
+
+    @property
+    def info(self) -> PlatformInfo:
+        return load_matrix().platform(self.key)
+
+    @property
+    def function_filename(self) -> str:
+        return self.info.function_filename
+
+    @property
+    def layer_filename(self) -> str:
+        return self.info.layer_filename
+
+    @property
+    def supports_layers(self) -> bool:
+        return self.info.layers
+
+    def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
+        return None
+
+    def zip_limit(self, options: Mapping[str, Any]) -> int | None:
+        return self.info.zip_limit
+
+    def outputs(self, project: Project, options: Resolved, units: list[Unit],
+                doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
+        return []
 
 
 def single_unit(adapter: PlatformAdapter, entries: tuple[Entry, ...] = (),

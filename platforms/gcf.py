@@ -28,16 +28,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from bundler.errors import ConfigError, ProjectError
 from bundler.options import Resolved
 from bundler.plan import generated_app_dirs
 from bundler.project import Project
 from bundler.targets import load_matrix
-from platforms.base import Entry, OutputFile, Unit, package_main, script_file
+from platforms.base import AdapterDefaults, Entry, Unit, package_main, script_file
 from platforms.configfiles import dump_json, parse_json, read_ignore_file, read_text
 
 VENDOR = "photon-bundle-vendor"
@@ -172,19 +171,11 @@ def postinstall_of(text: str, where: Path) -> str | None:
     return script if isinstance(script, str) and script.strip() else None
 
 
-class GcfAdapter:
+class GcfAdapter(AdapterDefaults):
     key = "gcf"
-    function_filename = "source.zip"
-    layer_filename = "layer.zip"
-    supports_layers = False
-    reads_environment = False
-    extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = {}
 
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
         return runtime_from_deploy_command(project.root)  # the runtime is a deploy flag
-
-    def zip_limit(self, options: Mapping[str, Any]) -> int | None:
-        return load_matrix().platform(self.key).zip_max
 
     def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
         ignored = read_ignore_file(project.root, IGNORE_FILE, DEFAULT_GCLOUDIGNORE)
@@ -218,6 +209,3 @@ class GcfAdapter:
                      meta={"ignore_file": IGNORE_FILE if has_ignore else "(gcloud's default)"},
                      warnings=tuple(warnings), entries=(Entry(main),) if main else (), postinstall=postinstall)]
 
-    def outputs(self, project: Project, options: Resolved, units: list[Unit],
-                doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
-        return []

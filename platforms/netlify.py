@@ -40,7 +40,7 @@ from bundler.errors import ConfigError, ProjectError
 from bundler.options import Resolved
 from bundler.project import Project
 from bundler.targets import load_matrix
-from platforms.base import Entry, OutputFile, Unit
+from platforms.base import AdapterDefaults, Entry, OutputFile, Unit
 from platforms.configfiles import dump_json, read_text, read_toml, toml_key_line
 from platforms.jsdeps import SCANNED, function_scan
 
@@ -76,12 +76,8 @@ def _runtime_from_version_file(root: Path) -> tuple[str, str] | None:
     return None
 
 
-class NetlifyAdapter:
+class NetlifyAdapter(AdapterDefaults):
     key = "netlify"
-    function_filename = "function.zip"
-    layer_filename = "layer.zip"
-    supports_layers = False
-    reads_environment = False
     extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = {"functions_dir": (_opt_str, None)}
 
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
@@ -111,9 +107,6 @@ class NetlifyAdapter:
                                   hint=f"set AWS_LAMBDA_JS_RUNTIME to one of: {', '.join(names)}")
             return match, f'{where} NODE_VERSION "{node}"'
         return _runtime_from_version_file(project.root)
-
-    def zip_limit(self, options: Mapping[str, Any]) -> int | None:
-        return load_matrix().platform(self.key).zip_max
 
     def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
         config, text = read_config(project.root)

@@ -49,7 +49,7 @@ from bundler.limits import format_size, parse_size
 from bundler.options import Resolved
 from bundler.project import Project, read_package_json
 from bundler.targets import load_matrix, runtime_for_node_range
-from platforms.base import OutputFile, Unit
+from platforms.base import AdapterDefaults, OutputFile, Unit
 from platforms.configfiles import config_outputs, dump_json, json_key_line
 from platforms.jsdeps import SCANNED
 from platforms.nowconfig import (
@@ -215,7 +215,7 @@ def engines_node_runtime(root: Path, entry: str) -> tuple[str, str] | None:
 
 
 def _node_runtime(node: str, where: str) -> tuple[str, str]:
-    match = runtime_for_node_range("now", node)
+    match = runtime_for_node_range("now", node, where)
     if match is None:
         names = ", ".join(f"Node {r.node}" for r in load_matrix().runtimes_for("now"))
         raise ProjectError(f'{where} engines.node "{node}" allows none of the Node versions @now/node ran ({names} '
@@ -282,12 +282,8 @@ def _zero_config_outputs(root: Path, path: Path, config: Mapping[str, Any] | Non
     return [OutputFile(copy_path, out_text, note=note)]
 
 
-class NowAdapter:
+class NowAdapter(AdapterDefaults):
     key = "now"
-    function_filename = "function.zip"
-    layer_filename = "layer.zip"
-    supports_layers = False
-    reads_environment = False
     extra_keys = EXTRA_KEYS
 
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
@@ -298,9 +294,6 @@ class NowAdapter:
         assert default is not None, "runtimes.toml: [platform.now] needs default_runtime"
         node_major = next(r.node for r in load_matrix().runtimes_for(self.key) if r.name == default)
         return default, f"@now/node runs Node {node_major} on AWS Lambda (its default without engines.node)"
-
-    def zip_limit(self, options: Mapping[str, Any]) -> int | None:
-        return load_matrix().platform(self.key).default_max
 
     def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
         root = project.root

@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ from bundler.options import Resolved
 from bundler.plan import DEFAULT_EXCLUDES
 from bundler.project import Project
 from bundler.targets import load_matrix, node_range_allows
-from platforms.base import Entry, OutputFile, Unit, package_main, script_file
+from platforms.base import AdapterDefaults, Entry, Unit, package_main, script_file
 from platforms.configfiles import read_ignore_file, read_json_object
 
 CONFIG = "up.json"
@@ -219,13 +219,9 @@ def posixpath_base(word: str) -> str:
     return word.rsplit("/", 1)[-1]
 
 
-class UpAdapter:
+class UpAdapter(AdapterDefaults):
+    # up.json is never written (no outputs) and there is no zip limit (up uploads through S3).
     key = "up"
-    function_filename = "function.zip"
-    layer_filename = "layer.zip"
-    supports_layers = False
-    reads_environment = False
-    extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = {}
 
     def runtime_from_config(self, project: Project) -> tuple[str, str]:
         """up.json lambda.runtime, else up's default; never None, so engines.node does not decide (see above)."""
@@ -237,9 +233,6 @@ class UpAdapter:
         assert default is not None, "runtimes.toml: [platform.up] needs default_runtime"
         where = f"{CONFIG} sets no lambda.runtime" if config.exists else f"no {CONFIG}"
         return default, f"up's default ({where})"
-
-    def zip_limit(self, options: Mapping[str, Any]) -> int | None:
-        return load_matrix().platform(self.key).zip_max  # None: up uploads through S3
 
     def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
         if options["arch"] != "x86_64":
@@ -271,7 +264,8 @@ class UpAdapter:
                      entries=(Entry(server),) if server else ())]
 
     def _runtime(self, project: Project, config: UpConfig, options: Resolved, warnings: list[str]) -> str:
-        """The runtime the pipeline will pick (bundle.choose_runtime), with warnings where up would deploy another."""
+        """The runtime the pipeline will pick (runtime_choice.choose_runtime), with warnings where up would deploy
+        another."""
         if options["runtime"]:
             runtime: str = options["runtime"]
             if config.runtime is not None and config.runtime != runtime:
@@ -287,6 +281,3 @@ class UpAdapter:
                             f"{runtime} ({why}): set lambda.runtime in {CONFIG} to the runtime you need")
         return runtime
 
-    def outputs(self, project: Project, options: Resolved, units: list[Unit],
-                doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
-        return []  # up.json is never written

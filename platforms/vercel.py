@@ -39,8 +39,7 @@ from bundler.engines import parse_engine_filename
 from bundler.errors import ProjectError
 from bundler.options import Resolved
 from bundler.project import Project
-from bundler.targets import load_matrix
-from platforms.base import OutputFile, Unit
+from platforms.base import AdapterDefaults, OutputFile, Unit
 from platforms.configfiles import config_outputs, dump_json, json_key_line
 from platforms.jsdeps import SCANNED
 from platforms.nowconfig import (
@@ -162,19 +161,11 @@ def updated_vercel_json(config: Mapping[str, Any], units: list[Unit],
     return data
 
 
-class VercelAdapter:
+class VercelAdapter(AdapterDefaults):
+    # The runtime is a project setting or engines.node, never vercel.json; no zip limit (Vercel limits the
+    # unzipped size): both from AdapterDefaults and runtimes.toml.
     key = "vercel"
-    function_filename = "function.zip"
-    layer_filename = "layer.zip"
-    supports_layers = False
-    reads_environment = False
     extra_keys = EXTRA_KEYS
-
-    def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
-        return None  # a project setting or engines.node, never vercel.json
-
-    def zip_limit(self, options: Mapping[str, Any]) -> int | None:
-        return load_matrix().platform(self.key).zip_max  # none: Vercel limits the unzipped size
 
     def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
         root = project.root

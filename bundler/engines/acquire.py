@@ -6,7 +6,7 @@ Sources (`--engine-source`):
     local   only the project's engine on disk
     cache   only the caches (photon-bundle's, then Prisma's): never the network
     mirror  download from the mirror (into photon-bundle's cache), skipping cached copies
-    docker  the Docker source, when one is plugged in (see DOCKER_SOURCE)
+    docker  built inside the runtime's image (the `docker=` source the pipeline passes; bundler/engines/docker.py)
 
 Everything fetched lands in photon-bundle's cache (cache.py), under a per-engine lock, so the path
 returned is never inside the user's project unless the source is "local". When every source fails, the
@@ -16,16 +16,16 @@ error lists what each one said.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Protocol
 
 from bundler.engines import EngineKind, engine_filename
 from bundler.engines.cache import CacheEntry, EngineCache, cache_root
-from bundler.engines.mirror import MirrorClient, Progress, engine_url, mirror_base
+from bundler.engines.mirror import MirrorClient, Progress
+from bundler.engines.mirror_urls import engine_url, mirror_base
 from bundler.engines.prisma_cache import find_in_prisma_cache, prisma_cache_roots
 from bundler.engines.version import engines_version
 from bundler.errors import BundleError, ConfigError, EngineFetchError, EngineNotFoundError, ProjectError
@@ -98,27 +98,6 @@ class EngineSource(Protocol):
     ) -> AcquiredEngine: ...
 
 
-# The Docker source, in order of precedence: the `docker=` argument of acquire(); this variable (set it
-# explicitly, e.g. at CLI start-up or in tests); else a function
-# `docker_source(kind, target, *, version, project_root, options) -> AcquiredEngine` in
-# bundler/engines/docker.py, imported only when `--engine-source docker` asks for it.
-DOCKER_SOURCE: EngineSource | None = None
-DOCKER_MODULE = "bundler.engines.docker"
-
-
-def docker_source() -> EngineSource | None:
-    if DOCKER_SOURCE is not None:
-        return DOCKER_SOURCE
-    try:
-        module = importlib.import_module(DOCKER_MODULE)
-    except ModuleNotFoundError as err:
-        if err.name == DOCKER_MODULE:
-            return None
-        raise
-    found = getattr(module, "docker_source", None)
-    return cast("EngineSource", found) if callable(found) else None
-
-
 # ------------------------------------------------------------------------------------------ public
 
 
@@ -134,8 +113,9 @@ def acquire(
 ) -> AcquiredEngine:
     """The engine file for `kind` and `target`, from the source `options.source` selects.
 
-    `docker` is the Docker source for this call (e.g. a closure over the RuntimeProfile and the Docker
-    build options); without it, `--engine-source docker` uses docker_source().
+    `docker` is the Docker source for this call (the pipeline passes bundler/engines/docker.py's
+    `docker_source_for`, a closure over the RuntimeProfile and the Docker build options); without it,
+    `--engine-source docker` is not available.
     """
     source = _check_source(options.source)
     filename = _native_filename(kind, target)
@@ -150,13 +130,12 @@ def acquire(
             )
         return _from_local(kind, target, local, project_root, options)
     if source == "docker":
-        plugged = docker if docker is not None else docker_source()
-        if plugged is None:
+        if docker is None:
             raise ConfigError(
                 "--engine-source docker is not available: no Docker engine source is installed",
                 hint="use --engine-source auto, local, cache or mirror",
             )
-        return plugged(
+        return docker(
             kind, target, version=_version_or_none(project_root, options), project_root=project_root, options=options
         )
 

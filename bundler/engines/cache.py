@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bundler.engines import EngineKind, engine_filename, mirror_filename, parse_engine_filename
-from bundler.engines.mirror import parse_checksum
+from bundler.engines.mirror_urls import parse_checksum
 from bundler.engines.version import check_version
 from bundler.errors import ConfigError, EngineFetchError
 from bundler.hashing import sha256_file

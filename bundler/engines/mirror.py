@@ -15,6 +15,8 @@ every half second never trips a read timeout): DEADLINE_FACTOR x the timeout, pl
 DEADLINE_RATE bytes the server announces in Content-Length. An engine is 15-60 MB unpacked: a .gz of more
 than MAX_ENGINE_GZ_BYTES, or one that unpacks to more than MAX_ENGINE_BYTES, is refused as soon as the
 count passes the cap (before its checksum can be compared), so a gzip bomb never fills the disk.
+
+The URLs, checksums and proxies (pure) are bundler/engines/mirror_urls.py.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import hashlib
 import http.client
 import logging
 import os
-import re
 import socket
 import ssl
 import tempfile
@@ -39,133 +40,51 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from bundler import __version__
-from bundler.engines import EngineKind, mirror_filename
-from bundler.errors import ConfigError, EngineFetchError, echo
+from bundler.engines.mirror_urls import (
+    MIRROR_ENV,
+    bypasses_proxy,
+    checksum_urls,
+    describe,
+    parse_checksum,
+    proxies_from_env,
+    truthy,
+)
+from bundler.errors import EngineFetchError
 
 log = logging.getLogger(__name__)
+
+
 _T = TypeVar("_T")
 
-DEFAULT_MIRROR = "https://binaries.prisma.sh"
-MIRROR_ENV = "PRISMA_ENGINES_MIRROR"
-LEGACY_MIRROR_ENV = "PRISMA_BINARIES_MIRROR"  # Prisma still reads it after PRISMA_ENGINES_MIRROR
+
 IGNORE_MISSING_ENV = "PRISMA_ENGINES_CHECKSUM_IGNORE_MISSING"
-CHANNEL = "all_commits"
+
 
 RETRIES = 2
+
+
 RETRY_BACKOFF: tuple[float, ...] = (0.5, 1.5)  # seconds to wait before retry 1, retry 2
+
+
 CHUNK = 64 * 1024
+
+
 MAX_CHECKSUM_BYTES = 4096
+
+
 MAX_ENGINE_GZ_BYTES = 128 * 1024 * 1024  # an engine's .gz is 5-20 MB
+
+
 MAX_ENGINE_BYTES = 256 * 1024 * 1024  # an engine is 15-60 MB unpacked: about 4x the largest
+
+
 DEADLINE_FACTOR = 10  # a download may take this many times --timeout ...
+
+
 DEADLINE_RATE = 64 * 1024  # ... plus one second per this many bytes announced (Content-Length)
 
+
 Progress = Callable[[int, "int | None"], None]  # (bytes received, total bytes or None)
-
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
-_FALSE_WORDS = ("", "0", "false", "no", "off")
-
-
-# ---------------------------------------------------------------------------------------------- pure
-
-
-def truthy(value: str | None) -> bool:
-    return value is not None and value.strip().lower() not in _FALSE_WORDS
-
-
-def mirror_base(flag: str | None, env: Mapping[str, str]) -> str:
-    """The mirror's base URL: --mirror, else $PRISMA_ENGINES_MIRROR, else Prisma's own server.
-
-    A bare absolute path is taken as a `file://` mirror. Raises ConfigError for anything that is not an
-    http(s) or file URL.
-    """
-    origin = "--mirror"
-    raw = flag
-    if not raw:
-        for name in (MIRROR_ENV, LEGACY_MIRROR_ENV):
-            if env.get(name, "").strip():
-                raw, origin = env[name], f"${name}"
-                break
-    if not raw:
-        return DEFAULT_MIRROR
-    value = raw.strip()
-    if value.startswith("/"):
-        return Path(value).as_uri().rstrip("/")
-    try:
-        parsed: urllib.parse.SplitResult | None = urllib.parse.urlsplit(value)
-        _ = parsed.port if parsed is not None else None  # a port that is not a number raises here, not later
-    except ValueError:  # 'http://[::1' (an unclosed IPv6 address), a bad port
-        parsed = None
-    if parsed is None or parsed.scheme not in ("http", "https", "file") or (
-            parsed.scheme != "file" and not parsed.netloc):
-        raise ConfigError(
-            f"engine mirror {echo(raw)} from {origin} is not an http(s):// or file:// URL",
-            hint=f"use e.g. --mirror https://mirror.example.com/prisma or --mirror file:///srv/prisma-mirror "
-            f"(default {DEFAULT_MIRROR})",
-        )
-    return value.rstrip("/")
-
-
-def engine_url(base: str, version: str, target: str, kind: EngineKind) -> str:
-    """`<base>/all_commits/<hash>/<target>/<mirror file>.gz`."""
-    return f"{base.rstrip('/')}/{CHANNEL}/{version}/{target}/{mirror_filename(kind, target)}.gz"
-
-
-def checksum_urls(url: str) -> tuple[str, str]:
-    """(checksum of the .gz, checksum of the unpacked file) for an engine URL ending in .gz."""
-    if not url.endswith(".gz"):
-        raise ValueError(f"engine URL must end in .gz: {url}")
-    return f"{url}.sha256", f"{url[:-3]}.sha256"
-
-
-def parse_checksum(text: str) -> str | None:
-    """The first whitespace-separated token, lower-cased, if it is a SHA-256 hex digest; else None.
-
-    Accepts `sha256sum` output ("<hex>  query-engine.gz") and a bare digest with or without a newline.
-    """
-    tokens = text.split()
-    if not tokens or not _SHA256.match(tokens[0]):
-        return None
-    return tokens[0].lower()
-
-
-def proxies_from_env(env: Mapping[str, str]) -> dict[str, str]:
-    """`{scheme: proxy URL, "no": "host,..."}` from *_PROXY variables, as urllib reads os.environ.
-
-    Lower-case names win over upper-case ones (curl and urllib agree on this).
-    """
-    proxies: dict[str, str] = {}
-    for name, value in env.items():
-        if name.lower().endswith("_proxy") and name != name.lower() and value:
-            proxies[name[:-6].lower()] = value
-    for name, value in env.items():
-        if name.endswith("_proxy") and name == name.lower():
-            if value:
-                proxies[name[:-6]] = value
-            else:
-                proxies.pop(name[:-6], None)
-    return proxies
-
-
-def bypasses_proxy(url: str, proxies: Mapping[str, str]) -> bool:
-    """True when NO_PROXY names the URL's host (or is `*`)."""
-    host = urllib.parse.urlsplit(url).hostname or ""
-    no_proxy = proxies.get("no", "")
-    if not host or not no_proxy:
-        return False
-    return bool(urllib.request.proxy_bypass_environment(host, {"no": no_proxy}))  # type: ignore[attr-defined]
-
-
-def describe(err: BaseException) -> str:
-    if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
-        return describe(err.reason) if isinstance(err.reason, BaseException) else str(err.reason)
-    if isinstance(err, (TimeoutError, socket.timeout)):
-        return "timed out"
-    text = str(err)
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
-
-
-# ---------------------------------------------------------------------------------------------- I/O
 
 
 def _read_some(stream: BinaryIO, size: int) -> bytes:
@@ -567,4 +486,3 @@ class MirrorClient:
                 if not inflater.eof:
                     gzip_problem = f"the gzip stream ends early (truncated after {received} bytes)"
         return gz_hash.hexdigest(), file_hash.hexdigest(), received, written, gzip_problem
-

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bundler.engines import EngineKind, engine_filename, mirror_filename
-from bundler.engines.mirror import parse_checksum
+from bundler.engines.mirror_urls import parse_checksum
 from bundler.hashing import sha256_file
 
 CHANNEL = "master"

@@ -1,4 +1,4 @@
-"""`verify` end to end on real gcc-built ELF files, in real zips and directories (bundler/verify.py)."""
+"""`verify` end to end on real gcc-built ELF files, in real zips and directories (bundler/verify/)."""
 
 from __future__ import annotations
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bundler.engines import EngineKind
-from bundler.engines import acquire as acquire_module
 from bundler.engines.acquire import AcquiredEngine, EngineOptions, acquire
 from bundler.engines.cache import EngineCache
 from bundler.errors import ConfigError, EngineNotFoundError
@@ -112,37 +110,11 @@ def test_client_engine_has_nothing_to_acquire(tmp_path: Path) -> None:
         acquire("client", TARGET, project_root=tmp_path, local=None, options=_options(tmp_path))
 
 
-@pytest.fixture
-def no_docker_source(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(acquire_module, "DOCKER_SOURCE", None)
-    monkeypatch.setattr(acquire_module, "DOCKER_MODULE", "bundler.engines.no_such_docker_module")
-    yield
-
-
-@pytest.mark.usefixtures("no_docker_source")
 def test_docker_source_absent(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--engine-source docker is not available"):
         acquire("binary", TARGET, project_root=tmp_path, local=None, options=_options(tmp_path, source="docker"))
 
 
-@pytest.mark.usefixtures("no_docker_source")
-def test_docker_source_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[str, str, str | None]] = []
-
-    def fake(kind: EngineKind, target: str, *, version: str | None, project_root: Path,
-             options: EngineOptions) -> AcquiredEngine:
-        calls.append((kind, target, version))
-        return AcquiredEngine(path=tmp_path / "x", source="docker", sha256=DIGEST, kind=kind, target=target,
-                              version=version)
-
-    monkeypatch.setattr(acquire_module, "DOCKER_SOURCE", fake)
-    got = acquire("binary", TARGET, project_root=tmp_path, local=None,
-                  options=_options(tmp_path, source="docker", version=HASH))
-    assert got.source == "docker"
-    assert calls == [("binary", TARGET, HASH)]
-
-
-@pytest.mark.usefixtures("no_docker_source")
 def test_docker_source_passed_per_call(tmp_path: Path) -> None:
     def bound(kind: EngineKind, target: str, *, version: str | None, project_root: Path,
               options: EngineOptions) -> AcquiredEngine:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bundler.engines.mirror import (
+from bundler.engines.mirror_urls import (
     DEFAULT_MIRROR,
     bypasses_proxy,
     checksum_urls,

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bundler.bundle import installed_packages
 from bundler.clients import find_clients, layouts, package_layout, refuse_ungenerated
 from bundler.engines.version import engines_version
 from bundler.errors import ConfigError, ProjectError
+from bundler.installed import installed_packages
 from bundler.plan import EngineChoice, PlanOptions, dependency_closure, plan_bundle
 from bundler.project import PackageJson, Project, parse_package_json, read_project
 from bundler.walk import walk_tree

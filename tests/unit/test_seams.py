@@ -9,7 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SEAMS = {
-    "docker": {"bundler/dockerio.py"},  # the Docker daemon
+    "docker": {"bundler/dockerio/daemon.py", "bundler/dockerio/images.py",  # the Docker daemon: bundler/dockerio/
+               "bundler/dockerio/containers.py"},
     "elftools": {"bundler/elf.py"},  # reading ELF files
     "boto3": set(),  # AWS: not used yet
     "botocore": set(),

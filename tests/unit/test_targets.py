@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bundler.errors import ConfigError
+from bundler.errors import ConfigError, ProjectError
 from bundler.targets import (
     canonical_target,
     load_matrix,
@@ -103,6 +103,34 @@ def test_runtime_from_engines_node(spec: str, runtime: str) -> None:
 def test_engines_node_matching_nothing() -> None:
     assert runtime_for_node_range("lambda", "^4") is None
     assert not node_range_allows(">=99", 24)
+
+
+@pytest.mark.parametrize(("spec", "runtime"), [
+    (">=18.0.0-0", "nodejs24.x"), ("^18.0.0-beta", "nodejs18.x"), ("18.x || 20.x", "nodejs20.x"),
+    ("^16 || ^18", "nodejs18.x"), ("18.x.x", "nodejs18.x"), ("18.*", "nodejs18.x"), ("*", "nodejs24.x"),
+    ("x", "nodejs24.x"), ("16 - 18.2", "nodejs18.x"), ("v20", "nodejs20.x"), (">= 18 < 20", "nodejs18.x"),
+    ("<18.1", "nodejs18.x"), ("<18", "nodejs16.x"), (">18", "nodejs24.x"),
+])
+def test_engines_node_npm_grammar(spec: str, runtime: str) -> None:
+    """npm's range grammar (node-semver): prerelease bounds, `||`, x ranges, hyphen ranges."""
+    found = runtime_for_node_range("lambda", spec)
+    assert found is not None and found.name == runtime
+
+
+def test_engines_node_a_major_is_admitted_when_one_release_satisfies() -> None:
+    assert node_range_allows(">18.0.1", 18)  # 18.0.2 satisfies it
+    assert node_range_allows(">=18.999.0 <19", 18)
+    assert not node_range_allows(">18", 18)  # npm reads >18 as >=19.0.0
+    assert not node_range_allows("<18.0.0-0", 18)
+    assert not node_range_allows(">20.0.0-rc.1 <20.0.0", 20)  # only prereleases, no Node release
+
+
+@pytest.mark.parametrize("spec", ["lts/*", "latest", "node 18", "lts/hydrogen", ">=18 <20 garbage"])
+def test_engines_node_that_is_not_a_range_is_refused(spec: str) -> None:
+    with pytest.raises(ProjectError, match="is not a semver range") as err:
+        runtime_for_node_range("lambda", spec)
+    assert f'package.json engines.node "{spec}"' in str(err.value)
+    assert err.value.exit_code == 3
 
 
 def test_newest_runtime_is_not_deprecated() -> None:
