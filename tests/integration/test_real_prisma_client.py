@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bundler.loadcheck import MARK
 from tests.cli_helpers import bundle_ok, run_cli, zip_names
 from tests.real_prisma import ENGINES_COMMIT, LAMBDA_TARGET, clean_node_env, make_real_project, missing_reason
 
@@ -41,6 +44,9 @@ handler.handler({}).then(async (result) => {
 """
 
 
+NODE_SCRIPTS = Path(__file__).resolve().parents[2] / "bundler" / "_node"
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_real_project(tmp_path_factory.mktemp("real-prisma"))
@@ -63,22 +69,69 @@ def test_the_real_client_bundles_loads_and_finds_exactly_the_bundled_engine(
     assert "node_modules/@prisma/client/runtime/library.js" in names
     assert not [n for n in names if n.startswith(("node_modules/prisma/", "node_modules/@prisma/engines/"))]
 
-    unpacked = tmp_path / "unpacked"
-    with zipfile.ZipFile(zip_path) as zf:
-        zf.extractall(unpacked)
-    done = subprocess.run(["node", "-e", PROBE, str(unpacked)], cwd=unpacked, env=clean_node_env(),
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
-    probe = json.loads(done.stdout)
+    unpacked = unzip(zip_path, tmp_path / "unpacked")
+    probe = real_client_probe(unpacked)
     assert probe["result"] == {"statusCode": 200, "body": "function"}
     assert probe["clientVersion"] == "5.22.0"
     # the real lookup (resolveEnginePath in @prisma/client/runtime/library.js) searches the generated client's
     # folder first: on Lambda (rhel-openssl-3.0.x) that is where the one bundled engine is
     error = probe["connectError"]
     assert error is not None and "could not locate the Query Engine" in error, error
-    searched = error.split("The following locations have been searched:")[1].split()
-    assert searched[0] == str(unpacked / "node_modules/.prisma/client")
+    assert real_searched(error)[0] == str(unpacked / "node_modules/.prisma/client")
     assert (unpacked / ENGINE).is_file()
+
+
+def test_the_load_check_searches_where_the_real_client_searches(
+        project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The engine lookup of bundler/_node/check.js against the real one, for this host's target (which the
+    # bundle lacks, so both search everything): the same folders in the same order, except the generator's
+    # `output`, the build machine's path, which check.js leaves out as it is not on the platform.
+    bundle_ok("lambda", project, tmp_path / "out", capsys, "--runtime", "nodejs20.x")
+    unpacked = unzip(tmp_path / "out" / "function.zip", tmp_path / "unpacked")
+    error = real_client_probe(unpacked)["connectError"]
+    native = re.search(r'could not locate the Query Engine for runtime "([^"]+)"', error)
+    assert native is not None, error
+    real = real_searched(error)
+    output = str(project / "node_modules/@prisma/client")  # the generator's output, as the build machine has it
+    assert output in real
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    for name in ("guard.js", "check.js", "provided.js"):
+        shutil.copy(NODE_SCRIPTS / name, tools / name)
+    spec = {"root": str(unpacked), "tools": str(tools), "entries": [{"path": "handler.js", "export": "handler"}],
+            "clients": [{"kind": "prisma"}], "clientFrom": ["."], "pathMap": [],
+            "engine": {"path": str(unpacked / ENGINE), "names": [f"libquery_engine-{native[1]}.so.node"],
+                       "kind": "library", "envVar": "PRISMA_QUERY_ENGINE_LIBRARY", "extraDirs": []}}
+    done = subprocess.run(["node", "--require", str(tools / "guard.js"), str(tools / "check.js"), json.dumps(spec)],
+                          cwd=unpacked, env={**clean_node_env(), "PHOTON_LOADCHECK_ROOTS": json.dumps([str(unpacked)])},
+                          capture_output=True, text=True, timeout=60, check=False)
+    events = [json.loads(line[len(MARK):]) for line in done.stdout.splitlines() if line.startswith(MARK)]
+    failed = [e for e in events if e.get("event") == "engine-fail"]
+    assert len(failed) == 1 and failed[0]["problem"] == "not-found", done.stdout + done.stderr
+    emulated = [s["path"] for s in failed[0]["searched"]]
+    assert emulated == [p for p in real if p != output]
+    assert [s["where"] for s in failed[0]["searched"]] == [
+        "the generated client's folder", "the @prisma/client folder (the runtime's parent)", "/tmp/prisma-engines",
+        "the schema folder (the client's cwd)"]
+
+
+def unzip(zip_path: Path, dest: Path) -> Path:
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(dest)
+    return dest
+
+
+def real_client_probe(unpacked: Path) -> dict[str, Any]:
+    done = subprocess.run(["node", "-e", PROBE, str(unpacked)], cwd=unpacked, env=clean_node_env(),
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    probe: dict[str, Any] = json.loads(done.stdout)
+    return probe
+
+
+def real_searched(error: str) -> list[str]:
+    """The folders the real client's error message says it searched, in order."""
+    return error.split("The following locations have been searched:")[1].split()
 
 
 def test_the_real_client_without_its_generated_folder_fails_the_load_check(
