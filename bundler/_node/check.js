@@ -101,6 +101,7 @@ function real(p) {
 // @prisma/client/runtime/library.js (binary.js for the binary engine; index.js in 4.x), or in the `runtime/`
 // copied beside a custom `output`. Read in 4.16.2, 5.22.0 and 6.19.0.
 var RUNTIME = /[\\/]runtime[\\/](library|binary|index)\.m?js$/;
+var LOOKUP = /resolve\((?:dirname|__dirname),\s*"\.\.\/\.\.\/\.\.\/\.prisma\/client"\)\s*,\s*"\/tmp\/prisma-engines"/;
 
 function loadedRuntime(mainFile) {
   var seen = {};
@@ -123,6 +124,12 @@ function generatedConfig(mainFile, clientDir) {
   // absolute path) and `relativePath` (to the schema folder, which becomes the client's `cwd`).
   var runtime = loadedRuntime(mainFile);
   if (!runtime) return null;
+  try {
+    // the order below is this runtime's: its resolveEnginePath lists ../../../.prisma/client, /tmp/prisma-engines
+    if (!LOOKUP.test(fs.readFileSync(runtime, 'utf8'))) return null;
+  } catch (e) {
+    return null;
+  }
   var text = '';
   try { text = fs.readFileSync(mainFile, 'utf8'); } catch (e) { /* keep the defaults */ }
   var output = /"output":\s*\{\s*"value":\s*("(?:[^"\\]|\\.)*")/.exec(text);
@@ -148,7 +155,8 @@ function engineLookup(clientDir, engine, config) {
   // generator's `output`, ../../../.prisma/client from the runtime, /tmp/prisma-engines, config.cwd (the
   // schema folder). The `output` is the build machine's absolute path: searched only when it is inside the
   // artifact's root (a build in /var/task), as on the platform nothing else is there. Without a loaded
-  // runtime (an older or stand-in client) the same order is taken from the generated client's folder.
+  // runtime whose lookup reads so (an older or stand-in client) the same order is taken from the generated
+  // client's folder.
   var searched = [];
   var found = [];
   var fromEnv = process.env[engine.envVar];
