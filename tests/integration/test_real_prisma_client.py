@@ -1,7 +1,8 @@
 """The REAL Prisma client: a project on prisma and @prisma/client 5.22.0 (local tarballs, installed offline by npm,
 generated offline by the real CLI with stand-in engines; tests/real_prisma.py) bundles for Lambda, passes the
 load check, and the unpacked zip loads in a fresh node where the real client's own engine lookup searches the
-folder the bundled engine is in first."""
+folder the bundled engine is in first; in a Lambda-like image (Prisma detects rhel-openssl-3.0.x) the real
+client picks exactly the bundled engine file."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 
 from bundler.loadcheck import MARK
 from tests.cli_helpers import bundle_ok, run_cli, zip_names
+from tests.docker_images import Entry, File, ImageFactory, host_node_entries
 from tests.real_prisma import ENGINES_COMMIT, LAMBDA_TARGET, clean_node_env, make_real_project, missing_reason
 
 pytestmark = [pytest.mark.usefixtures("own_engine_cache"),
@@ -144,3 +146,30 @@ def test_the_real_client_without_its_generated_folder_fails_the_load_check(
     assert "Cannot find module '.prisma/client/default'" in err
     assert "required by node_modules/@prisma/client/default.js" in err
     assert not (out / "function.zip").exists()
+
+
+AMAZON_LINUX_2023 = 'NAME="Amazon Linux"\nVERSION="2023"\nID="amzn"\nID_LIKE="fedora"\nVERSION_ID="2023"\n'
+
+
+@pytest.mark.docker
+def test_on_a_lambda_like_system_the_real_client_picks_exactly_the_bundled_engine(
+        project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], images: ImageFactory) -> None:
+    # The unpacked zip at /var/task in an image whose os-release and libssl make Prisma's own platform
+    # detection say rhel-openssl-3.0.x (Lambda's nodejs20.x target): the real lookup finds the bundled engine
+    # and loads it (a stand-in, so loading fails, naming the file it chose). No network in the container.
+    bundle_ok("lambda", project, tmp_path / "out", capsys, "--runtime", "nodejs20.x")
+    unpacked = unzip(tmp_path / "out" / "function.zip", tmp_path / "unpacked")
+    entries: dict[str, Entry] = {**host_node_entries(), "/etc/os-release": AMAZON_LINUX_2023,
+                                 "/usr/lib64/libssl.so.3": File(b"stand-in", 0o755)}
+    for path in sorted(unpacked.rglob("*")):
+        if path.is_file():
+            entries[f"/var/task/{path.relative_to(unpacked).as_posix()}"] = File(path.read_bytes(), 0o755)
+    image = images.imported(entries, name="lambda-like")
+    done = subprocess.run(["docker", "run", "--rm", "--network", "none", "-w", "/var/task", image,
+                           "/usr/bin/node", "-e", PROBE, "/var/task"], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    probe = json.loads(done.stdout)
+    assert probe["result"] == {"statusCode": 200, "body": "function"}
+    error = probe["connectError"]
+    assert error is not None and f"Unable to require(`/var/task/{ENGINE}`)" in error, error
