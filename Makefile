@@ -7,7 +7,7 @@ ENGINE_DIR := $(EXAMPLE)/node_modules/.prisma/client
 # named as Prisma names its engines (they stand in for Prisma's real ~20 MB engines).
 EXAMPLE_TARGETS := rhel-openssl-3.0.x rhel-openssl-1.0.x debian-openssl-3.0.x linux-arm64-openssl-3.0.x
 
-.PHONY: tools node-tools databases install demo test lint unit integration bench clean example-engines wheel-check
+.PHONY: tools node-tools prisma-tarballs databases install demo test lint unit integration bench clean example-engines wheel-check
 
 # zip/unzip (Debian) are used by the demo, the benchmark and archive tests.
 tools:
@@ -18,6 +18,11 @@ tools:
 # them offline; idempotent, quick when present).
 node-tools:
 	bash scripts/install-node-tools.sh
+
+# The real prisma and @prisma/client 5.22.0 packed as tarballs into .tools/prisma/ (about 7 MB; no engine):
+# the real-client test installs them offline with npm and generates with stand-in engines (idempotent).
+prisma-tarballs:
+	bash scripts/install-prisma-tarballs.sh
 
 # PostgreSQL and MariaDB servers for the doctor's --check-database tests (the fixtures start them on 127.0.0.1).
 databases:
@@ -59,9 +64,9 @@ integration:
 	$(PYTHON) -m pytest -q tests/integration tests/e2e
 
 # Installs everything the tests need (Python deps; Debian's docker.io, docker-registry, busybox-static, zip,
-# postgresql, mariadb-server; pnpm and yarn into .tools/),
+# postgresql, mariadb-server; pnpm and yarn into .tools/; the real Prisma packages' tarballs into .tools/prisma/),
 # starts dockerd, lints, then runs every tier. pytest exits non-zero when no test ran.
-test: install tools node-tools databases
+test: install tools node-tools prisma-tarballs databases
 	bash scripts/ensure-docker.sh
 	$(MAKE) lint
 	$(MAKE) wheel-check

@@ -1,6 +1,6 @@
 // photon-bundle load check: run in a fresh `node --require guard.js check.js SPEC` with the artifact
 // unpacked as the platform lays it out. It requires each entry point the platform calls, then the Prisma
-// client from there, and emulates the client's engine lookup (Prisma 6: FACTS.md section 4) from where the
+// client from there, and emulates the client's engine lookup (Prisma 4.16-6.19: engineLookup below) from where the
 // client really resolved. It reports JSON events on stdout (lines starting with the marker); the Python side
 // (bundler/loadcheck.py) turns them into the manifest and the error message. Plain ES2015 and old APIs only:
 // the runtime's own Node (8 and later) may run this inside its build image.
@@ -97,10 +97,66 @@ function real(p) {
   try { return fs.realpathSync(p); } catch (e) { return p; }
 }
 
-function engineLookup(clientDir, engine) {
-  // Prisma's order: the env variable, then the generated client's folder, its parent, ../../../.prisma/client
-  // (relative to that folder), /tmp/prisma-engines, the working folder. The generator's `output` is the build
-  // machine's absolute path: on the platform it is the client's folder or does not exist.
+// The runtime a generated client loads its engine lookup from: Prisma 4-6 keep `resolveEnginePath` in
+// @prisma/client/runtime/library.js (binary.js for the binary engine; index.js in 4.x), or in the `runtime/`
+// copied beside a custom `output`. Read in 4.16.2, 5.22.0 and 6.19.0.
+var RUNTIME = /[\\/]runtime[\\/](library|binary|index)\.m?js$/;
+var LOOKUP = /resolve\((?:dirname|__dirname),\s*"\.\.\/\.\.\/\.\.\/\.prisma\/client"\)\s*,\s*"\/tmp\/prisma-engines"/;
+
+function loadedRuntime(mainFile) {
+  var seen = {};
+  var queue = [require.cache[mainFile]];
+  while (queue.length) {
+    var mod = queue.shift();
+    if (!mod || seen[mod.filename]) continue;
+    seen[mod.filename] = true;
+    if (RUNTIME.test(mod.filename)) return mod.filename;
+    if (mod.filename.indexOf('/node_modules/') >= 0 && mod !== require.cache[mainFile] &&
+        path.dirname(mod.filename) !== path.dirname(mainFile)) continue; // only the client's own requires
+    queue.push.apply(queue, mod.children || []);
+  }
+  return null;
+}
+
+function generatedConfig(mainFile, clientDir) {
+  // What the generated index.js puts in its config (Prisma 4-6): `dirname` (its own folder, or under the
+  // working folder when its schema.prisma is not beside it), the generator's `output` (the build machine's
+  // absolute path) and `relativePath` (to the schema folder, which becomes the client's `cwd`).
+  var runtime = loadedRuntime(mainFile);
+  if (!runtime) return null;
+  try {
+    // the order below is this runtime's: its resolveEnginePath lists ../../../.prisma/client, /tmp/prisma-engines
+    if (!LOOKUP.test(fs.readFileSync(runtime, 'utf8'))) return null;
+  } catch (e) {
+    return null;
+  }
+  var text = '';
+  try { text = fs.readFileSync(mainFile, 'utf8'); } catch (e) { /* keep the defaults */ }
+  var output = /"output":\s*\{\s*"value":\s*("(?:[^"\\]|\\.)*")/.exec(text);
+  var relative = /"relativePath":\s*("(?:[^"\\]|\\.)*")/.exec(text);
+  var dirname = clientDir;
+  if (text.indexOf('alternativePaths') >= 0 && !fs.existsSync(path.join(clientDir, 'schema.prisma'))) {
+    var alts = ['node_modules/.prisma/client', '.prisma/client'].filter(function (alt) {
+      return fs.existsSync(path.join(process.cwd(), alt, 'schema.prisma'));
+    });
+    dirname = path.join(process.cwd(), alts.length ? alts[0] : 'node_modules/.prisma/client');
+  }
+  var cwd = dirname;
+  if (relative && fs.existsSync(path.resolve(dirname, JSON.parse(relative[1])))) {
+    cwd = path.resolve(dirname, JSON.parse(relative[1]));
+  }
+  return { runtimeDir: path.dirname(runtime), output: output ? JSON.parse(output[1]) : null, dirname: dirname,
+    cwd: cwd };
+}
+
+function engineLookup(clientDir, engine, config) {
+  // Prisma's order (resolveEnginePath in @prisma/client/runtime/library.js, 4.16-6.19): the env variable, then
+  // config.dirname (the generated client's folder), the runtime's parent (the @prisma/client folder), the
+  // generator's `output`, ../../../.prisma/client from the runtime, /tmp/prisma-engines, config.cwd (the
+  // schema folder). The `output` is the build machine's absolute path: searched only when it is inside the
+  // artifact's root (a build in /var/task), as on the platform nothing else is there. Without a loaded
+  // runtime whose lookup reads so (an older or stand-in client) the same order is taken from the generated
+  // client's folder.
   var searched = [];
   var found = [];
   var fromEnv = process.env[engine.envVar];
@@ -114,12 +170,24 @@ function engineLookup(clientDir, engine) {
   }
   var dirs = [];
   (engine.extraDirs || []).forEach(function (d) { dirs.push(['the client\'s ' + d + ' folder', path.join(clientDir, d)]); });
-  dirs.push(['the generated client\'s folder', clientDir]);
-  dirs.push(['its parent folder', path.dirname(clientDir)]);
-  dirs.push(['../../../.prisma/client', path.resolve(clientDir, '../../../.prisma/client')]);
-  dirs.push(['/tmp/prisma-engines', translate('/tmp/prisma-engines')]);
-  dirs.push(['the working folder', process.cwd()]);
+  if (config) {
+    dirs.push(['the generated client\'s folder', config.dirname]);
+    dirs.push(['the @prisma/client folder (the runtime\'s parent)', path.dirname(config.runtimeDir)]);
+    if (config.output && (config.output === root || config.output.indexOf(root + '/') === 0)) {
+      dirs.push(['the generator\'s output', config.output]);
+    }
+    dirs.push(['../../../.prisma/client from the runtime', path.resolve(config.runtimeDir, '../../../.prisma/client')]);
+    dirs.push(['/tmp/prisma-engines', translate('/tmp/prisma-engines')]);
+    dirs.push(['the schema folder (the client\'s cwd)', config.cwd]);
+  } else {
+    dirs.push(['the generated client\'s folder', clientDir]);
+    dirs.push(['its parent folder', path.dirname(clientDir)]);
+    dirs.push(['../../../.prisma/client', path.resolve(clientDir, '../../../.prisma/client')]);
+    dirs.push(['/tmp/prisma-engines', translate('/tmp/prisma-engines')]);
+    dirs.push(['the working folder', process.cwd()]);
+  }
   dirs.forEach(function (pair) {
+    if (searched.some(function (s) { return s.path === pair[1]; })) return;
     searched.push({ where: pair[0], path: pair[1] });
     engine.names.forEach(function (name) {
       var candidate = path.join(pair[1], name);
@@ -163,7 +231,8 @@ function checkClient(fromDir, client) {
   }
   report(Object.assign({ event: 'client' }, where));
   if (!spec.engine) return;
-  var result = engineLookup(clientDir, spec.engine);
+  var config = mainFile ? generatedConfig(mainFile, clientDir) : null;
+  var result = engineLookup(clientDir, spec.engine, config);
   var bundled = real(spec.engine.path);
   var event = { event: 'engine', client: clientDir, searched: result.searched, found: result.found,
     bundled: spec.engine.path };

@@ -11,9 +11,10 @@ Then a fresh `node --require guard.js check.js SPEC` (bundler/_node/, shipped in
 the unpacked root as its working folder and nothing else on its module path. It requires every entry point
 the adapter named (Unit.entries; the export the platform calls must be a function), then the Prisma
 client from there (@prisma/client -> .prisma/client, @generated/photon, or a generator `output`), and
-emulates the client's engine lookup (env variable, the generated folder, its parent, ../../../.prisma/client,
-/tmp/prisma-engines, the working folder) from where the client really resolved: the first engine it would
-find must be the bundled one. guard.js turns listen/connect into reported no-ops, so a handler that starts a
+emulates the client's engine lookup (Prisma 4.16-6.19's resolveEnginePath: env variable, the generated
+folder, the runtime's parent, ../../../.prisma/client from the runtime, /tmp/prisma-engines, the schema
+folder; check.js says more) from where the client really resolved: the first engine it would find must be
+the bundled one. guard.js turns listen/connect into reported no-ops, so a handler that starts a
 server or opens a database connection at require time does not; each run is bounded in time.
 
 `node` mode uses the local node (skipped with a warning when there is none); `docker` runs the same script
