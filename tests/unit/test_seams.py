@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SEAMS = {
     "docker": {"bundler/dockerio.py"},  # the Docker daemon
     "elftools": {"bundler/elf.py"},  # reading ELF files
-    "boto3": set(),  # AWS: not used yet
-    "botocore": set(),
+    "boto3": {"bundler/publish/aws.py"},  # AWS (photon-bundle publish)
+    "botocore": {"bundler/publish/aws.py"},
 }
 
 
