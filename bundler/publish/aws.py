@@ -24,6 +24,12 @@ WAIT_DELAY = 2  # seconds between two polls of a waiter
 WAIT_ATTEMPTS = 150  # polls: 5 minutes at most
 
 
+def max_attempts(env: Mapping[str, str]) -> int:
+    """Attempts per call: AWS_MAX_ATTEMPTS as boto3 reads it, else MAX_ATTEMPTS."""
+    raw = env.get("AWS_MAX_ATTEMPTS", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else MAX_ATTEMPTS
+
+
 def boto_name(operation: str) -> str:
     """UpdateFunctionCode -> update_function_code."""
     return "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
@@ -55,7 +61,8 @@ DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Unr
           "ExpiredTokenException")
 
 
-def cloud_error(service: str, operation: str, code: str, message: str, target: str) -> CloudError:
+def cloud_error(service: str, operation: str, code: str, message: str, target: str,
+                attempts: int = MAX_ATTEMPTS) -> CloudError:
     """One message: the operation, on what, the AWS error code and AWS's words; the fix as the hint."""
     text = f"AWS {service} {operation} on {target} failed: {code}: {message}".rstrip(": ")
     if code in DENIED:
@@ -65,7 +72,7 @@ def cloud_error(service: str, operation: str, code: str, message: str, target: s
         return CloudError(text, hint="the credentials are not valid: check AWS_PROFILE / AWS_ACCESS_KEY_ID and the "
                                      "session token")
     if code in ("TooManyRequestsException", "ThrottlingException", "SlowDown", "Throttling"):
-        return CloudError(f"{text} (still throttled after {MAX_ATTEMPTS} attempts with backoff)", hint=FIXES.get(
+        return CloudError(f"{text} (still throttled after {attempts} attempts with backoff)", hint=FIXES.get(
             code, "run again later"))
     return CloudError(text, hint=FIXES.get(code))
 
@@ -74,8 +81,9 @@ class Aws:
     """Lambda and S3 clients for one publish, with bounded retries."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
-        config = botocore.config.Config(retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
-                                        connect_timeout=10, read_timeout=300)
+        self.max_attempts = max_attempts(env)
+        retries: Any = {"total_max_attempts": self.max_attempts, "mode": env.get("AWS_RETRY_MODE") or "standard"}
+        config = botocore.config.Config(retries=retries, connect_timeout=10, read_timeout=300)
         try:
             session = boto3.session.Session(region_name=env.get("AWS_REGION") or None)
             self.region = session.region_name or ""
@@ -104,7 +112,7 @@ class Aws:
                 message = str(err.response.get("Error", {}).get("Message", "") or "")
                 if code == "ResourceConflictException":
                     message += f" (tried {CONFLICT_RETRIES + 1} times, waiting for the update in between)"
-                raise cloud_error(service, operation, code, message, target) from None
+                raise cloud_error(service, operation, code, message, target, self.max_attempts) from None
             except botocore.exceptions.BotoCoreError as err:
                 raise self._client_side(err, service, operation, target) from None
         raise AssertionError("unreachable")
@@ -122,7 +130,7 @@ class Aws:
             if code in codes:
                 return None
             raise cloud_error(service, operation, code, str(err.response.get("Error", {}).get("Message", "") or ""),
-                              target) from None
+                              target, self.max_attempts) from None
         except botocore.exceptions.BotoCoreError as err:
             raise self._client_side(err, service, operation, target) from None
 
@@ -136,7 +144,7 @@ class Aws:
             if code == "ResourceNotFoundException":
                 return []
             raise cloud_error("lambda", operation, code, str(err.response.get("Error", {}).get("Message", "") or ""),
-                              target) from None
+                              target, self.max_attempts) from None
         except botocore.exceptions.BotoCoreError as err:
             raise self._client_side(err, "lambda", operation, target) from None
 

@@ -19,6 +19,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from tests.aws_faults import Fault, faulty_proxy
 from tests.cli_helpers import run_cli
 from tests.projects import make_project
 
@@ -259,3 +260,73 @@ def test_no_bundle_without_manifest(aws: RequestLog, project: Path, tmp_path: Pa
     assert code == 3
     assert "run `photon-bundle lambda` first" in err
     assert aws.lines == []
+
+
+def test_throttling_is_retried_with_backoff_then_exit_8(aws: RequestLog, project: Path, tmp_path: Path,
+                                                          moto_server: tuple[str, RequestLog],
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    existing_function("api")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")  # boto3's own setting: keeps the backoff short here
+    out = tmp_path / "out"
+    # throttled twice, then through: the retries hide it
+    brief = Fault("GET", "/2015-03-31/functions/api", 429, "TooManyRequestsException", times=2)
+    with faulty_proxy(moto_server[0], [brief]) as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        code, doc, err = publish(capsys, project, out, "--function", "api")
+    assert code == 0, err
+    assert brief.hits == 2 and doc["skipped"] is False
+    # throttled for good: bounded attempts, one message, exit 8, nothing written
+    always = Fault("GET", "/2015-03-31/functions/api", 429, "TooManyRequestsException")
+    (project / "handler.js").write_text((project / "handler.js").read_text() + "\n// v3\n")
+    aws.lines.clear()
+    with faulty_proxy(moto_server[0], [always]) as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        code, doc, err = publish(capsys, project, out, "--function", "api")
+    assert code == 8
+    assert always.hits == 3
+    assert "TooManyRequestsException" in err and "still throttled after 3 attempts" in err
+    assert "Traceback" not in err and doc["error"]["code"] == 8
+    assert aws.writes() == []
+
+
+def test_update_in_progress_waits_and_retries(aws: RequestLog, project: Path, tmp_path: Path,
+                                              moto_server: tuple[str, RequestLog], monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    existing_function("api")
+    busy = Fault("PUT", "/2015-03-31/functions/api/code", 409, "ResourceConflictException", times=2)
+    with faulty_proxy(moto_server[0], [busy]) as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        code, doc, err = publish(capsys, project, tmp_path / "out", "--function", "api")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server[0])
+    assert code == 0, err
+    assert busy.hits == 2
+    conf = client("lambda").get_function(FunctionName="api")["Configuration"]
+    assert conf["CodeSha256"] == doc["code_sha256"]
+    # an update that never finishes: a bounded number of tries, then exit 8 saying so
+    stuck = Fault("PUT", "/2015-03-31/functions/api/code", 409, "ResourceConflictException")
+    (project / "handler.js").write_text((project / "handler.js").read_text() + "\n// v4\n")
+    monkeypatch.setattr("bundler.publish.aws.CONFLICT_RETRIES", 1)
+    with faulty_proxy(moto_server[0], [stuck]) as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        code, doc, err = publish(capsys, project, tmp_path / "out", "--function", "api")
+    assert code == 8
+    assert stuck.hits == 2
+    assert "ResourceConflictException" in err and "tried 2 times" in err and "fix:" in err
+
+
+def test_access_denied_names_the_permission(aws: RequestLog, project: Path, tmp_path: Path,
+                                            moto_server: tuple[str, RequestLog], monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # moto's own IAM enforcement (moto-api/reset-auth) answers every signed Lambda request with
+    # SignatureDoesNotMatch, so the denial comes from the proxy, in the shape AWS sends it
+    existing_function("api")
+    denied = Fault("PUT", "/2015-03-31/functions/api/code", 403, "AccessDeniedException")
+    with faulty_proxy(moto_server[0], [denied]) as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        code, doc, err = publish(capsys, project, tmp_path / "out", "--function", "api")
+    assert code == 8, err
+    assert denied.hits == 1  # not retried: a denial does not pass by waiting
+    assert "AccessDeniedException" in err and "lambda:UpdateFunctionCode" in err and "fix:" in err
+    assert "testing-secret" not in err and "testing-secret" not in json.dumps(doc)
+    assert doc["error"]["fix"].startswith("grant the deploying identity the IAM permission lambda:UpdateFunctionCode")
