@@ -330,3 +330,38 @@ def test_access_denied_names_the_permission(aws: RequestLog, project: Path, tmp_
     assert "AccessDeniedException" in err and "lambda:UpdateFunctionCode" in err and "fix:" in err
     assert "testing-secret" not in err and "testing-secret" not in json.dumps(doc)
     assert doc["error"]["fix"].startswith("grant the deploying identity the IAM permission lambda:UpdateFunctionCode")
+
+
+def test_create_with_layer_and_exec_wrapper(aws: RequestLog, project: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    code, doc, err = publish(capsys, project, out, "--function", "fresh", "--format", "both", "--create",
+                             "--role", role_arn(), "--handler", "handler.handler", "--alias", "live")
+    assert code == 0, err
+    conf = client("lambda").get_function(FunctionName="fresh")["Configuration"]
+    assert [layer["Arn"] for layer in conf["Layers"]] == [doc["layer_version_arn"]]
+    assert conf["Environment"]["Variables"] == {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/photon-bundle/exec-wrapper"}
+    assert conf["State"] == "Active"
+    assert client("lambda").get_alias(FunctionName="fresh", Name="live")["FunctionVersion"] == doc["version"] == "1"
+    aws.lines.clear()
+    code, doc2, err = publish(capsys, project, out, "--function", "fresh", "--format", "both", "--alias", "live",
+                              "--handler", "handler.handler")
+    assert code == 0, err
+    assert doc2["skipped"] is True and doc2["version"] == "1" and aws.writes() == []
+
+
+@pytest.mark.parametrize(("unset", "message"), [
+    (("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), "no AWS credentials found"),
+    (("AWS_REGION",), "no AWS region"),
+])
+def test_missing_credentials_or_region_is_exit_8(aws: RequestLog, project: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                                 unset: tuple[str, ...], message: str) -> None:
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata lookup from a test
+    for name in unset:
+        monkeypatch.delenv(name)
+    code, doc, err = publish(capsys, project, tmp_path / "out", "--function", "api")
+    assert code == 8
+    assert message in err and "fix:" in err and "Traceback" not in err
+    assert doc["error"]["code"] == 8
+    assert aws.lines == []
