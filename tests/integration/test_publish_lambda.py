@@ -10,6 +10,8 @@ import json
 import logging
 import os
 import re
+import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -365,3 +367,26 @@ def test_missing_credentials_or_region_is_exit_8(aws: RequestLog, project: Path,
     assert message in err and "fix:" in err and "Traceback" not in err
     assert doc["error"]["code"] == 8
     assert aws.lines == []
+
+
+def test_example_app_as_a_user_runs_it(aws: RequestLog, tmp_path: Path) -> None:
+    """The README's example app, the CLI as a process, boto3 finding moto through AWS_ENDPOINT_URL."""
+    repo = Path(__file__).resolve().parents[2]
+    subprocess.run(["make", "-s", "example-engines"], cwd=repo, check=True, capture_output=True, timeout=300)
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "bundler", "publish", "lambda", str(repo / "examples" / "lambda-app"),
+            "--out", str(out), "--format", "both", "--function", "example", "--create", "--role", role_arn(),
+            "--alias", "live", "--json"]
+    first = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False, env=dict(os.environ))
+    assert first.returncode == 0, first.stderr
+    doc = json.loads(first.stdout)
+    conf = client("lambda").get_function(FunctionName="example")["Configuration"]
+    assert conf["CodeSha256"] == code_sha256(out / "function.zip") == doc["code_sha256"]
+    assert conf["Handler"] == "src/handler.handler"
+    assert [layer["Arn"] for layer in conf["Layers"]] == [doc["layer_version_arn"]]
+    assert conf["Environment"]["Variables"]["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/photon-bundle/exec-wrapper"
+    aws.lines.clear()
+    second = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False, env=dict(os.environ))
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["skipped"] is True
+    assert aws.writes() == [] and aws.lines
