@@ -13,24 +13,24 @@ Log = Callable[[str], None]
 
 
 def lambda_bundle(project_dir: Path, flags: Mapping[str, Any], env: Mapping[str, str], log: Log, *,
-                  rebuild: bool, progress: bool = False) -> tuple[dict[str, Any], Path]:
-    """(manifest, output folder). With `rebuild`, exactly what `photon-bundle lambda` with these flags does: the
+                  rebuild: bool, progress: bool = False, platform: str = "lambda") -> tuple[dict[str, Any], Path]:
+    """(manifest, output folder). With `rebuild`, exactly what `photon-bundle PLATFORM` with these flags does: the
     artifacts are reused when nothing changed and bundled anew otherwise; without, the manifest that is there."""
     from bundler.options import load_config, output_dir, resolve
     from bundler.outdir import check_out_dir
     from platforms import REGISTRY
     from platforms import adapter as adapter_for
 
-    adapter = adapter_for("lambda")
-    config = load_config(project_dir, list(REGISTRY), {"lambda": list(adapter.extra_keys)}, checked=["lambda"])
-    options = resolve("lambda", config, env, {k: v for k, v in flags.items() if v is not None},
+    adapter = adapter_for(platform)
+    config = load_config(project_dir, list(REGISTRY), {platform: list(adapter.extra_keys)}, checked=[platform])
+    options = resolve(platform, config, env, {k: v for k, v in flags.items() if v is not None},
                       dict(adapter.extra_keys))
-    out_dir = output_dir(project_dir, "lambda", options)
+    out_dir = output_dir(project_dir, platform, options)
     if rebuild:
         from bundler.reuse import quick_reuse
 
-        check_out_dir(project_dir, out_dir, "lambda")
-        doc = quick_reuse("lambda", project_dir, out_dir, options, env)
+        check_out_dir(project_dir, out_dir, platform)
+        doc = quick_reuse(platform, project_dir, out_dir, options, env, whole_env=adapter.reads_environment)
         if doc is not None:
             log("bundle: nothing changed since the last run: reusing the artifacts")
         else:
@@ -42,5 +42,5 @@ def lambda_bundle(project_dir: Path, flags: Mapping[str, Any], env: Mapping[str,
     doc, why = manifest.load(path)
     if doc is None:
         raise ProjectError(f"{path}: " + (why or "no bundle there"),
-                           hint="run `photon-bundle lambda` first (same --out), or publish without --no-bundle")
+                           hint=f"run `photon-bundle {platform}` first (same --out), or publish without --no-bundle")
     return doc, out_dir

@@ -85,10 +85,14 @@ def client(service: str) -> Any:
 
 
 def role_arn() -> str:
+    iam = client("iam")
+    try:
+        return str(iam.get_role(RoleName="lambda-exec")["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        pass
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                       "Principal": {"Service": "lambda.amazonaws.com"}}]}
-    return str(client("iam").create_role(RoleName="lambda-exec", AssumeRolePolicyDocument=json.dumps(policy))
-               ["Role"]["Arn"])
+    return str(iam.create_role(RoleName="lambda-exec", AssumeRolePolicyDocument=json.dumps(policy))["Role"]["Arn"])
 
 
 def tiny_zip() -> bytes:
@@ -390,3 +394,47 @@ def test_example_app_as_a_user_runs_it(aws: RequestLog, tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["skipped"] is True
     assert aws.writes() == [] and aws.lines
+
+
+SERVERLESS = """\
+service: shop
+provider:
+  name: aws
+  runtime: nodejs20.x
+package:
+  individually: true
+functions:
+  api:
+    handler: handler.handler
+  worker:
+    handler: handler.handler
+    architecture: arm64
+"""
+
+
+def test_serverless_bundle_each_function_by_map(aws: RequestLog, project: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "serverless.yml").write_text(SERVERLESS)
+    (project / "photon-bundle.toml").write_text("verify = false\noffline = true\n")
+    out = tmp_path / "out"
+    arn = role_arn()
+    existing_function("shop-prod-api")
+    base = ["--platform", "serverless", "--create", "--role", arn]
+    # every function of the bundle must be mapped
+    code, doc, err = publish(capsys, project, out, *base, "--function-map", "api=shop-prod-api")
+    assert code == 2 and "worker have no --function-map entry" in err
+    maps = ["--function-map", "api=shop-prod-api", "--function-map", "worker=shop-prod-worker"]
+    code, doc, err = publish(capsys, project, out, *base, *maps)
+    assert code == 0, err
+    by_name = {r["function"]: r for r in doc["functions"]}
+    assert by_name["shop-prod-worker"]["created"] is True and by_name["shop-prod-api"]["created"] is False
+    lam = client("lambda")
+    worker = lam.get_function(FunctionName="shop-prod-worker")["Configuration"]
+    assert worker["Architectures"] == ["arm64"] and worker["Handler"] == "handler.handler"
+    assert worker["CodeSha256"] == code_sha256(out / "functions" / "worker.zip")
+    api = lam.get_function(FunctionName="shop-prod-api")["Configuration"]
+    assert api["CodeSha256"] == code_sha256(out / "functions" / "api.zip")
+    aws.lines.clear()
+    code, doc, err = publish(capsys, project, out, *base, *maps)
+    assert code == 0, err
+    assert doc["skipped"] is True and aws.writes() == []

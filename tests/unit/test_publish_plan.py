@@ -145,3 +145,15 @@ def test_error_messages_name_the_code_and_the_permission() -> None:
                                                                  "Rate exceeded", "f", 4))
     assert boto_name("UpdateFunctionCode") == "update_function_code"
     assert max_attempts({"AWS_MAX_ATTEMPTS": "9"}) == 9 and max_attempts({"AWS_MAX_ATTEMPTS": "x"}) == 6
+
+
+def test_function_map_parsing_and_checks() -> None:
+    from bundler.errors import ConfigError
+    from bundler.publish.functions import check_mapping, parse_function_map
+
+    assert parse_function_map(["a=x", " b = y "]) == {"a": "x", "b": "y"}
+    for bad in (["a"], ["=x"], ["a="], ["a=x", "a=y"]):
+        with pytest.raises(ConfigError):
+            parse_function_map(bad)
+    with pytest.raises(ConfigError, match="names zzz, not a function of the bundle"):
+        check_mapping({"zzz": "x"}, {"a": 1})
