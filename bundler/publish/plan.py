@@ -251,7 +251,8 @@ def plan(bundle: Bundle, request: Request, deployed: Deployed) -> list[Call]:
     changed = False
     if bundle.function and config.get("CodeSha256") != bundle.function.code_sha256:
         calls.append(Call("lambda", "UpdateFunctionCode", {"FunctionName": fn, **code_param(bundle.function, request)},
-                          f"deployed CodeSha256 {config.get('CodeSha256')} differs"))
+                          f"deployed CodeSha256 {config['CodeSha256']} differs" if config.get("CodeSha256")
+                          else "when the deployed CodeSha256 differs"))
         calls.append(Call("wait", "function_updated_v2", {"FunctionName": fn}, "until LastUpdateStatus is Successful"))
         changed = True
     if layer_arn is not None:
