@@ -3,7 +3,8 @@
 Exit codes (documented in the README):
   0 success · 1 internal error · 2 usage or configuration error · 3 project error (malformed or
   missing files, engine not found) · 4 size limit exceeded · 5 verification failed ·
-  6 engine download or cache failure · 7 Docker failure · 9 the output folder cannot be written ·
+  6 engine download or cache failure · 7 Docker failure · 8 cloud (AWS) failure of `publish` ·
+  9 the output folder cannot be written ·
   10 `doctor` found errors (or warnings, with --strict) · 130 interrupted
 """
 
@@ -77,6 +78,12 @@ class DockerError(BundleError):
     """The Docker daemon is unreachable, an image is missing, or a container build failed."""
 
     exit_code = 7
+
+
+class CloudError(BundleError):
+    """An AWS call of `photon-bundle publish` failed: the message names the AWS error code and the fix."""
+
+    exit_code = 8
 
 
 class OutputError(BundleError):

@@ -12,8 +12,8 @@ SEAMS = {
     "docker": {"bundler/dockerio/daemon.py", "bundler/dockerio/images.py",  # the Docker daemon: bundler/dockerio/
                "bundler/dockerio/containers.py"},
     "elftools": {"bundler/elf.py"},  # reading ELF files
-    "boto3": set(),  # AWS: not used yet
-    "botocore": set(),
+    "boto3": {"bundler/publish/aws.py"},  # AWS (photon-bundle publish)
+    "botocore": {"bundler/publish/aws.py"},
 }
 
 
