@@ -39,7 +39,7 @@ def cli() -> None:
     \b
     Exit codes: 0 ok · 1 internal error · 2 usage/config error · 3 project error
     (malformed file, engine missing) · 4 size limit exceeded · 5 verification failed ·
-    6 engine download/cache failure · 7 Docker failure · 9 output folder cannot be
+    6 engine download/cache failure · 7 Docker failure · 8 AWS failure of publish · 9 output folder cannot be
     written · 10 doctor found errors (warnings with --strict) · 130 interrupted (SIGINT or SIGTERM).
     """
 
