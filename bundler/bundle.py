@@ -43,6 +43,8 @@ from bundler.plan import (
     plan_bundle,
 )
 from bundler.project import PackageJson, Project, read_installed_package_json, read_project
+from bundler.report.files import after_commit
+from bundler.report.sizes import file_details, sizes_section, unit_plans
 from bundler.resolve import resolve_project
 from bundler.resources import data_file
 from bundler.reuse import (
@@ -354,13 +356,15 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         prepare_out_dir(out_dir)
         checks = LoadCheckContext(adapter.key, tree, tree_project, installed, options, env)
         docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks)
-        doc = {**merge_unit_docs(units, docs), "layout": scanned.layout.as_dict(), "out_dir": str(out_dir.resolve())}
+        doc = {**merge_unit_docs(units, docs), "layout": scanned.layout.as_dict(), "out_dir": str(out_dir.resolve()),
+               "sizes": sizes_section(unit_plans(planned), all_written, tree_project.package, installed)}
         doc["inputs_fingerprint"] = written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written))
         doc["doctor"] = doctor_section(adapter, project, options, env, doc)
         outputs = adapter.outputs(project, options, units, doc, out_dir)
         if outputs:
             doc["outputs"] = [{"path": str(o.path), "in_place": o.in_place, "note": o.note} for o in outputs]
-        commit(all_written, out_dir, doc)
+        commit(all_written, out_dir, doc, report=lambda: after_commit(
+            out_dir, doc, options["report"], lambda: file_details(unit_plans(planned), all_written, installed)))
         write_outputs(outputs, log)
         with writing(out_dir / HASHES_NAME):
             save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
@@ -845,8 +849,9 @@ def build_manifest(adapter: PlatformAdapter, profile: RuntimeProfile, runtime_wh
     }
 
 
-def commit(written: list[Written], out_dir: Path, doc: dict[str, Any]) -> None:
-    """Rename every temp artifact into place, then write the manifest last."""
+def commit(written: list[Written], out_dir: Path, doc: dict[str, Any],
+           report: Callable[[], None] | None = None) -> None:
+    """Rename every temp artifact into place, then write the manifest last (then `report`: bundler/report/)."""
     umask = os.umask(0)
     os.umask(umask)
     done: list[Path] = []
@@ -862,3 +867,5 @@ def commit(written: list[Written], out_dir: Path, doc: dict[str, Any]) -> None:
         for path in done:  # no artifact without its manifest
             path.unlink(missing_ok=True)
         raise
+    if report is not None:
+        report()
