@@ -26,13 +26,18 @@ def read_data(out_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and data.get("version") == DATA_VERSION else None
 
 
-def write_report(out_dir: Path, doc: Mapping[str, Any], details: Mapping[str, Any] | None = None) -> Path:
-    """Write report.html (and report-data.json when `details` are given) beside the manifest; the page's path."""
+def write_report(out_dir: Path, doc: Mapping[str, Any], details: Mapping[str, Any] | None = None, *,
+                 diff: Mapping[str, Any] | None = None, against: str | None = None) -> Path:
+    """Write report.html (and report-data.json when `details` are given) beside the manifest; the page's path.
+    With `diff` (bundler/report/diff.py) the page shows the changes since the manifest `against`."""
     if details is not None:
         manifest.write_atomic(out_dir / DATA_NAME, json.dumps(details, sort_keys=True, separators=(",", ":")) + "\n")
     data = details if details is not None else read_data(out_dir)
     path = out_dir / REPORT_NAME
-    manifest.write_atomic(path, render(report_model(doc, data)))
+    model = report_model(doc, data)
+    if diff is not None:
+        model["diff"] = {**diff, "against": against}
+    manifest.write_atomic(path, render(model))
     return path
 
 

@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from bundler.limits import format_size
+from bundler.report.diff import signed
 from bundler.resources import data_file
 
 KIND_NAMES = (("app", "app"), ("dependency", "dependency"), ("client", "generated client"), ("engine", "engine"),
@@ -73,6 +74,26 @@ def _unit(i: int, unit: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _diff(d: dict[str, Any] | None) -> str:
+    if d is None:
+        return ""
+    t = d["totals"]
+    rows = [(a["change"], a["artifact"], a) for a in d["artifacts"]]
+    rows += [(p["change"], f"{p['artifact']}: {p['package']} ({p['kind']})", p) for p in d["packages"]]
+    rows += [(f["change"], f"{f['artifact']}: {f['file']}", f) for f in d["files"] or []]
+    body = "".join(
+        f'<tr class="c-{escape(c)}"><td>{escape(c)}</td><td>{escape(what)}</td>'
+        f"<td>{escape(format_size(r['new_bytes']))}</td><td>{escape(signed(r['delta_bytes']))}</td>"
+        f"<td>{escape(format_size(r['new_zipped']))}</td><td>{escape(signed(r['delta_zipped']))}</td></tr>"
+        for c, what, r in rows)
+    return (f'<section id="diff"><h2>Changes since {escape(str(d.get("against") or "the older manifest"))}: '
+            f"{escape(signed(t['delta_zipped']))} zipped, {escape(signed(t['delta_bytes']))} unzipped</h2>"
+            f'<p class="sub">packages and files listed from {escape(format_size(d["threshold"]))}</p>'
+            '<table class="kv"><tr><th>change</th><th>what</th><th>unzipped</th><th>Δ</th><th>zipped</th>'
+            "<th>Δ</th></tr>"
+            f"{body}</table></section>")
+
+
 def render(model: dict[str, Any]) -> str:
     """The page for report_model(...)."""
     script, style = _asset("report.js"), _asset("report.css")
@@ -102,6 +123,7 @@ click to zoom in, click the path above a map to zoom out.</p>
 <label><input type="radio" name="colour" value="ratio"> compression (green compresses well, red not)</label>
 <span class="legend">{legend}</span></div>
 <div id="info">hover over a box</div>
+{_diff(model.get("diff"))}
 {units}
 <footer><p id="network"></p></footer>
 <script type="application/json" id="report-data">{payload}</script>
