@@ -163,3 +163,26 @@ def test_golden_inputs_are_current(tmp_path: Path, elf_cache: Path, capsys: pyte
         golden = json.loads((GOLDEN / side / "manifest.json").read_text())
         assert set(golden) == set(doc) and set(golden["sizes"]) == set(doc["sizes"])
         assert set(golden["sizes"]["artifacts"]["function.zip"]) == set(doc["sizes"]["artifacts"]["function.zip"])
+
+
+@pytest.mark.usefixtures("own_engine_cache")
+def test_one_section_per_function(tmp_path: Path, elf_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Netlify: a zip per function, so the report has a section per function with its own maps."""
+    root = make_project(tmp_path / "app", targets=("rhel-openssl-1.0.x", "rhel-openssl-3.0.x"), elf_cache=elf_cache)
+    functions = root / "netlify" / "functions"
+    functions.mkdir(parents=True)
+    (functions / "users.js").write_text("const { PrismaClient } = require('@prisma/client');\n"
+                                        "exports.handler = async () => ({ body: String(new PrismaClient()) });\n")
+    (functions / "ping.js").write_text("exports.handler = async () => ({ statusCode: 204 });\n")
+    out = tmp_path / "out"
+    doc = bundle_ok("netlify", root, out, capsys, "--report", "--no-verify")
+    assert {u["name"] for u in doc["units"]} == {"users", "ping"}
+    assert set(doc["sizes"]["pruned"]) == {"users", "ping"}
+    page = (out / "report.html").read_text()
+    assert page.count('<section class="unit"') == 2
+    assert 'data-unit="users"' in page and 'data-unit="ping"' in page
+    for unit in doc["units"]:
+        (artifact,) = unit["artifacts"]
+        assert f'data-artifact="{artifact}"' in page
+        packages = doc["sizes"]["artifacts"][artifact]
+        assert ("(engine)" in packages) == (unit["name"] == "users")
