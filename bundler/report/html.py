@@ -58,7 +58,8 @@ def _unit(i: int, unit: dict[str, Any]) -> str:
     parts = [f'<section class="unit" data-unit="{escape(unit["name"])}">',
              f"<h2>{escape(title)} · {escape(str(unit.get('runtime') or ''))} "
              f"{escape(str(unit.get('arch') or ''))}</h2>",
-             "<h3>Engine</h3>", _engine(unit["engine"]), "<h3>Limits</h3>", _limits(unit["limits"])]
+             f'<div class="facts"><div><h3>Engine</h3>{_engine(unit["engine"])}</div>'
+             f'<div><h3>Limits</h3>{_limits(unit["limits"])}</div></div>']
     for j, art in enumerate(unit["artifacts"]):
         ratio = 100 * art["zipped"] / art["unzipped"] if art["unzipped"] else 100
         parts += [f"<h3>{escape(art['path'])} ({escape(art['kind'])}): "

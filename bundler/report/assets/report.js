@@ -1,7 +1,7 @@
 "use strict";
 (function () {
   var data = JSON.parse(document.getElementById("report-data").textContent);
-  var colour = "kind";
+  var colour = location.hash === "#ratio" ? "ratio" : "kind";  // report.html#ratio opens coloured by compression
   var views = [];
 
   function fmt(n) {
@@ -101,6 +101,7 @@
     draw(view);
   });
   document.querySelectorAll("input[name=colour]").forEach(function (input) {
+    input.checked = input.value === colour;
     input.addEventListener("change", function () { colour = input.value; views.forEach(draw); });
   });
   window.addEventListener("resize", function () { views.forEach(draw); });
