@@ -43,7 +43,7 @@ from bundler.plan import (
     plan_bundle,
 )
 from bundler.project import PackageJson, Project, read_installed_package_json, read_project
-from bundler.report.files import after_commit
+from bundler.report.files import REPORT_FILES, after_commit
 from bundler.report.sizes import file_details, sizes_section, unit_plans
 from bundler.resolve import resolve_project
 from bundler.resources import data_file
@@ -294,7 +294,7 @@ def withdraw_previous(out_dir: Path) -> tuple[list[str], list[str]]:
     listed = [a["path"] for a in previous["artifacts"]]
     listed += [o["path"] for o in previous.get("outputs", []) if not o.get("in_place")]
     paths, problems = contained_all(out_dir, listed, f"{out_dir / manifest.MANIFEST_NAME}")
-    paths += [out_dir / name for name in (STATE_NAME, HASHES_NAME, manifest.MANIFEST_NAME)]
+    paths += [out_dir / name for name in (STATE_NAME, HASHES_NAME, manifest.MANIFEST_NAME, *REPORT_FILES)]
     removed = []
     root = Path(os.path.realpath(out_dir))
     for path in paths:

@@ -15,6 +15,7 @@ from bundler.report.sizes import DATA_VERSION
 
 REPORT_NAME = "report.html"
 DATA_NAME = "report-data.json"
+REPORT_FILES = (REPORT_NAME, DATA_NAME)  # withdrawn with the bundle they describe (bundler/bundle.py)
 
 
 def read_data(out_dir: Path) -> dict[str, Any] | None:
@@ -43,7 +44,7 @@ def write_report(out_dir: Path, doc: Mapping[str, Any], details: Mapping[str, An
 
 def remove_report(out_dir: Path) -> None:
     """A run without --report: a report of an earlier bundle must not sit beside this one's manifest."""
-    for name in (REPORT_NAME, DATA_NAME):
+    for name in REPORT_FILES:
         (out_dir / name).unlink(missing_ok=True)
 
 

@@ -117,6 +117,14 @@ def test_report_flag_summary_rerender_and_removal(tmp_path: Path, elf_cache: Pat
     assert code == 0, err
     assert not (out / "report.html").exists() and not (out / "report-data.json").exists()
     assert "report:" not in err
+    # a failed run withdraws the report with the bundle it describes
+    code, _, err = run_cli(["lambda", str(project), "--out", str(out), "--offline", "--no-verify", "--report",
+                            "--force"], capsys)
+    assert code == 0 and (out / "report.html").is_file()
+    code, _, err = run_cli(["lambda", str(project), "--out", str(out), "--offline", "--no-verify", "--report",
+                            "--max-size", "1kb"], capsys)
+    assert code == 4 and "report.html" in err
+    assert not (out / "report.html").exists() and not (out / "report-data.json").exists()
 
 
 def test_report_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
