@@ -24,7 +24,8 @@ from bundler.cli.common import Console
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def report(source: Path, against: Path | None, format_: str, threshold: str, html: bool, quiet: bool,
            debug: bool) -> None:
-    """Render report.html from SOURCE (an output folder or its manifest.json; default: the current folder).
+    """Render report.html from SOURCE: an output folder, its manifest.json, or a project folder with one
+    bundle in .photon-bundle/ (default: the current folder).
 
     With --against OLD, print what changed since OLD: artifacts, packages and files added, removed,
     grown or shrunk (packages and files from --threshold on; files when both folders hold the
@@ -66,6 +67,12 @@ def _manifest(source: Path, what: str) -> tuple[Path, dict[str, Any]]:
     from bundler.errors import ConfigError, ProjectError
 
     path = source / manifest.MANIFEST_NAME if source.is_dir() else source
+    if source.is_dir() and not path.exists():  # a project folder: its one default output folder
+        found = sorted(source.glob(f".photon-bundle/*/{manifest.MANIFEST_NAME}"))
+        if len(found) > 1:
+            raise ConfigError(f"{source} has several bundles: {', '.join(str(f.parent) for f in found)}",
+                              hint="pass the output folder of the one to report on")
+        path = found[0] if found else path
     doc, why = manifest.load(path)
     if why is not None:
         raise ProjectError(f"{path} ({what}) is not a photon-bundle manifest: {why}",

@@ -100,7 +100,8 @@ def render(model: dict[str, Any]) -> str:
     script, style = _asset("report.js"), _asset("report.css")
     csp = (f"default-src 'none'; script-src {_hash(script)}; style-src {_hash(style)}; img-src 'none'; "
            "base-uri 'none'; form-action 'none'")
-    payload = json.dumps(model, sort_keys=True, separators=(",", ":")).replace("</", "<\\/")
+    # no "<" inside the script element: a path like "</script>" or "<!--" cannot end or change it
+    payload = json.dumps(model, sort_keys=True, separators=(",", ":")).replace("<", "\\u003c")
     legend = "".join(f'<span><i class="k-{k}"></i>{escape(n)}</span>' for k, n in KIND_NAMES)
     detail = "" if model["detail"] else (
         '<p class="sub">Package boxes only: the per-file detail (report-data.json) is written by a bundle run '

@@ -194,3 +194,22 @@ def test_one_section_per_function(tmp_path: Path, elf_cache: Path, capsys: pytes
         assert f'data-artifact="{artifact}"' in page
         packages = doc["sizes"]["artifacts"][artifact]
         assert ("(engine)" in packages) == (unit["name"] == "users")
+
+
+def test_report_of_a_project_folder_and_hostile_paths(tmp_path: Path, elf_cache: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`photon-bundle report PROJECT` finds the project's one bundle; a file named like markup stays data."""
+    project = make_project(tmp_path / "app", elf_cache=elf_cache)
+    (project / "lib" / "<!--<script>alert(1)<b>.js").write_text("module.exports = 1;\n")
+    bundle_ok("lambda", project, project / ".photon-bundle" / "lambda", capsys, "--report", "--no-verify")
+    out = project / ".photon-bundle" / "lambda"
+    page = (out / "report.html").read_text()
+    (out / "report.html").unlink()
+    code, _, err = run_cli(["report", str(project)], capsys)
+    assert code == 0, err
+    assert (out / "report.html").read_text() == page
+    assert page.count("<script") == 2 and page.count("</script>") == 2  # the data and the page's script
+    assert "\\u003c!--\\u003cscript>alert(1)\\u003cb>.js" in page
+    bundle_ok("gcf", project, project / ".photon-bundle" / "gcf", capsys, "--no-verify")
+    code, _, err = run_cli(["report", str(project)], capsys)
+    assert code == 2 and "has several bundles" in err
