@@ -48,7 +48,7 @@ def _limits(limits: list[dict[str, Any]]) -> str:
 
 def _engine(engine: dict[str, Any]) -> str:
     if not engine.get("file"):
-        return f"<p>no engine bundled{': ' + escape(str(engine['note'])) if engine.get('note') else ''}</p>"
+        return f"<p>{escape(str(engine.get('note') or 'no engine bundled'))}</p>"
     return _kv([("target", engine.get("target")), ("file", engine.get("file")), ("in", engine.get("artifact")),
                 ("kind", engine.get("kind")), ("sha256", engine.get("sha256")), ("source", engine.get("source"))])
 
