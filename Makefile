@@ -7,7 +7,8 @@ ENGINE_DIR := $(EXAMPLE)/node_modules/.prisma/client
 # named as Prisma names its engines (they stand in for Prisma's real ~20 MB engines).
 EXAMPLE_TARGETS := rhel-openssl-3.0.x rhel-openssl-1.0.x debian-openssl-3.0.x linux-arm64-openssl-3.0.x
 
-.PHONY: tools node-tools prisma-tarballs databases install demo test lint unit integration bench clean example-engines wheel-check
+.PHONY: tools node-tools prisma-tarballs databases browser install demo test lint unit integration bench clean \
+	example-engines wheel-check
 
 # zip/unzip (Debian) are used by the demo, the benchmark and archive tests.
 tools:
@@ -29,6 +30,11 @@ databases:
 	@{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } && \
 	  command -v mariadb-install-db >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql mariadb-server >/dev/null; }
+
+# Debian's chromium for the size report's browser test (headless, file:// URL, no network: tests/e2e/test_report_browser.py).
+browser:
+	@command -v chromium >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 install:
 	$(PIP) install --quiet --disable-pip-version-check -e '.[test]'
@@ -64,9 +70,9 @@ integration:
 	$(PYTHON) -m pytest -q tests/integration tests/e2e
 
 # Installs everything the tests need (Python deps; Debian's docker.io, docker-registry, busybox-static, zip,
-# postgresql, mariadb-server; pnpm and yarn into .tools/; the real Prisma packages' tarballs into .tools/prisma/),
-# starts dockerd, lints, then runs every tier. pytest exits non-zero when no test ran.
-test: install tools node-tools prisma-tarballs databases
+# postgresql, mariadb-server, chromium; pnpm and yarn into .tools/; the real Prisma packages' tarballs into
+# .tools/prisma/), starts dockerd, lints, then runs every tier. pytest exits non-zero when no test ran.
+test: install tools node-tools prisma-tarballs databases browser
 	bash scripts/ensure-docker.sh
 	$(MAKE) lint
 	$(MAKE) wheel-check

@@ -36,6 +36,8 @@ from bundler.plan import (
 )
 from bundler.problems import log_skipped_problems, plan_unit
 from bundler.project import PackageJson, Project, read_project
+from bundler.report.files import after_commit
+from bundler.report.sizes import file_details, sizes_section
 from bundler.resources import layer_options
 from bundler.reuse import (
     HASHES_NAME,
@@ -174,13 +176,16 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         prepare_out_dir(out_dir)
         checks = LoadCheckContext(adapter.key, tree, tree_project, installed, options, env)
         docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks)
-        doc = {**merge_unit_docs(units, docs), "layout": scanned.layout.as_dict(), "out_dir": str(out_dir.resolve())}
-        doc["inputs_fingerprint"] = written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written))
+        plans = [(p.unit.name, p.plan) for p in planned]
+        doc = {**merge_unit_docs(units, docs), "layout": scanned.layout.as_dict(), "out_dir": str(out_dir.resolve()),
+               "sizes": sizes_section(plans, all_written, tree_project.package, installed),
+               "inputs_fingerprint": written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written))}
         doc["doctor"] = doctor_section(adapter, project, options, env, doc)
         outputs = adapter.outputs(project, options, units, doc, out_dir)
         if outputs:
             doc["outputs"] = [{"path": str(o.path), "in_place": o.in_place, "note": o.note} for o in outputs]
-        commit(all_written, out_dir, doc)
+        commit(all_written, out_dir, doc, report=lambda: after_commit(
+            out_dir, doc, options["report"], lambda: file_details(plans, all_written, installed)))
         write_outputs(outputs, log)
         with writing(out_dir / HASHES_NAME):
             save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)

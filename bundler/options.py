@@ -112,6 +112,7 @@ KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "build_timeout": (_float, 900.0),
     "load_check": (_choice(LOAD_CHECKS), "node"),
     "load_check_timeout": (_float, 30.0),
+    "report": (_bool, False),  # report.html beside the manifest (bundler/report/)
 }
 # Keys only a flag sets (not meaningful in a shared config file).
 FLAG_ONLY = ("force",)

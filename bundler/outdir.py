@@ -220,7 +220,9 @@ def withdraw_previous(out_dir: Path) -> tuple[list[str], list[str]]:
     listed = [a["path"] for a in previous["artifacts"]]
     listed += [o["path"] for o in previous.get("outputs", []) if not o.get("in_place")]
     paths, problems = contained_all(out_dir, listed, f"{out_dir / manifest.MANIFEST_NAME}")
-    paths += [out_dir / name for name in (STATE_NAME, HASHES_NAME, manifest.MANIFEST_NAME)]
+    from bundler.report.files import REPORT_FILES  # the report describes the bundle: withdrawn with it
+
+    paths += [out_dir / name for name in (STATE_NAME, HASHES_NAME, manifest.MANIFEST_NAME, *REPORT_FILES)]
     removed = []
     root = Path(os.path.realpath(out_dir))
     for path in paths:
@@ -236,8 +238,9 @@ def withdraw_previous(out_dir: Path) -> tuple[list[str], list[str]]:
     return removed, [f"warning: {p}" for p in problems]
 
 
-def commit(written: list[Written], out_dir: Path, doc: dict[str, Any]) -> None:
-    """Rename every temp artifact into place, then write the manifest last."""
+def commit(written: list[Written], out_dir: Path, doc: dict[str, Any],
+           report: Callable[[], None] | None = None) -> None:
+    """Rename every temp artifact into place, then write the manifest last (then `report`: bundler/report/)."""
     umask = os.umask(0)
     os.umask(umask)
     done: list[Path] = []
@@ -253,6 +256,8 @@ def commit(written: list[Written], out_dir: Path, doc: dict[str, Any]) -> None:
         for path in done:  # no artifact without its manifest
             path.unlink(missing_ok=True)
         raise
+    if report is not None:
+        report()
 
 
 def write_outputs(outputs: list[OutputFile], log: Callable[[str], None]) -> None:

@@ -18,7 +18,9 @@ case "$installed" in
   *) echo "wheel-check: imported from $installed, not from the venv" >&2; exit 1 ;;
 esac
 export PHOTON_BUNDLE_CACHE="$work/engine-cache"
-"$work/venv/bin/photon-bundle" lambda "$root/examples/lambda-app" --out "$work/out" --format both --offline --quiet
+"$work/venv/bin/photon-bundle" lambda "$root/examples/lambda-app" --out "$work/out" --format both --offline --quiet \
+  --report
+grep -q 'id="report-data"' "$work/out/report.html"  # the report's script and style are installed (package data)
 "$work/venv/bin/photon-bundle" targets >/dev/null
 # doctor from the wheel: the tree-sitter grammars and platforms/databases.toml are installed (exit 0: warnings only)
 "$work/venv/bin/photon-bundle" doctor "$root/examples/lambda-app" --platform lambda --out "$work/out" --json \

@@ -27,6 +27,7 @@ from bundler.cli.detect_cmd import detect
 from bundler.cli.doctor_cmd import doctor
 from bundler.cli.engines_cmd import engines
 from bundler.cli.publish_cmd import publish
+from bundler.cli.report_cmd import report
 from bundler.cli.targets_cmd import targets
 from bundler.cli.verify_cmd import verify
 
@@ -46,7 +47,7 @@ def cli() -> None:
 
 COMMANDS: list[click.Command] = [
     lambda_command, gcf_command, netlify_command, now_command, vercel_command, up_command, serverless_command,
-    targets, engines, detect, verify, doctor, publish,
+    targets, engines, detect, verify, doctor, publish, report,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)

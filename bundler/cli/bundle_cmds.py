@@ -43,6 +43,8 @@ COMMON_OPTIONS: list[Decorator] = [
                       "(node: the local one; docker: inside the runtime's image) [default: node]."),
     click.option("--no-load-check", is_flag=True, default=None, help="Skip the load check (same as --load-check off)."),
     click.option("--load-check-timeout", type=float, help="Seconds each artifact's load check may take [default: 30]."),
+    click.option("--report", is_flag=True, default=None,
+                 help="Write report.html beside the manifest: treemaps of each artifact and of what was left out."),
     click.option("--force", is_flag=True, default=None, help="Rebuild even when nothing changed."),
     click.option("--json", "json_mode", is_flag=True, help="Print the manifest as JSON on stdout."),
     click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr."),
@@ -81,6 +83,10 @@ def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None 
             from bundler.bundle import bundle  # the pipeline's imports only when there is work to do
 
             doc = bundle(adapter, project_dir, options, env, console.info, progress=console.interactive)
+        if options["report"] and doc.get("reused"):  # an earlier --report run wrote it; again if it was removed
+            from bundler.report.files import ensure_report
+
+            ensure_report(out_dir, doc)
         doc = {**doc, "out_dir": str(out_dir.resolve())}  # where the artifacts are, for a CI step without --out
         if json_mode:
             console.data(doc)
@@ -126,6 +132,8 @@ def summary(doc: dict[str, Any], project_dir: Path, options: Any) -> str:
         lines.append(f"  {format_size(slot['bytes']):>10}  {slot['files']:>6} files  {reason}")
     lines += doctor_lines(doc.get("doctor"))
     lines.append(f"manifest: {out}/manifest.json")
+    if options["report"]:
+        lines.append(f"report: {out}/report.html (open it in a browser)")
     lines += [o["note"] for o in doc.get("outputs", []) if o.get("note")]
     return "\n".join(lines)
 
