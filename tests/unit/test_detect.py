@@ -1,4 +1,4 @@
-"""Prisma's target detection (bundler/detect.py) on fake root file systems built in tmp_path."""
+"""Prisma's target detection (bundler/detect/) on fake root file systems built in tmp_path."""
 
 from __future__ import annotations
 
