@@ -51,17 +51,14 @@ from bundler.project import Project, read_package_json
 from bundler.targets import load_matrix, runtime_for_node_range
 from platforms.base import AdapterDefaults, OutputFile, Unit
 from platforms.configfiles import config_outputs, dump_json, json_key_line
+from platforms.globs import expand_braces, glob_files, glob_match, normalize
 from platforms.jsdeps import SCANNED
 from platforms.nowconfig import (
     NowExtras,
     check_unique_names,
     checked_entries,
     entry_unit,
-    expand_braces,
-    glob_files,
-    glob_match,
     json_value_line,
-    normalize,
     project_files,
     read_optional,
     where,

@@ -1,10 +1,8 @@
 """What the ZEIT Now and Vercel adapters share: entry files, globs as the platforms match them, one unit per entry.
 
 Both platforms name their functions by file globs (now.json `builds[].src`, vercel.json `functions` keys,
-`includeFiles`, `excludeFiles`) that follow minimatch: `*` and `?` stay inside one path segment, `**` spans
-segments, `[...]` is a class, `{a,b}` alternatives (nested allowed), and a wildcard does not match a name
-starting with a dot unless the pattern spells the dot. They are matched against the project's own files:
-node_modules and dot-folders (.git, .now, .vercel, .photon-bundle) are never entry points.
+`includeFiles`, `excludeFiles`) that follow minimatch (platforms/globs.py). They are matched against the
+project's own files: node_modules and dot-folders (.git, .now, .vercel, .photon-bundle) are never entry points.
 
 A function is one entry file. Its unit bundles that file, the local files it requires (platforms/jsdeps.py),
 package.json, and the production closure of the packages those files load: nothing another function needs.
@@ -23,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bundler.bounds import MAX_BRACE_EXPANSIONS, brace_overflow
 from bundler.errors import ProjectError
 from bundler.options import Extras, _bool, setting
 from platforms.base import ENTRY_EXTENSIONS, Entry, Unit
 from platforms.configfiles import read_json_object
+from platforms.globs import normalize
 from platforms.jsdeps import SCANNED, function_scan
 
 SKIPPED_DIRS = ("node_modules",)
@@ -69,14 +67,6 @@ def project_files(root: Path) -> list[str]:
         prefix = "" if rel == "." else rel + "/"
         out += [prefix + name for name in files]
     return sorted(out)
-
-
-def normalize(rel: str) -> str:
-    """A config path as the platforms read it: relative to the project, no leading ./ or /."""
-    rel = rel.strip()
-    while rel.startswith(("./", "/")):
-        rel = rel[2:] if rel.startswith("./") else rel[1:]
-    return posixpath.normpath(rel) if rel else rel
 
 
 def checked_entries(root: Path, entries: tuple[str, ...]) -> list[str]:
@@ -121,130 +111,6 @@ def check_unique_names(entries: list[str]) -> None:
             raise ProjectError(f"{seen[name]} and {entry} are both the function {name!r} (one route, two files)",
                                hint="rename one of them")
         seen[name] = entry
-
-
-# ------------------------------------------------------------------------------------------------ globs
-
-
-def expand_braces(pattern: str, where: str = "") -> list[str]:
-    """minimatch brace expansion: "a/{b,c{d,e}}.js" -> a/b.js, a/cd.js, a/ce.js. A group without a
-    top-level comma ("{x}") is literal, as in minimatch. Iterative; more than MAX_BRACE_EXPANSIONS globs
-    is a ProjectError (`where` names the file)."""
-    out: list[str] = []
-    pending = [pattern]  # patterns still to expand, the next one last
-    while pending:
-        current = pending.pop()
-        group = _first_group(current)
-        if group is None:
-            out.append(current)
-            if len(out) > MAX_BRACE_EXPANSIONS:
-                raise brace_overflow(pattern, where)
-            continue
-        start, bounds = group
-        alternatives = [current[a + 1: b] for a, b in zip(bounds, bounds[1:])]
-        head, tail = current[:start], current[bounds[-1] + 1:]
-        pending.extend(head + alt + tail for alt in reversed(alternatives))
-        if len(pending) > MAX_BRACE_EXPANSIONS:
-            raise brace_overflow(pattern, where)
-    return out
-
-
-def _first_group(pattern: str) -> tuple[int, list[int]] | None:
-    """(start, [start, top-level commas..., end]) of the first brace group with a top-level comma."""
-    depth = 0
-    start = -1
-    commas: list[int] = []
-    for i, ch in enumerate(pattern):
-        if ch == "{":
-            if depth == 0:
-                start, commas = i, []
-            depth += 1
-        elif ch == "}" and depth > 0:
-            depth -= 1
-            if depth == 0 and commas:
-                return start, [start, *commas, i]
-        elif ch == "," and depth == 1:
-            commas.append(i)
-    return None
-
-
-def brace_members(pattern: str) -> list[str]:
-    """The top-level alternatives of a pattern that is one brace group ("{a,b/**}" -> [a, b/**]), else [pattern]."""
-    if not (pattern.startswith("{") and pattern.endswith("}")):
-        return [pattern]
-    depth = 0
-    members: list[str] = []
-    current = ""
-    for i, ch in enumerate(pattern):
-        if ch == "{":
-            depth += 1
-            if depth == 1:
-                continue
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                if i != len(pattern) - 1:
-                    return [pattern]  # "{a,b}/{c,d}": not one group
-                continue
-        elif ch == "," and depth == 1:
-            members.append(current)
-            current = ""
-            continue
-        current += ch
-    members.append(current)
-    return members if len(members) > 1 else [pattern]
-
-
-def join_members(members: list[str]) -> str:
-    return members[0] if len(members) == 1 else "{" + ",".join(members) + "}"
-
-
-def _segment_regex(segment: str) -> str:
-    out = "" if segment.startswith(".") else "(?!\\.)"
-    i = 0
-    while i < len(segment):
-        ch = segment[i]
-        if ch == "*":
-            out += "[^/]*"
-        elif ch == "?":
-            out += "[^/]"
-        elif ch == "[" and (end := segment.find("]", i + 2)) != -1:
-            body = segment[i + 1:end]
-            if body.startswith(("!", "^")):
-                body = "^/" + body[1:]  # a negated class still stays inside the segment
-            out += "[" + body.replace("\\", "\\\\") + "]"
-            i = end
-        else:
-            out += re.escape(ch)
-        i += 1
-    return out
-
-
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """One brace-free glob as a regex over project-relative paths."""
-    segments = normalize(pattern).split("/")
-    out = ""
-    for i, segment in enumerate(segments):
-        last = i == len(segments) - 1
-        if segment == "**":
-            out += "(?:(?!\\.)[^/]*(?:/(?!\\.)[^/]*)*)?" if last else "(?:(?!\\.)[^/]+/)*"
-        else:
-            out += _segment_regex(segment) + ("" if last else "/")
-    return re.compile(out + "$")
-
-
-def glob_match(pattern: str, path: str, where: str = "") -> bool:
-    return any(glob_regex(p).match(path) for p in expand_braces(pattern, where))
-
-
-def glob_files(pattern: str, files: list[str], where: str = "") -> list[str]:
-    regexes = [glob_regex(p) for p in expand_braces(pattern, where)]
-    return [f for f in files if any(r.match(f) for r in regexes)]
-
-
-def anchored_lines(pattern: str, where: str = "") -> tuple[str, ...]:
-    """A platform glob (relative to the project) as anchored gitignore lines for Unit.includes/excludes."""
-    return tuple("/" + normalize(p) for p in expand_braces(pattern, where) if normalize(p))
 
 
 # ------------------------------------------------------------------------------------------------ units

@@ -41,17 +41,13 @@ from bundler.options import Options
 from bundler.project import Project
 from platforms.base import AdapterDefaults, OutputFile, Unit
 from platforms.configfiles import config_outputs, dump_json, json_key_line
+from platforms.globs import anchored_lines, brace_members, glob_files, glob_match, join_members
 from platforms.jsdeps import SCANNED
 from platforms.nowconfig import (
     NowExtras,
-    anchored_lines,
-    brace_members,
     check_unique_names,
     checked_entries,
     entry_unit,
-    glob_files,
-    glob_match,
-    join_members,
     json_key_after,
     project_files,
     read_optional,

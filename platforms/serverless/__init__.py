@@ -19,10 +19,11 @@ Packaging, as Serverless decides it (lib/plugins/package/lib/package-service.js)
     the function's, after Serverless' default excludes (.git/**, .serverless/**, serverless.yml...): a
     `!glob` leaves matching files out, a plain glob puts them back; the last matching pattern wins.
     Globs are micromatch's, anchored at the service folder (`*.md` is top level only, `**/*.md` any
-    depth; braces `{a,b}` expanded). They map onto gitignore lines: the order goes into Unit.excludes
-    (`!glob` -> `/glob`, `glob` -> `!/glob`); plain globs also go into Unit.includes (in the same order)
-    so a file the handler does not require (a template) can be named in, but never below node_modules:
-    dependencies stay the production closure (Serverless, too, drops dev dependencies after the patterns).
+    depth; braces `{a,b}` and sequences `{1..3}` expanded by platforms/globs.py). They map onto gitignore
+    lines: the order goes into Unit.excludes (`!glob` -> `/glob`, `glob` -> `!/glob`); plain globs also go
+    into Unit.includes (in the same order) so a file the handler does not require (a template) can be named
+    in, but never below node_modules: dependencies stay the production closure (Serverless, too, drops dev
+    dependencies after the patterns).
     Differences: a glob naming a folder (`!docs`) covers the files in it (micromatch would match only a
     file of that name); photon-bundle's secrets excludes (.env, *.pem, .npmrc) are not put back by a
     pattern (use --include).
@@ -60,7 +61,6 @@ from platforms.serverless.config import (
 from platforms.serverless.patterns import (
     SLS_DEFAULT_EXCLUDES,
     Pattern,
-    expand_braces,
     gitignore_lines,
     package_patterns,
     pattern_lines,
@@ -79,7 +79,6 @@ __all__ = [
     "ServerlessExtras",
     "Service",
     "Setting",
-    "expand_braces",
     "find_config",
     "function_keys",
     "function_nodes",

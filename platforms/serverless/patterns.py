@@ -6,9 +6,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bundler.bounds import MAX_BRACE_EXPANSIONS, brace_overflow
 from bundler.errors import ProjectError
 from bundler.plan import DEFAULT_EXCLUDES
+from platforms.globs import expand_braces
 from platforms.slsvars import Key, Resolver
 
 # Serverless' defaultExcludes, applied before the user's patterns (which may put files back).
@@ -80,59 +80,3 @@ def gitignore_lines(glob: str, where: str) -> list[str]:
             raise ProjectError(f"{where}: empty pattern {glob!r}")
         lines.append("/" + body)
     return lines
-
-
-def expand_braces(glob: str, where: str = "") -> list[str]:
-    """`a/{b,c}/*.{js,md}` -> the four globs micromatch would try (comma lists, nested; no ranges).
-    Iterative; more than MAX_BRACE_EXPANSIONS globs is a ProjectError (`where` names the file)."""
-    out: list[str] = []
-    pending = [glob]  # the next one last
-    while pending:
-        current = pending.pop()
-        split = _first_alternatives(current)
-        if split is None:
-            out.append(current)
-            if len(out) > MAX_BRACE_EXPANSIONS:
-                raise brace_overflow(glob, where)
-            continue
-        head, options, tail = split
-        pending.extend(head + option + tail for option in reversed(options))
-        if len(pending) > MAX_BRACE_EXPANSIONS:
-            raise brace_overflow(glob, where)
-    return out
-
-
-def _first_alternatives(glob: str) -> tuple[str, list[str], str] | None:
-    """(head, alternatives, tail) of the first {..} group with more than one alternative, or None."""
-    start = glob.find("{")
-    while start != -1:
-        depth = 0
-        for end in range(start, len(glob)):
-            if glob[end] == "{":
-                depth += 1
-            elif glob[end] == "}":
-                depth -= 1
-                if depth == 0:
-                    break
-        else:
-            return None
-        options = _split_commas(glob[start + 1:end])
-        if len(options) > 1:
-            return glob[:start], options, glob[end + 1:]
-        start = glob.find("{", start + 1)
-    return None
-
-
-def _split_commas(text: str) -> list[str]:
-    parts, depth, current = [], 0, ""
-    for c in text:
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-        elif c == "," and depth == 0:
-            parts.append(current)
-            current = ""
-            continue
-        current += c
-    return [*parts, current]

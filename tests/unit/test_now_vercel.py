@@ -7,18 +7,12 @@ from typing import Any
 
 import pytest
 
+from bundler.bounds import MAX_BRACE_EXPANSIONS
 from bundler.errors import ConfigError, ProjectError
 from platforms.base import Unit
+from platforms.globs import anchored_lines, brace_members, expand_braces, glob_files, glob_match
 from platforms.now import check_version, node_builds, size_text, updated_now_json
-from platforms.nowconfig import (
-    anchored_lines,
-    brace_members,
-    entries_option,
-    expand_braces,
-    function_name,
-    glob_files,
-    glob_match,
-)
+from platforms.nowconfig import entries_option, function_name
 from platforms.vercel import combine_include, discover, is_function_file, updated_vercel_json
 
 FILES = ["api/_lib/db.js", "api/index.js", "api/.hidden.js", "api/users.js", "api/users/[id].js", "api/v2/orders.mjs",
@@ -56,6 +50,20 @@ def test_brace_expansion_and_members() -> None:
     assert anchored_lines("{./templates/**,data/*.json}") == ("/templates/**", "/data/*.json")
     assert glob_match("node_modules/.prisma/client/**", E3)
     assert not glob_match("node_modules/**", E3)  # ** does not enter dot folders
+
+
+def test_sequences_escapes_and_the_expansion_bound() -> None:
+    # minimatch (brace-expansion) and micromatch (braces) both expand sequences
+    assert expand_braces("logs/day{1..3}.json") == ["logs/day1.json", "logs/day2.json", "logs/day3.json"]
+    assert expand_braces("{a..c}.js") == ["a.js", "b.js", "c.js"]
+    assert expand_braces("a/\\{b,c}.js") == ["a/\\{b,c}.js"]  # an escaped brace is no group
+    assert glob_files("data/file{1..2}.txt", ["data/file1.txt", "data/file2.txt", "data/file3.txt"]) == [
+        "data/file1.txt", "data/file2.txt"]
+    assert len(expand_braces("{a,b}" * 10)) == MAX_BRACE_EXPANSIONS
+    with pytest.raises(ProjectError, match=f"vercel.json: pattern .* expands to more than {MAX_BRACE_EXPANSIONS}"):
+        expand_braces("{a,b}" * 10 + "{c,d}", "vercel.json")
+    with pytest.raises(ProjectError, match="more than"):
+        glob_match("x{1..100000000}", "x1")
 
 
 def test_function_names_and_entries_option() -> None:

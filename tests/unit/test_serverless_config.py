@@ -9,10 +9,10 @@ import pytest
 
 from bundler.errors import ConfigError, ProjectError
 from platforms.configfiles import load_yaml_text
+from platforms.globs import expand_braces
 from platforms.serverless import (
     Pattern,
     Service,
-    expand_braces,
     function_nodes,
     pattern_lines,
     read_service,
