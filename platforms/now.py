@@ -50,7 +50,7 @@ from bundler.options import Options
 from bundler.project import Project, read_package_json
 from bundler.targets import load_matrix, runtime_for_node_range
 from platforms.base import AdapterDefaults, OutputFile, Unit
-from platforms.configfiles import config_outputs, dump_json, json_key_line
+from platforms.configfiles import config_outputs, dump_json, json_key_lines, json_line
 from platforms.globs import expand_braces, glob_files, glob_match, normalize
 from platforms.jsdeps import SCANNED
 from platforms.nowconfig import (
@@ -58,7 +58,6 @@ from platforms.nowconfig import (
     check_unique_names,
     checked_entries,
     entry_unit,
-    json_value_line,
     project_files,
     read_optional,
     where,
@@ -94,7 +93,7 @@ def check_version(config: Mapping[str, Any], text: str, path: Path) -> None:
     version = config.get("version")
     if version in (None, 2):
         return
-    loc = where(path, json_key_line(text, "version"))
+    loc = where(path, json_line(text, "version"))
     if version == 1:
         raise ProjectError(f"{loc}: now.json version 1 deploys Docker or Node servers, not Lambdas: there are no "
                            "function zips to bundle",
@@ -104,7 +103,7 @@ def check_version(config: Mapping[str, Any], text: str, path: Path) -> None:
 
 
 def parse_max(raw: Any, path: Path, text: str, index: int) -> tuple[int, str]:
-    loc = where(path, json_value_line(text, "maxLambdaSize", raw, after="builds"))
+    loc = where(path, json_line(text, "builds", index, "config", "maxLambdaSize"))
     what = f"builds[{index}] config.maxLambdaSize {raw!r}"
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
         raise ProjectError(f"{loc}: {what}: expected a size like \"25mb\", found {echo(raw)}")
@@ -129,15 +128,16 @@ def node_builds(config: Mapping[str, Any], text: str, path: Path) -> list[Build]
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise ProjectError(f"{where(path, json_key_line(text, 'builds'))}: \"builds\" must be a list of "
+        raise ProjectError(f"{where(path, json_line(text, 'builds'))}: \"builds\" must be a list of "
                            '{"src", "use"} objects')
     builds: list[Build] = []
+    lines = json_key_lines(text)
     for i, build in enumerate(raw):
         src = build.get("src") if isinstance(build, dict) else None
         use = build.get("use") if isinstance(build, dict) else None
-        line = json_value_line(text, "src", src, after="builds") if isinstance(src, str) else None
+        line = lines.get(("builds", str(i), "src")) if isinstance(src, str) else None
         if not isinstance(src, str) or not isinstance(use, str):
-            raise ProjectError(f"{where(path, line or json_key_line(text, 'builds'))}: builds[{i}] needs \"src\" "
+            raise ProjectError(f"{where(path, line or json_line(text, 'builds'))}: builds[{i}] needs \"src\" "
                                'and "use" strings', hint='e.g. {"src": "api/*.js", "use": "@now/node@canary"}')
         if not NODE_BUILDER.match(use):
             continue

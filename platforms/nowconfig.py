@@ -12,10 +12,8 @@ route both platforms serve it at; its zip is `functions/<name>.zip` below the ou
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,26 +135,6 @@ def unit_engines(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     if isinstance(units, list):
         return {u["name"]: u.get("engine") or {} for u in units}
     return {"": doc.get("engine") or {}}
-
-
-def json_value_line(text: str, key: str, value: Any, after: str | None = None) -> int | None:
-    """The line of `"key": "value"` in a JSON text (after the first `"after":` when given), for messages."""
-    start = 0
-    if after is not None:
-        m = re.search(r'"' + re.escape(after) + r'"\s*:', text)
-        start = m.end() if m else 0
-    m = re.compile(r'"' + re.escape(key) + r'"\s*:\s*' + re.escape(json.dumps(value))).search(text, start)
-    if m is None:
-        m = re.compile(r'"' + re.escape(key) + r'"\s*:').search(text, start)
-    return text.count("\n", 0, m.start()) + 1 if m else None
-
-
-def json_key_after(text: str, key: str, after: str) -> int | None:
-    """The line of `"key":` after the first `"after":` (e.g. a functions entry's includeFiles)."""
-    m = re.search(r'"' + re.escape(after) + r'"\s*:', text)
-    start = m.end() if m else 0
-    m = re.compile(r'"' + re.escape(key) + r'"\s*:').search(text, start)
-    return text.count("\n", 0, m.start()) + 1 if m else None
 
 
 def where(path: Path, line: int | None) -> str:

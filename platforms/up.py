@@ -34,8 +34,6 @@ anything). up uploads the zip through S3, so there is no compressed limit except
 
 from __future__ import annotations
 
-import json
-import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,7 +46,7 @@ from bundler.plan import DEFAULT_EXCLUDES
 from bundler.project import Project
 from bundler.targets import load_matrix, node_range_allows
 from platforms.base import AdapterDefaults, Entry, Unit, package_main, script_file
-from platforms.configfiles import read_ignore_file, read_json_object
+from platforms.configfiles import json_key_lines, read_ignore_file, read_json_object
 
 CONFIG = "up.json"
 IGNORE_FILE = ".upignore"
@@ -69,27 +67,6 @@ class UpConfig:
     runtime_line: int | None = None
     stage_runtimes: tuple[tuple[str, str, int | None], ...] = ()  # (stage, runtime, line)
     command: str | None = None
-
-
-def json_key_lines(text: str) -> dict[tuple[str, ...], int]:
-    """The line of every object key of a valid JSON text, by key path (array items by index)."""
-    lines: dict[tuple[str, ...], int] = {}
-    stack: list[list[Any]] = []  # [kind, current key or index]
-    last: tuple[str, int] | None = None
-    for m in re.finditer(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]', text):
-        piece = m.group(0)
-        if piece.startswith('"'):
-            last = (json.loads(piece), m.start())
-        elif piece == ":" and last is not None and stack:
-            stack[-1][1] = last[0]
-            lines[tuple(str(c[1]) for c in stack)] = text.count("\n", 0, last[1]) + 1
-        elif piece in "{[":
-            stack.append(["object" if piece == "{" else "array", 0])
-        elif piece in "}]" and stack:
-            stack.pop()
-        elif piece == "," and stack and stack[-1][0] == "array":
-            stack[-1][1] += 1
-    return lines
 
 
 def read_up_config(root: Path) -> UpConfig:

@@ -40,7 +40,7 @@ from bundler.errors import ProjectError
 from bundler.options import Options
 from bundler.project import Project
 from platforms.base import AdapterDefaults, OutputFile, Unit
-from platforms.configfiles import config_outputs, dump_json, json_key_line
+from platforms.configfiles import config_outputs, dump_json, json_key_lines, json_line
 from platforms.globs import anchored_lines, brace_members, glob_files, glob_match, join_members
 from platforms.jsdeps import SCANNED
 from platforms.nowconfig import (
@@ -48,7 +48,6 @@ from platforms.nowconfig import (
     check_unique_names,
     checked_entries,
     entry_unit,
-    json_key_after,
     project_files,
     read_optional,
     unit_engines,
@@ -66,28 +65,29 @@ def read_functions(config: Mapping[str, Any] | None, text: str, path: Path) -> d
     if config is None:
         return {}
     if "builds" in config:
-        raise ProjectError(f"{where(path, json_key_line(text, 'builds'))}: vercel.json `builds` (the legacy form) is "
+        raise ProjectError(f"{where(path, json_line(text, 'builds'))}: vercel.json `builds` (the legacy form) is "
                            "not read by photon-bundle vercel, and Vercel refuses it together with `functions`",
                            hint='replace "builds" with "functions": {"api/*.js": {}} (or pass --entry FILE)')
     functions = config.get("functions", {})
     if not isinstance(functions, dict):
-        raise ProjectError(f"{where(path, json_key_line(text, 'functions'))}: \"functions\" must be an object of "
+        raise ProjectError(f"{where(path, json_line(text, 'functions'))}: \"functions\" must be an object of "
                            'glob -> settings, e.g. {"api/*.js": {"memory": 1024}}')
+    lines = json_key_lines(text)
     for key, settings in functions.items():
-        line = json_key_after(text, key, "functions")
+        line = lines.get(("functions", key))
         if not isinstance(settings, dict):
             raise ProjectError(f"{where(path, line)}: functions[{key!r}] must be an object")
         for name in ("includeFiles", "excludeFiles"):
             value = settings.get(name)
             if value is not None and not isinstance(value, str):
-                raise ProjectError(f"{where(path, json_key_after(text, name, key) or line)}: functions[{key!r}]."
+                raise ProjectError(f"{where(path, lines.get(('functions', key, name)) or line)}: functions[{key!r}]."
                                    f"{name} must be one glob string: Vercel rejects "
                                    f"{'a list' if isinstance(value, list) else type(value).__name__}",
                                    hint='combine several patterns with braces, e.g. "{templates/**,data/*.json}"')
         for name in ("memory", "maxDuration"):
             value = settings.get(name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise ProjectError(f"{where(path, json_key_after(text, name, key) or line)}: functions[{key!r}]."
+                raise ProjectError(f"{where(path, lines.get(('functions', key, name)) or line)}: functions[{key!r}]."
                                    f"{name} must be a number")
     return functions
 
@@ -105,7 +105,7 @@ def discover(files: list[str], functions: Mapping[str, Mapping[str, Any]], path:
     for key, settings in functions.items():
         matched = glob_files(key, files, str(path))
         if not matched:
-            raise ProjectError(f"{where(path, json_key_after(text, key, 'functions'))}: the pattern {key!r} defined "
+            raise ProjectError(f"{where(path, json_line(text, 'functions', key))}: the pattern {key!r} defined "
                                "in `functions` doesn't match any file of the project",
                                hint="fix the glob (relative to the project, e.g. \"api/*.js\") or remove the entry")
         runtime = settings.get("runtime")

@@ -164,8 +164,8 @@ def single_function(platform: str, project: Project, local: Mapping[str, EnvValu
 
 
 def up_function(project: Project, local: Mapping[str, EnvValue]) -> FunctionConfig:
-    from platforms.configfiles import read_json_object
-    from platforms.up import json_key_lines, read_up_config, start_command
+    from platforms.configfiles import json_key_lines, read_json_object
+    from platforms.up import read_up_config, start_command
 
     config = read_up_config(project.root)
     command, _ = start_command(project, config)

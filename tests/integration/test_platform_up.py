@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from platforms.up import _anchored, json_key_lines
+from platforms.configfiles import json_key_lines, json_line
+from platforms.up import _anchored
 from tests.cli_helpers import run_cli as run
 from tests.cli_helpers import zip_names as names
 from tests.projects import make_photon_project, make_project, tree_digest, write_json
@@ -446,6 +447,11 @@ def test_json_key_lines_follow_nesting_not_the_first_occurrence() -> None:
     assert lines[("list", "0", "runtime")] == 5 and lines[("list", "1", "x", "runtime")] == 5
     assert lines[("lambda",)] == 6 and lines[("lambda", "runtime")] == 7
     assert lines[('esc"aped', "k")] == 9
+    assert json_line(text, "list", 1, "x", "runtime") == 5 and json_line(text, "lambda", "runtime") == 7
+    assert json_line(text, "missing") is None
+    builds = '{"builds": [\n {"src": "a.js"},\n {"src": "a.js",\n  "config": {"maxLambdaSize": "1mb"}}\n]}\n'
+    assert json_line(builds, "builds", 1, "src") == 3  # the second build's own line, not the first "src"
+    assert json_line(builds, "builds", 1, "config", "maxLambdaSize") == 4
 
 
 @pytest.mark.parametrize(("line", "expected"), [
