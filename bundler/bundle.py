@@ -37,12 +37,7 @@ from bundler.manifest import (
 )
 from bundler.options import Options, output_dir
 from bundler.outdir import Written, check_out_dir, commit, prepare_out_dir, withdraw_previous, write_outputs, writing
-from bundler.plan import (
-    ArtifactPlan,
-    BundlePlan,
-    EngineChoice,
-    PlanOptions,
-)
+from bundler.plan import ArtifactPlan, BundlePlan, EngineChoice, PlanOptions
 from bundler.problems import log_skipped_problems, plan_unit
 from bundler.project import PackageJson, Project, read_project
 from bundler.report.files import after_commit
@@ -263,8 +258,8 @@ class LoadCheckContext:
 def _load_check(ctx: LoadCheckContext, unit: Unit, profile: RuntimeProfile, plan: BundlePlan, written: list[Written],
                 kind: EngineKind, log: Log) -> dict[str, Any]:
     """Prove the unit's temp artifacts load (bundler/loadcheck/); raises LoadCheckError before anything is renamed."""
+    from bundler.closure import dependency_closure
     from bundler.loadcheck import Artifact, UnitCheck, client_specs, load_check
-    from bundler.plan import dependency_closure
 
     mode = ctx.options.load_check
     if mode == "off":

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bundler.plan import BundlePlan, package_dir_of
+from bundler.closure import package_dir_of
+from bundler.plan import BundlePlan
 from bundler.project import PackageJson, read_installed_package_json
 from bundler.walk import FileEntry
 

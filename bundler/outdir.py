@@ -112,9 +112,9 @@ def _foreign_files(out_dir: Path, out_rel: str, previous: dict[str, object] | No
             if _TEMP.match(name) or os.path.realpath(path) in owned:
                 continue
             if never_bundled is None:
-                from bundler.plan import DEFAULT_EXCLUDES, _spec  # only when there is a file to judge
+                from bundler.excludes import DEFAULT_EXCLUDES, gitignore_spec  # only when there is a file to judge
 
-                never_bundled = _spec(DEFAULT_EXCLUDES)
+                never_bundled = gitignore_spec(DEFAULT_EXCLUDES)
             rel = os.path.normpath(Path(out_rel, os.path.relpath(path, out_dir))).replace(os.sep, "/")
             if not never_bundled.match_file(rel):
                 found.append(rel)

@@ -2,40 +2,33 @@
 
 Inputs are values (the file list from walk.py, the package.json of every installed package, the
 project, the chosen engine); the output says for every file its archive path and mode, or why it was
-left out. Nothing here touches the file system, so tests assert on plans without writing zips.
+left out. Nothing here touches the file system, so tests assert on plans without writing zips. Which
+packages a function can load is bundler/closure.py's; the default and user patterns are bundler/excludes.py's.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bundler.clients import client_packages, package_layout
+from bundler.closure import (
+    dependency_closure,
+    generated_app_dirs,
+    generated_client_dirs,
+    generated_client_modules,
+    module_of,
+    package_dir_of,
+)
 from bundler.engines import is_cli_engine, parse_engine_filename
+from bundler.excludes import Filters
 from bundler.project import PackageJson, Project
 from bundler.walk import FileEntry
 from platforms.base import Unit
 
-if TYPE_CHECKING:
-    import pathspec
-
-SECRET_EXCLUDES = (
-    ".git/", ".hg/", ".svn/", ".env", ".env.*", "*.pem", "*.key", "id_rsa*", ".npmrc", ".yarnrc", ".yarnrc.yml",
-    ".aws/",
-    ".photon-bundle/", "photon-bundle.toml", ".DS_Store", "*.tfstate", "*.tfstate.backup",
-)
-# Other tools' output and cache folders: the Serverless Framework's packages (its CloudFormation templates carry
-# resolved secrets, its zips the .env), serverless-esbuild / -webpack / -plugin-typescript builds, SAM, Netlify,
-# Vercel / Now, CDK, Terraform, Next.js' build cache, Turborepo and Parcel caches. `--include` brings one back.
-BUILD_OUTPUT_EXCLUDES = (
-    ".serverless/", ".esbuild/", ".webpack/", ".build/", ".aws-sam/", ".netlify/", ".vercel/", ".now/",
-    "cdk.out/", ".terraform/", ".next/cache/", ".turbo/", ".parcel-cache/",
-)
-DEFAULT_EXCLUDES = SECRET_EXCLUDES + BUILD_OUTPUT_EXCLUDES
 # Packages and folders that only the Prisma CLI uses, never the function at run time.
 CLI_PACKAGES = ("prisma", "prisma2", "@prisma/cli", "@prisma/engines")
 JUNK_DIRS = ("node_modules/.cache/", "node_modules/.bin/")
@@ -126,137 +119,6 @@ class PlanOptions:
         return (*self.unit.includes, *self.includes)
 
 
-def package_dir_of(rel: str) -> str | None:
-    """The installed package folder that owns a path below node_modules ("node_modules/@a/b"), or None."""
-    parts = rel.split("/")
-    last = max((i for i, p in enumerate(parts[:-1]) if p == "node_modules"), default=-1)
-    if last < 0 or last + 1 >= len(parts) - 1:
-        return None
-    name = parts[last + 1]
-    if name.startswith("@"):
-        if last + 2 >= len(parts) - 1:
-            return None
-        return "/".join(parts[: last + 3])
-    return "/".join(parts[: last + 2])
-
-
-def resolve_package(from_dir: str, name: str, installed: Mapping[str, PackageJson]) -> str | None:
-    """Node's lookup: <dir>/node_modules/<name> from the requiring package's folder up to the root."""
-    directory = from_dir
-    while True:
-        if posixpath.basename(directory) != "node_modules":
-            candidate = posixpath.join(directory, "node_modules", name) if directory else f"node_modules/{name}"
-            if candidate in installed:
-                return candidate
-        if not directory:
-            return None
-        directory = posixpath.dirname(directory)
-
-
-def dependency_closure(root: PackageJson, installed: Mapping[str, PackageJson], *,
-                       roots: Iterable[tuple[str, str]] | None = None,
-                       ignored: frozenset[str] = frozenset()) -> tuple[set[str], list[str]]:
-    """Package folders the production code can load, and warnings for required packages not installed.
-
-    The closure starts at package.json's production dependencies, or at `roots` (folder of the requiring
-    file, module name) when a function's own requires are known; `ignored` names are never followed.
-    """
-    seen: set[str] = set()
-    warnings: list[str] = []
-    queue: list[tuple[str, str, bool, str]]
-    if roots is None:
-        queue = [("", name, name in root.optional and name not in root.dependencies, "package.json")
-                 for name in root.runtime_dependencies]
-    else:
-        queue = [(from_dir, name, False, f"{from_dir or '.'}/") for from_dir, name in sorted(set(roots))]
-    while queue:
-        from_dir, name, optional, wanted_by = queue.pop()
-        if name in ignored:
-            continue
-        found = resolve_package(from_dir, name, installed)
-        if found is None:
-            if not optional:
-                warnings.append(f"dependency {name} (of {wanted_by}) is not installed; run `npm ci` first")
-            continue
-        if found in seen:
-            continue
-        seen.add(found)
-        pkg = installed[found]
-        for dep in pkg.runtime_dependencies:
-            queue.append((found, dep, dep in pkg.optional and dep not in pkg.dependencies, pkg.name or found))
-    return seen, sorted(warnings)
-
-
-def generated_client_dirs(project: Project, closure: Iterable[str]) -> list[str]:
-    """Folders below node_modules holding a generated client, which no package.json names."""
-    dirs: list[str] = []
-    if "node_modules/@prisma/client" in set(closure):
-        dirs.append("node_modules/.prisma/")
-    schema = project.schema
-    if schema is not None:
-        if schema.is_photon:
-            dirs.append("node_modules/@generated/")
-        base = posixpath.dirname(schema.path)
-        for gen in schema.client_generators:
-            if gen.output and not gen.output.startswith("env:"):
-                out = posixpath.normpath(posixpath.join(base, gen.output))
-                if out.startswith("node_modules/"):
-                    dirs.append(out.rstrip("/") + "/")
-    return dirs
-
-
-def default_exclude_candidate(out_rel: str | None) -> Callable[[str], bool]:
-    """A cheap test that is true for every path DEFAULT_EXCLUDES (plus the output folder) can match, so the
-    gitignore matcher runs on a few files instead of all of them. Every default pattern names a component
-    that starts with a dot, ends in .pem, .key or .tfstate (.backup), starts with id_rsa, or is
-    photon-bundle.toml or cdk.out; the output folder's pattern names its last component
-    (tests/unit/test_plan.py checks the superset)."""
-    out_token = "/" + out_rel.strip("/").rsplit("/", 1)[-1] + "/" if out_rel and out_rel.strip("/") else None
-
-    def candidate(rel: str) -> bool:
-        return (rel.startswith(".") or "/." in rel or ".pem" in rel or ".key" in rel or "id_rsa" in rel
-                or "photon-bundle.toml" in rel or ".tfstate" in rel or "cdk.out" in rel
-                or (out_token is not None and out_token in "/" + rel + "/"))
-
-    return candidate
-
-
-@dataclass(frozen=True)
-class _Filters:
-    """The default excludes, the user's excludes and includes, as one decision per file."""
-
-    default: pathspec.GitIgnoreSpec
-    build_outputs: pathspec.GitIgnoreSpec
-    maybe_default: Callable[[str], bool]
-    user: pathspec.GitIgnoreSpec | None
-    include: pathspec.GitIgnoreSpec | None
-
-    @classmethod
-    def of(cls, options: PlanOptions) -> _Filters:
-        out = (options.out_rel.rstrip("/") + "/",) if options.out_rel else ()
-        return cls(default=_spec(DEFAULT_EXCLUDES + out), build_outputs=_spec(BUILD_OUTPUT_EXCLUDES),
-                   maybe_default=default_exclude_candidate(options.out_rel),
-                   user=_spec(options.all_excludes) if options.all_excludes else None,
-                   include=_spec(options.all_includes) if options.all_includes else None)
-
-    def apply(self, rel: str, reason: str | None, package: str) -> str | None:
-        """The file's reason to be left out after the patterns; an include never brings back an engine."""
-        if reason is None and self.maybe_default(rel) and self.default.match_file(rel):
-            reason = ("excluded by default (another tool's build output or cache)"
-                      if self.build_outputs.match_file(rel) else "excluded by default (secrets and junk)")
-        if reason is None and self.user is not None and self.user.match_file(rel):
-            reason = "excluded by exclude patterns (--exclude, the config file, or the platform's ignore rules)"
-        if reason is not None and package != ENGINE and self.include is not None and self.include.match_file(rel):
-            reason = None
-        return reason
-
-
-def _spec(patterns: Iterable[str]) -> pathspec.GitIgnoreSpec:
-    import pathspec  # imported when planning, so reading the platform registry stays light
-
-    return pathspec.GitIgnoreSpec.from_lines(list(patterns))
-
-
 def plan_bundle(
     project: Project,
     files: list[FileEntry],
@@ -270,7 +132,7 @@ def plan_bundle(
     if not uses_client:
         engine = None
     deferred = 0
-    filters = _Filters.of(options)
+    filters = Filters.of(options.out_rel, options.all_excludes, options.all_includes)
     provider = project.schema.datasource_provider if project.schema else None
     unit = options.unit
 
@@ -290,7 +152,7 @@ def plan_bundle(
                 and not f.rel.startswith(client_dirs) and not (engine is not None and f.rel == engine.rel)):
             reason = "installed by the platform at deploy time"
             deferred += f.size
-        reason = filters.apply(f.rel, reason, package)
+        reason = filters.apply(f.rel, reason, includable=package != ENGINE)
         if reason is not None:
             pruned.append(Pruned(f.rel, f.size, reason))
             continue
@@ -327,7 +189,7 @@ def _scope(project: Project, installed: Mapping[str, PackageJson], options: Plan
     """(closure, warnings, generated client folders, generated folders among the app files, uses the client).
     `schemas`: the folders holding a schema.prisma (a client generated into its own package has one)."""
     roots = options.unit.roots
-    client_modules = generated_client_modules(project) | {_module_of(d) for d in options.client_folders}
+    client_modules = generated_client_modules(project) | {module_of(d) for d in options.client_folders}
     client_roots = [r for r in roots or () if r[1] in client_modules]
     closure, warnings = dependency_closure(
         project.package, installed, ignored=options.unit.ignored_modules,
@@ -342,43 +204,6 @@ def _scope(project: Project, installed: Mapping[str, PackageJson], options: Plan
     uses_client = (roots is None or bool(client_roots) or bool(app_client_dirs)
                    or any(c.rsplit("node_modules/", 1)[-1] in packages for c in closure))
     return closure, warnings, client_dirs if uses_client else (), app_client_dirs, uses_client
-
-
-def generated_client_modules(project: Project) -> frozenset[str]:
-    """Bare module names that denote a generated client (not an installed package): `.prisma`, ..."""
-    names = {".prisma"}
-    schema = project.schema
-    if schema is not None:
-        if schema.is_photon:
-            names.add("@generated/photon")
-        base = posixpath.dirname(schema.path)
-        for gen in schema.client_generators:
-            if gen.output and not gen.output.startswith("env:"):
-                out = posixpath.normpath(posixpath.join(base, gen.output))
-                if out.startswith("node_modules/"):
-                    parts = out.split("/")[1:]
-                    names.add("/".join(parts[:2]) if parts[0].startswith("@") else parts[0])
-    return frozenset(names)
-
-
-def _module_of(folder: str) -> str:
-    """The module name a node_modules folder is loaded by: "node_modules/@a/b/" -> "@a/b"."""
-    return folder.rstrip("/").rsplit("node_modules/", 1)[-1]
-
-
-def generated_app_dirs(project: Project) -> list[str]:
-    """Generator output folders outside node_modules (the client is then part of the app's own files)."""
-    schema = project.schema
-    if schema is None:
-        return []
-    base = posixpath.dirname(schema.path)
-    dirs = []
-    for gen in schema.client_generators:
-        if gen.output and not gen.output.startswith("env:"):
-            out = posixpath.normpath(posixpath.join(base, gen.output))
-            if not out.startswith(("node_modules/", "../")) and out not in (".", ".."):
-                dirs.append(out.rstrip("/") + "/")
-    return dirs
 
 
 def _in_node_modules(rel: str) -> bool:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from bundler.plan import BundlePlan, EngineChoice, PlanOptions, package_dir_of, plan_bundle
+from bundler.closure import package_dir_of
+from bundler.plan import BundlePlan, EngineChoice, PlanOptions, plan_bundle
 from bundler.project import PackageJson, Project
 from bundler.walk import FileEntry, WalkProblem
 

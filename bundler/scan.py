@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pathspec
 
+from bundler.excludes import DEFAULT_EXCLUDES, default_exclude_candidate
 from bundler.layout import project_tree
 from bundler.options import Options
 from bundler.pkgmanager import Layout, detect_layout
-from bundler.plan import DEFAULT_EXCLUDES, default_exclude_candidate
 from bundler.project import Project
 from bundler.resolve import resolve_project
 from bundler.walk import FileEntry, FolderEntry, WalkProblem, walk_tree

@@ -31,9 +31,9 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from bundler.closure import generated_app_dirs
 from bundler.errors import ConfigError, ProjectError
 from bundler.options import Options
-from bundler.plan import generated_app_dirs
 from bundler.project import Project
 from bundler.targets import load_matrix
 from platforms.base import AdapterDefaults, Entry, Unit, package_main, script_file

@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from bundler.errors import ConfigError, ProjectError, echo
+from bundler.excludes import DEFAULT_EXCLUDES
 from bundler.options import Options
-from bundler.plan import DEFAULT_EXCLUDES
 from bundler.project import Project
 from bundler.targets import load_matrix, node_range_allows
 from platforms.base import AdapterDefaults, Entry, Unit, package_main, script_file

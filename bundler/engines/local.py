@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from bundler.clients import generate_command, project_layout
+from bundler.closure import package_dir_of
 from bundler.engines import EngineKind, parse_engine_filename
-from bundler.plan import CLI_PACKAGES, package_dir_of
+from bundler.plan import CLI_PACKAGES
 from bundler.project import Project
 from bundler.runtime_choice import runtimes_served
 from bundler.targets import RuntimeProfile, load_matrix

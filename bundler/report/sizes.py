@@ -16,8 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from bundler.archive import ArchiveResult
+from bundler.closure import package_dir_of
 from bundler.engines import parse_engine_filename
-from bundler.plan import APP, ENGINE, ArtifactPlan, BundlePlan, package_dir_of
+from bundler.plan import APP, ENGINE, ArtifactPlan, BundlePlan
 from bundler.project import PackageJson
 
 CLIENT = "(prisma client)"
@@ -51,7 +52,7 @@ def pruned_label(rel: str, installed: Mapping[str, PackageJson]) -> str:
 def brought_by(root: PackageJson, installed: Mapping[str, PackageJson]) -> dict[str, str]:
     """package label -> what brought it in: `package.json` for a direct production dependency, else the first
     package (breadth first, as npm resolves) that depends on it."""
-    from bundler.plan import resolve_package
+    from bundler.closure import resolve_package
 
     seen: dict[str, str] = {}
     queue = [("", name, "package.json") for name in root.runtime_dependencies]

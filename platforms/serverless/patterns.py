@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bundler.errors import ProjectError
-from bundler.plan import DEFAULT_EXCLUDES
+from bundler.excludes import DEFAULT_EXCLUDES
 from platforms.globs import expand_braces
 from platforms.slsvars import Key, Resolver
 

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from bundler.clients import find_clients, layouts, package_layout, refuse_ungenerated
+from bundler.closure import dependency_closure
 from bundler.engines.version import engines_version
 from bundler.errors import ConfigError, ProjectError
 from bundler.installed import installed_packages
-from bundler.plan import WHOLE_PROJECT, EngineChoice, PlanOptions, dependency_closure, plan_bundle
+from bundler.plan import WHOLE_PROJECT, EngineChoice, PlanOptions, plan_bundle
 from bundler.project import PackageJson, Project, parse_package_json, read_project
 from bundler.walk import walk_tree
 from platforms.gcf import deploy_commands, runtime_from_deploy_command

@@ -4,15 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from bundler.closure import dependency_closure, package_dir_of, resolve_package
 from bundler.errors import ProjectError
-from bundler.plan import (
-    EngineChoice,
-    PlanOptions,
-    dependency_closure,
-    package_dir_of,
-    plan_bundle,
-    resolve_package,
-)
+from bundler.plan import EngineChoice, PlanOptions, plan_bundle
 from bundler.project import PackageJson, Project, parse_schema
 from bundler.walk import FileEntry, walk_tree
 
@@ -239,7 +233,7 @@ def test_default_exclude_prefilter_is_true_wherever_the_patterns_match(out_rel: 
 
     import pathspec
 
-    from bundler.plan import DEFAULT_EXCLUDES, default_exclude_candidate
+    from bundler.excludes import DEFAULT_EXCLUDES, default_exclude_candidate
 
     out = (out_rel.rstrip("/") + "/",) if out_rel else ()
     spec = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *out])

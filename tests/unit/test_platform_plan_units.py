@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from bundler.plan import WHOLE_PROJECT, EngineChoice, PlanOptions, dependency_closure, plan_bundle
+from bundler.closure import dependency_closure
+from bundler.plan import WHOLE_PROJECT, EngineChoice, PlanOptions, plan_bundle
 from bundler.project import PackageJson, Project, parse_schema
 from bundler.walk import FileEntry
 

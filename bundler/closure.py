@@ -1,0 +1,126 @@
+"""Which installed packages a function can load: Node's module lookup over the installed package.json files,
+the production dependency closure, and the folders a generated Prisma client lives in (which no package.json
+names). Pure: values in, values out (bundler/plan.py decides each file's fate from them)."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Mapping
+
+from bundler.project import PackageJson, Project
+
+
+def package_dir_of(rel: str) -> str | None:
+    """The installed package folder that owns a path below node_modules ("node_modules/@a/b"), or None."""
+    parts = rel.split("/")
+    last = max((i for i, p in enumerate(parts[:-1]) if p == "node_modules"), default=-1)
+    if last < 0 or last + 1 >= len(parts) - 1:
+        return None
+    name = parts[last + 1]
+    if name.startswith("@"):
+        if last + 2 >= len(parts) - 1:
+            return None
+        return "/".join(parts[: last + 3])
+    return "/".join(parts[: last + 2])
+
+
+def resolve_package(from_dir: str, name: str, installed: Mapping[str, PackageJson]) -> str | None:
+    """Node's lookup: <dir>/node_modules/<name> from the requiring package's folder up to the root."""
+    directory = from_dir
+    while True:
+        if posixpath.basename(directory) != "node_modules":
+            candidate = posixpath.join(directory, "node_modules", name) if directory else f"node_modules/{name}"
+            if candidate in installed:
+                return candidate
+        if not directory:
+            return None
+        directory = posixpath.dirname(directory)
+
+
+def dependency_closure(root: PackageJson, installed: Mapping[str, PackageJson], *,
+                       roots: Iterable[tuple[str, str]] | None = None,
+                       ignored: frozenset[str] = frozenset()) -> tuple[set[str], list[str]]:
+    """Package folders the production code can load, and warnings for required packages not installed.
+
+    The closure starts at package.json's production dependencies, or at `roots` (folder of the requiring
+    file, module name) when a function's own requires are known; `ignored` names are never followed.
+    """
+    seen: set[str] = set()
+    warnings: list[str] = []
+    queue: list[tuple[str, str, bool, str]]
+    if roots is None:
+        queue = [("", name, name in root.optional and name not in root.dependencies, "package.json")
+                 for name in root.runtime_dependencies]
+    else:
+        queue = [(from_dir, name, False, f"{from_dir or '.'}/") for from_dir, name in sorted(set(roots))]
+    while queue:
+        from_dir, name, optional, wanted_by = queue.pop()
+        if name in ignored:
+            continue
+        found = resolve_package(from_dir, name, installed)
+        if found is None:
+            if not optional:
+                warnings.append(f"dependency {name} (of {wanted_by}) is not installed; run `npm ci` first")
+            continue
+        if found in seen:
+            continue
+        seen.add(found)
+        pkg = installed[found]
+        for dep in pkg.runtime_dependencies:
+            queue.append((found, dep, dep in pkg.optional and dep not in pkg.dependencies, pkg.name or found))
+    return seen, sorted(warnings)
+
+
+def generated_client_dirs(project: Project, closure: Iterable[str]) -> list[str]:
+    """Folders below node_modules holding a generated client, which no package.json names."""
+    dirs: list[str] = []
+    if "node_modules/@prisma/client" in set(closure):
+        dirs.append("node_modules/.prisma/")
+    schema = project.schema
+    if schema is not None:
+        if schema.is_photon:
+            dirs.append("node_modules/@generated/")
+        base = posixpath.dirname(schema.path)
+        for gen in schema.client_generators:
+            if gen.output and not gen.output.startswith("env:"):
+                out = posixpath.normpath(posixpath.join(base, gen.output))
+                if out.startswith("node_modules/"):
+                    dirs.append(out.rstrip("/") + "/")
+    return dirs
+
+
+def generated_client_modules(project: Project) -> frozenset[str]:
+    """Bare module names that denote a generated client (not an installed package): `.prisma`, ..."""
+    names = {".prisma"}
+    schema = project.schema
+    if schema is not None:
+        if schema.is_photon:
+            names.add("@generated/photon")
+        base = posixpath.dirname(schema.path)
+        for gen in schema.client_generators:
+            if gen.output and not gen.output.startswith("env:"):
+                out = posixpath.normpath(posixpath.join(base, gen.output))
+                if out.startswith("node_modules/"):
+                    parts = out.split("/")[1:]
+                    names.add("/".join(parts[:2]) if parts[0].startswith("@") else parts[0])
+    return frozenset(names)
+
+
+def module_of(folder: str) -> str:
+    """The module name a node_modules folder is loaded by: "node_modules/@a/b/" -> "@a/b"."""
+    return folder.rstrip("/").rsplit("node_modules/", 1)[-1]
+
+
+def generated_app_dirs(project: Project) -> list[str]:
+    """Generator output folders outside node_modules (the client is then part of the app's own files)."""
+    schema = project.schema
+    if schema is None:
+        return []
+    base = posixpath.dirname(schema.path)
+    dirs = []
+    for gen in schema.client_generators:
+        if gen.output and not gen.output.startswith("env:"):
+            out = posixpath.normpath(posixpath.join(base, gen.output))
+            if not out.startswith(("node_modules/", "../")) and out not in (".", ".."):
+                dirs.append(out.rstrip("/") + "/")
+    return dirs
