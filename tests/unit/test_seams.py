@@ -14,6 +14,11 @@ SEAMS = {
     "elftools": {"bundler/elf.py"},  # reading ELF files
     "boto3": {"bundler/publish/aws.py"},  # AWS (photon-bundle publish)
     "botocore": {"bundler/publish/aws.py"},
+    "tree_sitter": {"bundler/doctor/jsmodule.py"},  # parsing JavaScript / TypeScript (the doctor)
+    "tree_sitter_javascript": {"bundler/doctor/jsmodule.py"},
+    "tree_sitter_typescript": {"bundler/doctor/jsmodule.py"},
+    "wcmatch": {"platforms/globs.py"},  # minimatch-style globs
+    "bracex": {"platforms/globs.py"},
 }
 
 
