@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from bundler.bounds import MAX_BRACE_EXPANSIONS
-from bundler.engines.mirror import DEADLINE_FACTOR, MAX_ENGINE_BYTES
+from bundler.engines.mirror import MAX_ENGINE_BYTES
+from bundler.engines.mirror_http import DEADLINE_FACTOR
 from bundler.verify import MAX_NATIVE_BYTES
 from bundler.walk import MAX_WALK_ENTRIES
 from tests.hostile.harness import CaseResult, assert_clean_failure, assert_success, run_case

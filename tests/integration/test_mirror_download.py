@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bundler.engines import EngineKind, engine_filename
+from bundler.engines import EngineKind, engine_filename, mirror_http
 from bundler.engines import mirror as mirror_module
 from bundler.engines.acquire import AcquiredEngine, EngineOptions, acquire, fetch_engine
 from bundler.errors import EngineFetchError
@@ -42,7 +42,7 @@ def server(tmp_path: Path) -> Iterator[MirrorServer]:
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mirror_module, "RETRY_BACKOFF", (0.05, 0.1))
+    monkeypatch.setattr(mirror_http, "RETRY_BACKOFF", (0.05, 0.1))
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
