@@ -5,7 +5,7 @@ itself), a directory link back to one of its own ancestors (a cycle) and a folde
 are *problems*. By default the first one is an error naming it. A caller that passes a `problems` list
 gets them collected instead and the walk goes on: it then decides whether a problem path matters (a
 file the bundle needs) or not (a dangling link in node_modules/.bin, an unreadable folder inside a
-devDependency), see bundler/bundle.py. `skip_dir` lets the caller prune folders (the output folder,
+devDependency), see bundler/problems.py. `skip_dir` lets the caller prune folders (the output folder,
 .git) before they are entered, and `skip_link` lets it ignore links the user excluded, so neither can
 cause a problem.
 

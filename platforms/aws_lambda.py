@@ -2,7 +2,7 @@
 
 Runtimes, OS profiles and limits come from runtimes.toml ([platform.lambda], [[runtime]] platform =
 "lambda"). Lambda has no config file of its own; the runtime comes from --runtime, photon-bundle.toml,
-package.json engines.node or the newest runtime (bundler/bundle.py:choose_runtime).
+package.json engines.node or the newest runtime (bundler/runtime_choice.py: choose_runtime).
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
 """Google Cloud Functions: a source zip; the platform installs the dependencies at deploy time.
 
-Runtimes (nodejs6 … nodejs24 → Ubuntu 18.04 / 22.04 / 24.04 → debian-openssl-1.1.x / 3.0.x) and the
-limits (100 MB zipped, 500 MB unzipped sources + modules) come from runtimes.toml. GCF has no config
-file that names the runtime: it is the `--runtime` flag of `gcloud functions deploy`, so it comes from
---runtime, photon-bundle.toml, else that flag where the project writes the deploy command down (a shell
-script at the project's top level, e.g. deploy.sh, or a package.json script), else package.json
-engines.node, else the newest runtime the generated client's engines serve, else the newest runtime.
+What the zip holds, where the runtime comes from (the `--runtime` of `gcloud functions deploy` where the
+project writes it down) and the limits, as the user sees them: README "Google Cloud Functions"; runtimes, OS
+profiles and limits are data in runtimes.toml.
 
-What the zip holds: the app's files (filtered by `.gcloudignore`, gitignore syntax with
-`#!include:FILE`; gcloud's default when the file is absent), package.json, the lockfile, and the
-generated Prisma client with exactly the runtime's engine. No other node_modules: GCF's build runs
-`npm ci` (or `npm install`) in the cloud.
-
-Why the generated client survives that install: GCF's Node.js buildpack deletes an uploaded
+Why the generated client survives the cloud's install: GCF's Node.js buildpack deletes an uploaded
 node_modules before installing (unless GOOGLE_VENDOR_NPM_DEPENDENCIES vendors *all* dependencies), and
 npm does not run `prisma generate` for you. So a client generated below node_modules is carried in
 `photon-bundle-vendor/node_modules/...` and the zip's package.json (a copy; the project's own file is

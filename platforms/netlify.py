@@ -1,31 +1,17 @@
 """Netlify Functions: one zip per function, each with only its own files and dependencies.
 
+The functions folder, the runtime's sources in order, how functions are found, what each zip holds, the
+`[functions]` settings honoured and Netlify's manifest, as the user sees them: README "Netlify Functions".
 Netlify deploys functions to AWS Lambda, so the runtimes, OS profiles and engine targets are Lambda's
-(runtimes.toml: [platform.netlify] runtimes_from = "lambda"); the zip limit is 50 MB.
+(runtimes.toml: [platform.netlify] runtimes_from = "lambda"). netlify.toml is read only, never written.
 
-Config (netlify.toml, read only — photon-bundle never writes it):
-  * functions folder: --functions-dir, else `[functions] directory`, else the 2019 spelling
-    `[build] functions`, else Netlify's default `netlify/functions`;
-  * runtime: `[build.environment] AWS_LAMBDA_JS_RUNTIME` (e.g. "nodejs18.x"), else its `NODE_VERSION`
-    major version (Netlify runs functions on the build's Node version), else `.nvmrc` / `.node-version`
-    (read by Netlify's build), else engines.node, else the newest runtime the engines on disk serve, else
-    the newest;
-  * `[functions]` `included_files`, `external_node_modules`, `ignored_node_modules`, for all functions,
-    and per function in `[functions."name"]` (the name may be a glob such as "api_*").
-
-Functions are found like Netlify finds them: a file `functions/hello.js` (.mjs, .cjs) is the function
-`hello`; a folder `functions/hello/` with `hello.js` or `index.js` is the function `hello` (every file
-of the folder is bundled, so templates beside the code come along). Each function's own files and the
-packages it loads come from a regex scanner over its JavaScript (platforms/jsdeps.py), following
-relative requires; the production closure of those packages is bundled, nothing else. Like
-zip-it-and-ship-it, a function whose main file is not at the zip's root gets a one-line entry file
-`<name>.js` at the root, so the Lambda handler is `<name>.handler`.
-
-Output: `<out>/functions/<name>.zip` and Netlify's manifest `<out>/functions/manifest.json`
-(functions[] with name, mainFile, path, runtime, runtimeVersion, size; system.arch/platform; version),
-so `<out>/functions` is the folder to deploy. photon-bundle's own manifest stays at `<out>/manifest.json`.
-Paths in Netlify's manifest are relative to its folder (zip-it-and-ship-it writes absolute ones, which
-would make the file differ from machine to machine).
+Notes on the implementation: a `[functions."name"]` section's name may be a glob ("api_*"). Each function's
+own files and the packages it loads come from the require scanner (platforms/jsdeps.py), following relative
+requires; the production closure of those packages is bundled, nothing else. As in zip-it-and-ship-it, a
+function whose main file is not at the zip's root gets a one-line entry file `<name>.js` at the root, so the
+Lambda handler is `<name>.handler`. `<out>/functions` is the folder to deploy; photon-bundle's own manifest
+stays at `<out>/manifest.json`. Paths in Netlify's manifest are relative to its folder (zip-it-and-ship-it
+writes absolute ones, which would make the file differ from machine to machine).
 """
 
 from __future__ import annotations

@@ -1,36 +1,18 @@
 """ZEIT Now v2 (2019, @now/node): one Lambda zip per entry point, each within its build's maxLambdaSize.
 
-Runtime: @now/node ran functions on AWS Lambda: nodejs8.10 (Amazon Linux 2018.03, OpenSSL 1.0.2k) by default,
-so the engine is rhel-openssl-1.0.x, or the 2019 Photon.js build `prisma-linux-glibc-libssl1.0.1` that the
-Photon specs listed for "Lambda Node 8, ZEIT"; the package.json `engines.node` nearest the function (its own
-folder's, e.g. api/package.json, else the project's) selected Node 10 or 12 (Lambda nodejs10.x / nodejs12.x,
-Amazon Linux 2, the same engine target). runtimes.toml: [platform.now] and its runtimes. An engines.node that
-allows none of them is an error rather than a silent mismatch.
+Entry points (now.json builds, zero config's api/, --entry), the runtime @now/node picked, the size limits and
+the now.json written, as the user sees them: README "ZEIT Now (2019) and Vercel". The runtimes are
+runtimes.toml's [platform.now] ones; the globs are minimatch's (platforms/globs.py).
 
-Entry points: the `src` of every now.json build whose `use` is @now/node or @now/node-server (any
-@version), expanded as a glob against the project's files (platforms/nowconfig.py), or the files given with
---entry (each uses the first node build whose src matches it, else gets a new build). Builds for other
-builders (@now/static, @now/next...) are left alone. `version: 1` is refused: Now 1 deployed Docker/Node
-servers, not Lambdas. Each entry's zip holds only its own files and dependency closure and one engine.
-
-Zero config (now.json `version: 2` without `builds`, or no now.json): Now served every JavaScript file in
-`api/` as a function (names starting with `_` or `.` excepted) and every other file as static, `public/`
-at the root. Those files are the entry points; the written now.json stays without `builds`, because adding
-any build switches zero config off and Now would stop serving the static files (the functions' size is
-then checked against --max-size, else @now/node's 5mb default, and cannot be written into now.json). An
---entry outside api/ needs a build: the now.json copy in the output folder gets it, with a warning naming
-every path Now would stop serving, and your own now.json is never changed for it, even with --write-config.
-
-Size: each zip must fit its build's `config.maxLambdaSize` (npm `bytes` syntax: "25mb" = 25 * 1024 * 1024),
-default 5mb for @now/node; --max-size (or photon-bundle.toml max_size) overrides it for every build. Now
-accepted at most 50mb: a larger value, from either place, is a configuration error. Over the limit the run
-stops with exit 4 and the breakdown of what is big, and writes nothing.
-
-now.json out: the same file with `version: 2`, each bundled build's `config.maxLambdaSize` set to the limit
-that was checked (an unpinned "@now/node" becomes "@now/node@canary", the builder the 2019 Photon.js guides
-deployed with), builds added for --entry files no build covered, every other key (routes, env, alias...)
-and the key order kept. It is written to the output folder; the project's own now.json is updated only
-with --write-config.
+Notes on the implementation: the engine for Node 8 is rhel-openssl-1.0.x, or the 2019 Photon.js build
+`prisma-linux-glibc-libssl1.0.1` that the Photon specs listed for "Lambda Node 8, ZEIT"; an engines.node that
+allows none of Now's runtimes is an error rather than a silent mismatch. A build's `use` counts when it is
+@now/node or @now/node-server at any @version; builds for other builders (@now/static, @now/next...) are left
+alone. An --entry uses the first node build whose src matches it, else gets a new build. `version: 1` is
+refused: Now 1 deployed Docker/Node servers, not Lambdas. maxLambdaSize is npm `bytes` syntax ("25mb" =
+25 * 1024 * 1024). Over a limit the run stops with exit 4 and the breakdown of what is big, and writes
+nothing. In the now.json written, an unpinned "@now/node" becomes "@now/node@canary", the builder the 2019
+Photon.js guides deployed with.
 """
 
 from __future__ import annotations

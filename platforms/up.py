@@ -1,5 +1,7 @@
 """apex/up: the whole app (an HTTP server behind up's proxy) in one zip, with the runtime's engine only.
 
+The user's summary is README "apex/up"; below, the rules in full, with up's sources.
+
 up deploys a project folder as one Lambda function: its own proxy shim (`_proxy.js`, `byline.js`) starts
 the app as an HTTP server (`proxy.command` in up.json, else package.json's `start` script, else
 `node app.js`). So there is no handler closure to follow: the unit is the whole app plus the full

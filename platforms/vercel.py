@@ -1,5 +1,7 @@
 """Vercel: one zip per function, and vercel.json `functions` entries that make Vercel ship the engine.
 
+The user's summary is README "ZEIT Now (2019) and Vercel"; below, the rules in full, with Vercel's reasons.
+
 Runtimes: Vercel runs Node 16/18 on Amazon Linux 2 (rhel-openssl-1.0.x) and Node 20+ on Amazon Linux 2023
 (rhel-openssl-3.0.x), runtimes.toml [[runtime]] platform = "vercel". The Node version is a project setting or
 package.json engines.node, never vercel.json, so the runtime comes from --runtime / photon-bundle.toml, else

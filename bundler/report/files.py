@@ -15,7 +15,7 @@ from bundler.report.sizes import DATA_VERSION
 
 REPORT_NAME = "report.html"
 DATA_NAME = "report-data.json"
-REPORT_FILES = (REPORT_NAME, DATA_NAME)  # withdrawn with the bundle they describe (bundler/bundle.py)
+REPORT_FILES = (REPORT_NAME, DATA_NAME)  # withdrawn with the bundle they describe (bundler/outdir.py)
 
 
 def read_data(out_dir: Path) -> dict[str, Any] | None:

@@ -1,6 +1,8 @@
 """Serverless Framework (AWS provider): one zip per function (package.individually) or one shared zip, and
 a copy of serverless.yml whose package.artifact names them, so `serverless deploy` uploads them as they are.
 
+The user's summary is README "Serverless Framework (AWS)"; below, the rules in full, with Serverless' sources.
+
 Config: serverless.yml, else serverless.yaml (Serverless' own order). serverless.json/.js/.ts are not read
 (.js/.ts are programs; convert a .json to .yml). Runtimes, OS profiles and engine targets are Lambda's
 (runtimes.toml: [platform.serverless] runtimes_from = "lambda"); limits 50 MB zipped, 262,144,000 bytes

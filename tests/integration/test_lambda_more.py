@@ -56,7 +56,7 @@ def sparse_file(path: Path, size: int) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ engine type
-# bundler/bundle.py engine_kind(): the generator's engineType, else PRISMA_CLIENT_ENGINE_TYPE, else what
+# bundler/engines/local.py engine_kind(): the generator's engineType, else PRISMA_CLIENT_ENGINE_TYPE, else what
 # was generated (only query-engine-* files: binary; any library file: library), else by generator
 # (all "prisma-client": client), else library.
 

@@ -148,7 +148,7 @@ def fates(patterns: list[str], paths: list[str], cli_includes: tuple[str, ...] =
     """What the plan does with each path: "out" (excluded by the patterns), "forced" (named in), or "kept"."""
     excludes, includes = pattern_lines([Pattern(p, "serverless.yml:1") for p in patterns])
     exclude_spec = pathspec.GitIgnoreSpec.from_lines(list(excludes))
-    # the pipeline's order (bundle.unit_plan_options): the unit's include lines, then --include
+    # the planner's order (plan.PlanOptions.all_includes): the unit's include lines, then --include
     include_spec = pathspec.GitIgnoreSpec.from_lines([*includes, *cli_includes])
     return {p: "forced" if include_spec.match_file(p) else "out" if exclude_spec.match_file(p) else "kept"
             for p in paths}
