@@ -33,6 +33,7 @@ from bundler.manifest import (
     UnitRecord,
     Verdict,
     Verification,
+    bundled_units,
     unit_record,
 )
 from bundler.options import Options, output_dir
@@ -175,7 +176,7 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         state = reuse_state(tree == project.root, adapter, project_dir, options, env)
         if previous is not None:
             log("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
-            write_outputs(adapter.outputs(project, options, units, previous, out_dir), log)
+            write_outputs(adapter.outputs(project, options, units, bundled_units(previous), out_dir), log)
             return _record_state(state, out_dir, scanned, artifacts, previous)
         prepare_out_dir(out_dir)
         checks = LoadCheckContext(adapter.key, tree, tree_project, installed, options, env)
@@ -186,7 +187,7 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             sizes=sizes_section(plans, all_written, tree_project.package, installed),
             inputs_fingerprint=written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written)))
         made = replace(made, doctor=doctor_section(adapter, project, options, env, made.to_json()))
-        outputs = adapter.outputs(project, options, units, made.to_json(), out_dir)
+        outputs = adapter.outputs(project, options, units, made.bundled(), out_dir)
         made = replace(made, outputs=tuple(OutputRecord(str(o.path), o.in_place, o.note) for o in outputs))
         doc = made.to_json()
         commit(all_written, out_dir, doc, report=lambda: after_commit(

@@ -276,6 +276,11 @@ class Manifest:
     outputs: tuple[OutputRecord, ...] | None = None
     reused: bool = False
 
+    def bundled(self) -> tuple[BundledUnit, ...]:
+        """Each unit as the adapter's `outputs` reads it (the engine as the manifest records it for the unit)."""
+        units = self.units if self.single else tuple(u.without_unused_engine() for u in self.units)
+        return tuple(BundledUnit(u.name, u.runtime, u.arch, u.engine, u.artifacts) for u in units)
+
     @property
     def single(self) -> bool:
         """One unnamed unit (Lambda, Up, GCF): the manifest is that unit's, without a `units` list."""
@@ -328,6 +333,68 @@ class Manifest:
         if self.outputs:
             doc["outputs"] = [{"path": o.path, "in_place": o.in_place, "note": o.note} for o in self.outputs]
         return doc
+
+
+@dataclass(frozen=True)
+class BundledUnit:
+    """What one unit's bundle is, as an adapter's `outputs` reads it: from this run's `Manifest`, or from the
+    manifest of a run whose artifacts are reused (`bundled_units`)."""
+
+    name: str
+    runtime: str
+    arch: str
+    engine: EngineRecord
+    artifacts: tuple[ArtifactRecord, ...]
+
+
+def bundled_units(doc: Mapping[str, object]) -> tuple[BundledUnit, ...]:
+    """The units of a manifest this version wrote (a reused run's), read back typed."""
+    artifacts = tuple(_artifact_of(a) for a in _objects(doc.get("artifacts")))
+    units = _objects(doc.get("units"))
+    if not units:
+        return (BundledUnit("", _text(doc, "runtime"), _text(doc, "arch"), _engine_of(doc.get("engine")),
+                            artifacts),)
+    by_path = {a.path: a for a in artifacts}
+    return tuple(BundledUnit(_text(u, "name"), _text(u, "runtime"), _text(u, "arch"), _engine_of(u.get("engine")),
+                             tuple(by_path[p] for p in _texts(u.get("artifacts")) if p in by_path))
+                 for u in units)
+
+
+def _objects(value: object) -> list[Mapping[str, object]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def _text(doc: Mapping[str, object], key: str) -> str:
+    value = doc.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _optional_text(doc: Mapping[str, object], key: str) -> str | None:
+    value = doc.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _texts(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _count(doc: Mapping[str, object], key: str) -> int:
+    value = doc.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _artifact_of(a: Mapping[str, object]) -> ArtifactRecord:
+    return ArtifactRecord(_text(a, "kind"), _text(a, "path"), _text(a, "sha256"), _count(a, "zipped_bytes"),
+                          _count(a, "unzipped_bytes"), _count(a, "files"), _text(a, "content_digest"))
+
+
+def _engine_of(value: object) -> EngineRecord:
+    e: Mapping[str, object] = value if isinstance(value, Mapping) else {}
+    sha256 = _optional_text(e, "sha256")
+    acquired = Acquired(sha256, _text(e, "source"), _optional_text(e, "version")) if sha256 is not None else None
+    return EngineRecord(_text(e, "kind"), _optional_text(e, "target"), acquired, file=_optional_text(e, "file"),
+                        artifact=_optional_text(e, "artifact"), runtime_path=_optional_text(e, "runtime_path"),
+                        exec_wrapper=_optional_text(e, "exec_wrapper"), note=_optional_text(e, "note"))
 
 
 def _limit_json(lim: Limit) -> dict[str, object]:

@@ -9,14 +9,17 @@ pipeline in bundler/bundle.py does everything else: plan, zip, limits, verify, m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bundler.options import Extras, NoExtras, Options
 from bundler.project import Project
 from bundler.targets import PlatformInfo, load_matrix
+
+if TYPE_CHECKING:
+    from bundler.manifest import BundledUnit
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,9 @@ class PlatformAdapter(Protocol):
         ...
 
     def outputs(self, project: Project, options: Options, units: list[Unit],
-                doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
-        """Files to write once the artifacts are committed (doc is the manifest, out_dir the output folder)."""
+                bundled: Sequence[BundledUnit], out_dir: Path) -> list[OutputFile]:
+        """Files to write once the artifacts are committed (`bundled`: each unit's runtime, engine and artifacts as
+        the manifest records them, in the order of `units`; out_dir the output folder)."""
         ...
 
 
@@ -140,7 +144,7 @@ class AdapterDefaults:
         return self.info.zip_limit
 
     def outputs(self, project: Project, options: Options, units: list[Unit],
-                doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
+                bundled: Sequence[BundledUnit], out_dir: Path) -> list[OutputFile]:
         return []
 
 

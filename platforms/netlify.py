@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bundler.errors import ConfigError, ProjectError
 from bundler.options import Extras, Options, optional
@@ -30,6 +30,9 @@ from bundler.targets import load_matrix
 from platforms.base import AdapterDefaults, Entry, OutputFile, Unit
 from platforms.configfiles import dump_json, read_text, read_toml, toml_key_line
 from platforms.jsdeps import SCANNED, function_scan
+
+if TYPE_CHECKING:
+    from bundler.manifest import BundledUnit
 
 CONFIG = "netlify.toml"
 DEFAULT_DIR = "netlify/functions"
@@ -146,19 +149,19 @@ class NetlifyAdapter(AdapterDefaults):
             entries=(Entry(entry, None if esm else "handler"),),
         )
 
-    def outputs(self, project: Project, options: Options, units: list[Unit], doc: Mapping[str, Any],
+    def outputs(self, project: Project, options: Options, units: list[Unit], bundled: Sequence[BundledUnit],
                 out_dir: Path) -> list[OutputFile]:
-        sizes = {a["path"]: a["zipped_bytes"] for a in doc["artifacts"]}
-        by_name = {u["name"]: u for u in doc.get("units", [])}
+        sizes = {a.path: a.zipped_bytes for b in bundled for a in b.artifacts}
+        by_name = {b.name: b for b in bundled}
         functions = []
         for unit in units:
-            info = by_name.get(unit.name, {})
             path = unit.function_filename
+            runtime = by_name[unit.name].runtime if unit.name in by_name else bundled[0].runtime
             functions.append({
                 "mainFile": unit.meta["main_file"], "name": unit.name, "path": path[len("functions/"):],
-                "runtime": "js", "runtimeVersion": info.get("runtime", doc["runtime"]), "size": sizes.get(path),
+                "runtime": "js", "runtimeVersion": runtime, "size": sizes.get(path),
             })
-        arch = "arm64" if doc["arch"] == "arm64" else "x64"
+        arch = "arm64" if bundled[0].arch == "arm64" else "x64"
         manifest = {"functions": functions, "system": {"arch": arch, "platform": "linux"}, "version": 1}
         note = f"Netlify's manifest: {out_dir / MANIFEST} (deploy the folder {out_dir / 'functions'})"
         return [OutputFile(out_dir / MANIFEST, dump_json(manifest), note=note)]

@@ -21,10 +21,10 @@ import copy
 import json
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bundler.errors import ConfigError, ProjectError, echo
 from bundler.limits import format_size, parse_size
@@ -44,6 +44,9 @@ from platforms.nowconfig import (
     read_optional,
     where,
 )
+
+if TYPE_CHECKING:
+    from bundler.manifest import BundledUnit
 
 CONFIG = "now.json"
 CANARY = "@now/node@canary"
@@ -354,7 +357,7 @@ class NowAdapter(AdapterDefaults):
         return pairs, warnings
 
     def outputs(self, project: Project, options: Options, units: list[Unit],
-                doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
+                bundled: Sequence[BundledUnit], out_dir: Path) -> list[OutputFile]:
         path = project.root / CONFIG
         config, text = read_optional(path)
         if is_zero_config(config):

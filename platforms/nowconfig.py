@@ -129,14 +129,6 @@ def entry_unit(root: Path, entry: str, *, includes: tuple[str, ...] = (), exclud
                 meta={"entry": entry, **(meta or {})}, warnings=(*warnings, *missing), entries=entries)
 
 
-def unit_engines(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """Unit name -> the engine facts the manifest recorded for it (file, target, source)."""
-    units = doc.get("units")
-    if isinstance(units, list):
-        return {u["name"]: u.get("engine") or {} for u in units}
-    return {"": doc.get("engine") or {}}
-
-
 def where(path: Path, line: int | None) -> str:
     return f"{path}:{line}" if line else str(path)
 

@@ -32,10 +32,10 @@ from __future__ import annotations
 
 import copy
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bundler.engines import parse_engine_filename
 from bundler.errors import ProjectError
@@ -52,9 +52,11 @@ from platforms.nowconfig import (
     entry_unit,
     project_files,
     read_optional,
-    unit_engines,
     where,
 )
+
+if TYPE_CHECKING:
+    from bundler.manifest import BundledUnit, EngineRecord
 
 CONFIG = "vercel.json"
 API_DIR = "api/"
@@ -141,12 +143,13 @@ def combine_include(existing: str | None, engine_paths: list[str]) -> str:
 
 
 def updated_vercel_json(config: Mapping[str, Any], units: list[Unit],
-                        engines: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+                        engines: Mapping[str, EngineRecord]) -> dict[str, Any]:
     data = dict(config)
     functions: dict[str, Any] = copy.deepcopy(dict(config.get("functions") or {}))
     groups: dict[str, list[str]] = {}
     for unit in units:
-        file = engines.get(unit.name, {}).get("file")
+        engine = engines.get(unit.name)
+        file = engine.file if engine is not None else None
         if file:
             paths = groups.setdefault(unit.meta["pattern"] or unit.meta["entry"], [])
             if file not in paths:
@@ -192,19 +195,20 @@ class VercelAdapter(AdapterDefaults):
         return units
 
     def outputs(self, project: Project, options: Options, units: list[Unit],
-                doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
+                bundled: Sequence[BundledUnit], out_dir: Path) -> list[OutputFile]:
         path = project.root / CONFIG
         config, text = read_optional(path)
-        engines = unit_engines(doc)
+        engines = {b.name: b.engine for b in bundled}
         updated = updated_vercel_json(config or {}, units, engines)
         if config is None and not updated:
             return []  # nothing loads the Prisma client: no engine to include, no file to write
         out_text = text if config is not None and updated == config else dump_json(updated, text)
         outputs = config_outputs(path, out_dir, out_text, write_config=options.extras_as(NowExtras).write_config)
-        notes = sorted({f"warning: {e['file']} is not in your project (photon-bundle took it from {e.get('source')}): "
-                        f"Vercel builds from your sources, so add \"{e['target']}\" to the generator's binaryTargets "
+        notes = sorted({f"warning: {e.file} is not in your project (photon-bundle took it from {e.acquired.source}): "
+                        f"Vercel builds from your sources, so add \"{e.target}\" to the generator's binaryTargets "
                         "and run `prisma generate`"
-                        for e in engines.values() if e.get("file") and e.get("source") not in (None, "local")})
+                        for e in engines.values()
+                        if e.file and e.acquired is not None and e.acquired.source != "local"})
         if notes:
             outputs[0] = replace(outputs[0], note="\n".join([outputs[0].note, *notes]).strip())
         return outputs

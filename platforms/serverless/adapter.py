@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bundler.errors import ProjectError
 from bundler.options import Extras, Options, _bool, _str, optional, setting
@@ -28,6 +28,9 @@ from platforms.serverless.config import (
 )
 from platforms.serverless.patterns import pattern_lines
 from platforms.serverless.yamlwrite import function_nodes, lossy_reason, set_artifact
+
+if TYPE_CHECKING:
+    from bundler.manifest import BundledUnit
 
 SHARED_UNIT = "(service)"
 
@@ -97,7 +100,7 @@ class ServerlessAdapter(AdapterDefaults):
                     warnings=tuple(warnings), entries=tuple(handler_entry_of(fn) for fn in functions))
 
     def outputs(self, project: Project, options: Options, units: list[Unit],
-                doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
+                bundled: Sequence[BundledUnit], out_dir: Path) -> list[OutputFile]:
         path = find_config(project.root)
         ydoc = load_yaml(path)
         exact = ydoc.round_trips

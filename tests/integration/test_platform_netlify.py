@@ -117,6 +117,12 @@ def test_netlify_manifest_in_netlifys_shape(project: Path, tmp_path: Path,
          "runtimeVersion": "nodejs20.x", "size": sizes["functions/users.zip"]},
     ]
     assert json.loads((out / "manifest.json").read_text())["platform"] == "netlify"
+    # an unchanged second run reuses the zips and writes Netlify's manifest from the reused manifest's records
+    written = (out / "functions" / "manifest.json").read_bytes()
+    (out / "functions" / "manifest.json").unlink()
+    again = netlify(project, out, capsys, "--runtime", "nodejs20.x")
+    assert again["reused"] is True
+    assert (out / "functions" / "manifest.json").read_bytes() == written
 
 
 def test_arm64_needs_an_arm64_engine(project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

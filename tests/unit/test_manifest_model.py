@@ -13,6 +13,7 @@ from bundler.manifest import (
     SCHEMA_FILE,
     Acquired,
     ArtifactRecord,
+    BundledUnit,
     EngineRecord,
     Manifest,
     OutputRecord,
@@ -20,6 +21,7 @@ from bundler.manifest import (
     UnitRecord,
     Verdict,
     Verification,
+    bundled_units,
     dumps,
 )
 
@@ -92,3 +94,16 @@ def test_a_client_engine_record_says_why_there_is_none() -> None:
     record = EngineRecord("client", None, note="Prisma client engine: no native engine needed")
     assert record.to_json() == {"kind": "client", "target": None,
                                 "note": "Prisma client engine: no native engine needed"}
+
+
+def test_what_the_adapters_read_is_the_same_from_this_run_and_from_a_reused_manifest() -> None:
+    health = unit("health", engine=EngineRecord("library", "rhel-openssl-3.0.x", Acquired(SHA, "cache", "5.22.0")))
+    several = Manifest("netlify", (health, unit("users")), LAYOUT, "/p/out", {}, doctor={"version": 1})
+    single = Manifest("lambda", (unit(""),), LAYOUT, "/p/out", {}, doctor={"version": 1})
+    for made in (several, single):
+        reread = bundled_units(json.loads(dumps(made.to_json())))
+        assert reread == made.bundled()
+    assert several.bundled()[0].engine.target is None  # as the manifest records it: health loads no client
+    assert [a.path for b in several.bundled() for a in b.artifacts] == ["functions/health.zip", "functions/users.zip"]
+    assert bundled_units({"runtime": "nodejs20.x", "arch": "x86_64", "engine": "damaged", "artifacts": [7]}) == (
+        BundledUnit("", "nodejs20.x", "x86_64", EngineRecord("", None), ()),)

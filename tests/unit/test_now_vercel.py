@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bundler.bounds import MAX_BRACE_EXPANSIONS
 from bundler.errors import ConfigError, ProjectError
+from bundler.manifest import EngineRecord
 from platforms.base import Unit
 from platforms.globs import anchored_lines, brace_members, expand_braces, glob_files, glob_match
 from platforms.now import check_version, node_builds, size_text, updated_now_json
@@ -135,12 +135,13 @@ def test_updated_vercel_json_groups_functions_by_their_first_matching_key() -> N
     config = {"functions": {"api/*.js": {"memory": 1024}}, "cleanUrls": True}
     units = [unit("api/a", pattern="api/*.js"), unit("api/b", pattern="api/*.js"), unit("lib/c", pattern=None),
              unit("api/d", pattern="api/*.js")]
-    engines: dict[str, dict[str, Any]] = {"api/a": {"file": E3}, "api/b": {"file": E3}, "lib/c": {"file": E3},
-                                          "api/d": {"target": None}}
+    placed = EngineRecord("library", "rhel-openssl-3.0.x", file=E3)
+    engines = {"api/a": placed, "api/b": placed, "lib/c": placed,
+               "api/d": EngineRecord("library", None, note="the function does not load the Prisma client")}
     assert updated_vercel_json(config, units, engines) == {
         "functions": {"api/*.js": {"memory": 1024, "includeFiles": E3}, "lib/c.js": {"includeFiles": E3}},
         "cleanUrls": True}
-    assert updated_vercel_json({}, [unit("api/d", pattern=None)], {"api/d": {}}) == {}
+    assert updated_vercel_json({}, [unit("api/d", pattern=None)], {"api/d": engines["api/d"]}) == {}
 
 
 def test_vercel_discovery_follows_vercels_rules(tmp_path: Path) -> None:
