@@ -28,6 +28,7 @@ from bundler.limits import Limit, named_for, raise_if_over, unit_zipped_limits, 
 from bundler.manifest import (
     Acquired,
     EngineRecord,
+    JsonObject,
     Manifest,
     OutputRecord,
     UnitRecord,
@@ -257,7 +258,7 @@ class LoadCheckContext:
 
 
 def _load_check(ctx: LoadCheckContext, unit: Unit, profile: RuntimeProfile, plan: BundlePlan, written: list[Written],
-                kind: EngineKind, log: Log) -> dict[str, Any]:
+                kind: EngineKind, log: Log) -> JsonObject:
     """Prove the unit's temp artifacts load (bundler/loadcheck/); raises LoadCheckError before anything is renamed."""
     from bundler.closure import dependency_closure
     from bundler.loadcheck import Artifact, UnitCheck, client_specs, load_check

@@ -36,7 +36,7 @@ SCHEMA_FILE = data_file("bundler", "manifest.schema.json")
 RECORD_MAX = 64 << 20  # bytes: the largest manifest or reuse record read back (50,000 files need about 10 MB)
 
 
-def dumps(manifest: dict[str, Any]) -> str:
+def dumps(manifest: Mapping[str, object]) -> str:
     return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
 
 

@@ -15,10 +15,10 @@ import errno
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bundler import manifest
 from bundler.errors import ConfigError, OutputError
@@ -238,7 +238,7 @@ def withdraw_previous(out_dir: Path) -> tuple[list[str], list[str]]:
     return removed, [f"warning: {p}" for p in problems]
 
 
-def commit(written: list[Written], out_dir: Path, doc: dict[str, Any],
+def commit(written: list[Written], out_dir: Path, doc: Mapping[str, object],
            report: Callable[[], None] | None = None) -> None:
     """Rename every temp artifact into place, then write the manifest last (then `report`: bundler/report/)."""
     umask = os.umask(0)

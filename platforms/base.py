@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bundler.options import Extras, NoExtras, Options
 from bundler.project import Project
@@ -52,7 +52,7 @@ class Unit:
     relocate: tuple[tuple[str, str], ...] = ()
     generated: tuple[tuple[str, bytes], ...] = ()  # (archive path, content) the platform adds
     zip_limit: tuple[int, str] | None = None  # (bytes, name) instead of the platform limit / --max-size
-    meta: Mapping[str, Any] = field(default_factory=dict)  # adapter facts for the manifest (handler, entry)
+    meta: Mapping[str, object] = field(default_factory=dict)  # adapter facts for the manifest (handler, entry)
     warnings: tuple[str, ...] = ()
     # What the platform loads from the function artifact, each an existing file (the load check requires them);
     # empty when the adapter found none, which the load check reports as a warning.

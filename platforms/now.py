@@ -218,6 +218,7 @@ def updated_now_json(config: Mapping[str, Any], units: list[Unit]) -> dict[str, 
             if not any(isinstance(b, dict) and b.get("src") == entry for b in builds):
                 builds.append({"src": entry, "use": CANARY, "config": {"maxLambdaSize": size}})
             continue
+        assert isinstance(index, int), "entry_unit records the build's index (or None)"
         build = builds[index]
         if build.get("use") == "@now/node":
             build["use"] = CANARY
@@ -255,7 +256,7 @@ def _zero_config_outputs(root: Path, path: Path, config: Mapping[str, Any] | Non
     updated = updated_now_json(config or {"version": 2}, extra)
     shown = ", ".join(lost[:8]) + (f" and {len(lost) - 8} more" if len(lost) > 8 else "")
     copy_path = out_dir / CONFIG
-    note = (f"warning: {', '.join(u.meta['entry'] for u in extra)} is outside api/ and needs a build, but adding "
+    note = (f"warning: {', '.join(str(u.meta['entry']) for u in extra)} is outside api/ and needs a build, but adding "
             f"\"builds\" to {path} switches zero config off: Now would stop serving "
             f"{shown or 'the functions in api/'}; wrote the copy with builds to {copy_path}, your {path.name} "
             "was not changed" + (" (even with --write-config)" if options.extras_as(NowExtras).write_config else "")

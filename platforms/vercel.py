@@ -151,7 +151,7 @@ def updated_vercel_json(config: Mapping[str, Any], units: list[Unit],
         engine = engines.get(unit.name)
         file = engine.file if engine is not None else None
         if file:
-            paths = groups.setdefault(unit.meta["pattern"] or unit.meta["entry"], [])
+            paths = groups.setdefault(str(unit.meta["pattern"] or unit.meta["entry"]), [])
             if file not in paths:
                 paths.append(file)
     for key, paths in groups.items():

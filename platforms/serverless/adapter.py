@@ -108,7 +108,7 @@ class ServerlessAdapter(AdapterDefaults):
         for unit in units:
             artifact = relpath_for_config(out_dir / unit.function_filename, project.root)
             name = unit.meta.get("function")
-            if name is None:
+            if not isinstance(name, str):  # the shared unit names no function
                 set_artifact(ydoc.data, artifact)
             else:
                 set_artifact(nodes[name][1], artifact)
