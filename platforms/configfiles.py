@@ -76,23 +76,27 @@ def dump_json(data: Any, original: str = "") -> str:
     return text + ("\n" if not original or original.endswith("\n") else "")
 
 
-def json_key_lines(text: str) -> dict[tuple[str, ...], int]:
+def json_key_lines(text: str, under: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
     """The line of every object key of a valid JSON text, by key path (array items by index as strings): the
-    one place JSON keys are found for messages (json keeps no positions). One pass over the text."""
+    one place JSON keys are found for messages (json keeps no positions). One pass over the text; only the
+    paths below `under` are kept (a large file's other keys cost no memory)."""
     lines: dict[tuple[str, ...], int] = {}
     path: list[str] = []  # per open container: the current key, or the item index
     in_array: list[bool] = []
-    last: tuple[str, int] | None = None  # the last string and where it started
+    last: tuple[str, int] | None = None  # the last string, as written, and where it started
     line, counted = 1, 0  # the line at offset `counted`
+    depth = len(under)
     for m in re.finditer(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]', text):
         piece = m.group(0)
         if piece.startswith('"'):
-            last = (json.loads(piece), m.start())
+            last = (piece, m.start())
         elif piece == ":" and last is not None and path:
-            path[-1] = last[0]
-            line += text.count("\n", counted, last[1])
-            counted = last[1]
-            lines[tuple(path)] = line
+            raw = last[0]
+            path[-1] = json.loads(raw) if "\\" in raw else raw[1:-1]
+            if tuple(path[:depth]) == under:
+                line += text.count("\n", counted, last[1])
+                counted = last[1]
+                lines[tuple(path)] = line
         elif piece in "{[":
             path.append("0")
             in_array.append(piece == "[")
@@ -107,7 +111,8 @@ def json_key_lines(text: str) -> dict[tuple[str, ...], int]:
 def json_line(text: str, *keys: str | int) -> int | None:
     """The line of the key at that path in a JSON text (array items by index), for messages (json keeps no
     positions). For several lookups in one text, take json_key_lines once."""
-    return json_key_lines(text).get(tuple(str(k) for k in keys))
+    path = tuple(str(k) for k in keys)
+    return json_key_lines(text, path).get(path)
 
 
 # ------------------------------------------------------------------------------------------------ TOML

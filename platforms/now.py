@@ -116,7 +116,7 @@ def node_builds(config: Mapping[str, Any], text: str, path: Path) -> list[Build]
         raise ProjectError(f"{where(path, json_line(text, 'builds'))}: \"builds\" must be a list of "
                            '{"src", "use"} objects')
     builds: list[Build] = []
-    lines = json_key_lines(text)
+    lines = json_key_lines(text, ("builds",))
     for i, build in enumerate(raw):
         src = build.get("src") if isinstance(build, dict) else None
         use = build.get("use") if isinstance(build, dict) else None

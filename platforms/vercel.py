@@ -76,7 +76,7 @@ def read_functions(config: Mapping[str, Any] | None, text: str, path: Path) -> d
     if not isinstance(functions, dict):
         raise ProjectError(f"{where(path, json_line(text, 'functions'))}: \"functions\" must be an object of "
                            'glob -> settings, e.g. {"api/*.js": {"memory": 1024}}')
-    lines = json_key_lines(text)
+    lines = json_key_lines(text, ("functions",))
     for key, settings in functions.items():
         line = lines.get(("functions", key))
         if not isinstance(settings, dict):

@@ -449,6 +449,7 @@ def test_json_key_lines_follow_nesting_not_the_first_occurrence() -> None:
     assert lines[('esc"aped', "k")] == 9
     assert json_line(text, "list", 1, "x", "runtime") == 5 and json_line(text, "lambda", "runtime") == 7
     assert json_line(text, "missing") is None
+    assert json_key_lines(text, ("lambda",)) == {("lambda",): 6, ("lambda", "runtime"): 7}  # only those kept
     builds = '{"builds": [\n {"src": "a.js"},\n {"src": "a.js",\n  "config": {"maxLambdaSize": "1mb"}}\n]}\n'
     assert json_line(builds, "builds", 1, "src") == 3  # the second build's own line, not the first "src"
     assert json_line(builds, "builds", 1, "config", "maxLambdaSize") == 4
