@@ -27,6 +27,7 @@ FORMATS = ("zip", "layer", "both")
 ENGINE_SOURCES = ("auto", "local", "cache", "mirror", "docker")
 BUILDS = ("none", "docker")
 LOAD_CHECKS = ("node", "docker", "off")  # bundler/loadcheck/
+BUNDLERS = ("none", "esbuild")  # bundler/jsbundle/
 
 
 def _str(value: Any) -> str:
@@ -113,6 +114,12 @@ KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "load_check": (_choice(LOAD_CHECKS), "node"),
     "load_check_timeout": (_float, 30.0),
     "report": (_bool, False),  # report.html beside the manifest (bundler/report/)
+    # bundler/jsbundle/: bundle the entry points (None: as the platform's config says, e.g. netlify.toml
+    # node_bundler or serverless.yml custom.esbuild), or take an already-bundled folder as the app.
+    "bundler": (_choice(BUNDLERS), None),
+    "sourcemap": (_bool, None),
+    "minify": (_bool, None),
+    "prebuilt": (_str, None),
 }
 # Keys only a flag sets (not meaningful in a shared config file).
 FLAG_ONLY = ("force",)

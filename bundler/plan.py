@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -121,6 +121,9 @@ class PlanOptions:
     # Generated client folders the layout placed ("node_modules/.prisma/"), found by the resolver wherever
     # they really are (beside pnpm's @prisma/client, a workspace's generator output): no package.json names them.
     client_folders: tuple[str, ...] = ()
+    # The folder beside a bundle that holds Prisma's client code (bundler/jsbundle/): the one engine goes there,
+    # the generated client's own folders are not shipped (their code is in the bundle). None: not bundled.
+    engine_home: str | None = None
 
 
 def package_dir_of(rel: str) -> str | None:
@@ -263,6 +266,8 @@ def plan_bundle(
 ) -> BundlePlan:
     """Decide every file's fate. `engine` None means the client needs no native engine (Prisma 7)."""
     schemas = frozenset(posixpath.dirname(f.rel) for f in files if f.rel.endswith("/schema.prisma"))
+    if options.engine_home is not None and engine is not None and engine.rel is not None:
+        engine = replace(engine, rel=None)  # a bundle's engine goes beside the bundle, not where it was generated
     closure, warnings, client_dirs, app_client_dirs, uses_client = _scope(project, installed, options, schemas)
     if not uses_client:
         engine = None
@@ -299,7 +304,8 @@ def plan_bundle(
         kept.append(entry)
 
     if engine is not None and engine_entry is None:
-        home = _engine_home(files, client_dirs, app_client_dirs, engine_homes(project, closure, schemas))
+        home = options.engine_home if options.engine_home is not None else \
+            _engine_home(files, client_dirs, app_client_dirs, engine_homes(project, closure, schemas))
         engine_entry = PlanEntry(arc=home + engine.filename, size=engine.size, mode=0o755, package=ENGINE,
                                  source=engine.source)
         kept.append(engine_entry)
@@ -328,6 +334,8 @@ def _scope(project: Project, installed: Mapping[str, PackageJson], options: Plan
     closure, warnings = dependency_closure(
         project.package, installed, ignored=options.ignored_modules,
         roots=None if roots is None else [r for r in roots if r[1] not in client_modules])
+    if options.engine_home is not None:  # the client's code is in a bundle: only its engine is placed
+        return closure, warnings, (), (), True
     app_client_dirs = tuple(d for d in generated_app_dirs(project)
                             if options.app_files is None or any(a.startswith(d) for a in options.app_files))
     client_dirs = tuple(dict.fromkeys([*generated_client_dirs(project, closure), *options.client_folders, *(
