@@ -162,12 +162,11 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
                 engines[profile.target] = _engine(project, tree, engine_files, kind, profile, options, env, stack,
                                                   progress, build, log, scanned.packages)
             choice, engine_info = engines[profile.target]
-            plan = plan_unit(tree_project, files, installed, choice,
-                             replace(unit_plan_options(options, unit, out_rel, layout, template,
-                                                       scanned.client_folders),
-                                     engine_home=ready.bundled.engine_home if ready.bundled else None),
-                             problems)
-            plan = replace(plan, warnings=plan.warnings + package_notes(plan, walked, notes))
+            plan = _noted(plan_unit(tree_project, files, installed, choice,
+                                    replace(unit_plan_options(options, unit, out_rel, layout, template,
+                                                              scanned.client_folders),
+                                            engine_home=ready.bundled.engine_home if ready.bundled else None),
+                                    problems), walked, notes)
             planned.append(PlannedUnit(unit, profile, runtime_why, plan, engine_info,
                                        _checked_limits(adapter, unit, plan, log)))
         log_skipped_problems(problems, log)
@@ -200,6 +199,11 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
             state(out_dir, files, artifacts, folders)
     return doc
+
+
+def _noted(plan: BundlePlan, walked: Mapping[str, FileEntry], notes: Mapping[str, str]) -> BundlePlan:
+    """The plan with the installed packages' notes among its warnings."""
+    return replace(plan, warnings=plan.warnings + package_notes(plan, walked, notes))
 
 
 def _record_state(state: Callable[[Path, list[FileEntry], list[ArtifactPlan], list[FolderEntry]], None],
