@@ -13,7 +13,7 @@ from pathlib import Path
 from bundler.engines import EngineKind
 from bundler.errors import ConfigError
 from bundler.jsbundle.model import Bundled
-from bundler.options import Resolved
+from bundler.options import Options
 from bundler.project import PackageJson, Project
 from bundler.targets import RuntimeProfile
 from bundler.walk import FileEntry
@@ -35,22 +35,22 @@ class Prepared:
         return tuple({"kind": "bundled", "path": path} for path in self.bundled.client_bundles)
 
 
-def mode(options: Resolved, unit: Unit) -> str:
+def mode(options: Options, unit: Unit) -> str:
     """"prebuilt", "esbuild" or "none" for one unit: flags and photon-bundle.toml first, then the platform's config."""
-    if options["prebuilt"]:
+    if options.prebuilt:
         return "prebuilt"
-    if options["bundler"] is not None:
-        return str(options["bundler"])
+    if options.bundler is not None:
+        return str(options.bundler)
     return "esbuild" if unit.esbuild is not None else "none"
 
 
-def check_options(platform: str, options: Resolved) -> None:
-    asked = [k for k in ("bundler", "prebuilt") if options[k] not in (None, "none")]
+def check_options(platform: str, options: Options) -> None:
+    asked = [k for k, v in (("bundler", options.bundler), ("prebuilt", options.prebuilt)) if v not in (None, "none")]
     if asked and platform not in FUNCTION_PLATFORMS:
         raise ConfigError(f"{options.source(asked[0])}: {asked[0]} is for the function platforms "
                           f"({', '.join(FUNCTION_PLATFORMS)}), not {platform}",
                           hint=f"{platform} installs the dependencies itself at deploy time: drop {asked[0]}")
-    if options["prebuilt"] and options["bundler"] == "esbuild":
+    if options.prebuilt and options.bundler == "esbuild":
         raise ConfigError(f"{options.source('prebuilt')} and {options.source('bundler')}: --prebuilt takes a folder "
                           "your bundler already wrote, --bundler esbuild bundles here: choose one",
                           hint="drop --bundler esbuild, or drop --prebuilt")
@@ -58,7 +58,7 @@ def check_options(platform: str, options: Resolved) -> None:
 
 def prepare(platform: str, root: Path, project: Project, units: Sequence[Unit],
             profiles: Sequence[RuntimeProfile], files: list[FileEntry], installed: Mapping[str, PackageJson],
-            options: Resolved, kind: EngineKind, env: Mapping[str, str], stack: ExitStack, log: Log) -> list[Prepared]:
+            options: Options, kind: EngineKind, env: Mapping[str, str], stack: ExitStack, log: Log) -> list[Prepared]:
     """Each unit as the plan should see it."""
     check_options(platform, options)
     modes = [mode(options, u) for u in units]
@@ -75,7 +75,7 @@ def prepare(platform: str, root: Path, project: Project, units: Sequence[Unit],
         if how == "prebuilt":
             from bundler.jsbundle.prebuilt import prebuilt_folder, prebuilt_unit
 
-            folder = prebuilt_folder(root, options["prebuilt"], options.source("prebuilt"))
+            folder = prebuilt_folder(root, str(options.prebuilt), options.source("prebuilt"))
             done = prebuilt_unit(folder, root, project, unit, kind, profile.accepted_targets, profile.target,
                                  log)
         else:
@@ -83,7 +83,7 @@ def prepare(platform: str, root: Path, project: Project, units: Sequence[Unit],
 
             if natives is None:
                 natives = native_packages(files, installed)
-            flags = {"minify": options["minify"], "sourcemap": options["sourcemap"]}
+            flags = {"minify": options.minify, "sourcemap": options.sourcemap}
             done = bundle_unit(root, project, unit, profile.runtime.node, natives, unit.esbuild, flags, tmp, env, log)
             for line in done.notes:
                 log(f"{label}{line}")
