@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,7 +55,7 @@ exports.handler = async () => ({ statusCode: 200, body: JSON.stringify({ engine:
 
 
 def _twice(platform: str, project: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: str
-           ) -> dict[str, object]:
+           ) -> dict[str, Any]:
     """Bundle, keep the artifacts' bytes, bundle again from scratch (--force): the same bytes."""
     doc = bundle_ok(platform, project, out, capsys, *extra)
     first = {p: p.read_bytes() for p in sorted(out.rglob("*.zip"))}
@@ -73,7 +74,8 @@ def test_a_typescript_lambda_handler_is_bundled_with_one_engine_beside_it(
     project = example_copy(tmp_path / "app")
     (project / "src" / "handler.ts").write_text(TS_HANDLER)
     (project / "src" / "handler.js").unlink()
-    doc = _twice("lambda", project, tmp_path / "out", capsys, "--bundler", "esbuild", "--handler", "src/handler.handler")
+    doc = _twice("lambda", project, tmp_path / "out", capsys, "--bundler", "esbuild",
+                 "--handler", "src/handler.handler")
     zip_path = tmp_path / "out" / "function.zip"
     assert sorted(zip_names(zip_path)) == ["package.json", "src/handler.js", f"src/{RHEL}", "src/schema.prisma"]
     assert engines_in(zip_path) == [f"src/{RHEL}"]
@@ -89,10 +91,12 @@ def test_a_typescript_lambda_handler_is_bundled_with_one_engine_beside_it(
 
     (project / "src" / "handler.js").write_text(JS_HANDLER)  # the same handler in JavaScript, shipped unbundled
     _unbundled("lambda", project, tmp_path / "plain", capsys)
-    print(size_line("TypeScript Lambda (stand-in client)", zip_sizes(zip_path), zip_sizes(tmp_path / "plain/function.zip")))
+    print(size_line("TypeScript Lambda (stand-in client)", zip_sizes(zip_path),
+                    zip_sizes(tmp_path / "plain/function.zip")))
 
 
-def test_the_project_without_esbuild_is_told_to_install_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_project_without_esbuild_is_told_to_install_it(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
     project = example_copy(tmp_path / "app")
     (project / "node_modules" / ".bin" / "esbuild").unlink()
     code, _, err = run_cli(["lambda", str(project), "--out", str(tmp_path / "out"), "--bundler", "esbuild"], capsys)
@@ -159,10 +163,12 @@ def test_a_netlify_site_with_node_bundler_esbuild_bundles_every_function(
     (functions / "calc" / "calc.js").write_text(
         "const { PrismaClient } = require('@prisma/client');\nconst calc = require('fastcalc');\n"
         "const prisma = new PrismaClient();\n"
-        "exports.handler = async () => ({ statusCode: 200, body: `${prisma.engineFile} ${calc.native} ${calc.unit}` });\n")
+        "exports.handler = async () => ({ statusCode: 200,\n"
+        "  body: `${prisma.engineFile} ${calc.native} ${calc.unit}` });\n")
     _unbundled("netlify", project, plain, capsys)
     for name in ("orders.zip", "calc.zip"):
-        print(size_line(f"Netlify {name} (stand-in client)", zip_sizes(out / name), zip_sizes(plain / "functions" / name)))
+        print(size_line(f"Netlify {name} (stand-in client)", zip_sizes(out / name),
+                        zip_sizes(plain / "functions" / name)))
 
 
 SERVERLESS_YML = """\
@@ -259,10 +265,12 @@ def test_a_prebuilt_dist_gets_its_engine_and_schema(tmp_path: Path, capsys: pyte
 
     (project / "dist" / "libquery_engine-debian-openssl-3.0.x.so.node").unlink()
     _unbundled("lambda", project, tmp_path / "plain", capsys)
-    print(size_line("pre-built dist/ (stand-in client)", zip_sizes(zip_path), zip_sizes(tmp_path / "plain/function.zip")))
+    print(size_line("pre-built dist/ (stand-in client)", zip_sizes(zip_path),
+                    zip_sizes(tmp_path / "plain/function.zip")))
 
 
-def test_prebuilt_folder_that_does_not_exist_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_prebuilt_folder_that_does_not_exist_is_a_usage_error(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
     project = example_copy(tmp_path / "app")
     code, _, err = run_cli(["lambda", str(project), "--out", str(tmp_path / "out"), "--prebuilt", "dist"], capsys)
     assert code == 2 and "pre-built folder" in err and "does not exist" in err and "Traceback" not in err
