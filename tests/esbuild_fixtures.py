@@ -1,6 +1,7 @@
 """Fixtures for the --bundler esbuild / --prebuilt tests: the pinned esbuild from .tools/
-(scripts/install-node-tools.sh, part of `make test`) linked into a fixture project's node_modules as `npm i -D esbuild` puts it there, a gcc-built
-Node-API addon, and size and load helpers. Nothing here reaches a registry."""
+(scripts/install-node-tools.sh, part of `make test`) linked into a fixture project's node_modules as
+`npm i -D esbuild` puts it there, a gcc-built Node-API addon, and size and load helpers. Nothing here
+reaches a registry."""
 
 from __future__ import annotations
 
