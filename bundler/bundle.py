@@ -174,7 +174,8 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             plan = _noted(plan_unit(tree_project, files, installed, choice,
                                     replace(unit_plan_options(options, unit, out_rel, layout, template,
                                                               scanned.client_folders),
-                                            engine_home=ready.bundled.engine_home if ready.bundled else None),
+                                            engine_home=ready.bundled.engine_home if ready.bundled else None,
+                                            bundled_files=ready.bundled.inputs if ready.bundled else frozenset()),
                                     problems), walked, notes)
             planned.append(PlannedUnit(unit, profile, runtime_why, plan, engine,
                                        _checked_limits(adapter, unit, plan, log)))

@@ -41,6 +41,7 @@ CLI_PACKAGES = ("prisma", "prisma2", "@prisma/cli", "@prisma/engines")
 JUNK_DIRS = ("node_modules/.cache/", "node_modules/.bin/")
 JUNK_FILES = ("node_modules/.package-lock.json", "node_modules/.yarn-integrity", "node_modules/.modules.yaml")
 _WASM = re.compile(r"^query_(?:engine|compiler(?:_fast|_small)?)_bg\.(?P<provider>\w+)\.wasm(?:-base64\.js)?$")
+BUNDLED = "bundled: its code is in the function's bundle (--bundler esbuild)"
 APP = "(app)"
 ENGINE = "(engine)"
 
@@ -119,6 +120,7 @@ class PlanOptions:
     # The folder beside a bundle that holds Prisma's client code (bundler/jsbundle/): the one engine goes there,
     # the generated client's own folders are not shipped (their code is in the bundle). None: not bundled.
     engine_home: str | None = None
+    bundled_files: frozenset[str] = frozenset()  # files esbuild read into the bundles (their reason to be out)
 
     @property
     def all_excludes(self) -> tuple[str, ...]:
@@ -295,6 +297,8 @@ def plan_bundle(
                 and not f.rel.startswith(client_dirs) and not (engine is not None and f.rel == engine.rel)):
             reason = "installed by the platform at deploy time"
             deferred += f.size
+        if reason is not None and f.rel in options.bundled_files:
+            reason = BUNDLED
         reason = filters.apply(f.rel, reason, package)
         if reason is not None:
             pruned.append(Pruned(f.rel, f.size, reason))

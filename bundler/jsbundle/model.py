@@ -31,3 +31,4 @@ class Bundled:
     source_bytes: int  # what the bundles were made from (the app's and node_modules' JavaScript esbuild read)
     notes: tuple[str, ...] = ()  # what was added or decided, one line each, for the log and the manifest
     engine_file: str | None = field(default=None)  # a pre-built folder's own engine for the target (absolute path)
+    inputs: frozenset[str] = frozenset()  # project files esbuild read into the bundles (relative to the root)

@@ -79,12 +79,13 @@ def prepare(platform: str, root: Path, project: Project, units: Sequence[Unit],
             done = prebuilt_unit(folder, root, project, unit, kind, profile.accepted_targets, profile.target,
                                  log)
         else:
-            from bundler.jsbundle.step import bundle_unit, native_packages
+            from bundler.jsbundle.step import bundle_unit, native_packages, provided_externals
 
             if natives is None:
                 natives = native_packages(files, installed)
             flags = {"minify": options.minify, "sourcemap": options.sourcemap}
-            done = bundle_unit(root, project, unit, profile.runtime.node, natives, unit.esbuild, flags, tmp, env, log)
+            done = bundle_unit(root, project, unit, profile.runtime.node, natives, unit.esbuild, flags, tmp, env, log,
+                               provided_externals(platform, installed))
             for line in done.notes:
                 log(f"{label}{line}")
         out.append(Prepared(rewritten(unit, done, how, root), done))

@@ -5,6 +5,7 @@ shipped in node_modules with their closure (the plan's resolver follows them fro
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -64,10 +65,29 @@ def entry_sources(unit: Unit) -> list[tuple[str, str | None, str | None]]:
     return out
 
 
+def provided_externals(platform: str, installed: Mapping[str, PackageJson]) -> tuple[str, ...]:
+    """What the runtime provides and the project does not install (the AWS SDK on Lambda): left out of the
+    bundle and not shipped, as serverless-esbuild leaves out aws-sdk."""
+    from bundler.loadcheck.model import LAMBDA_LIKE, RUNTIME_PROVIDED
+
+    if platform not in LAMBDA_LIKE:
+        return ()
+    names = {p.name for p in installed.values() if p.name}
+    out = []
+    for provided in RUNTIME_PROVIDED:
+        if provided.endswith("/"):
+            if not any(n.startswith(provided) for n in names):
+                out.append(provided + "*")
+        elif provided not in names:
+            out.append(provided)
+    return tuple(out)
+
+
 def bundle_unit(root: Path, project: Project, unit: Unit, node_major: int, externals: list[str],
                 settings: EsbuildSettings | None, flags: Mapping[str, bool | None], tmp: Path,
-                env: Mapping[str, str], log: Log) -> Bundled:
-    """Bundle one unit's entry points; what replaces its app files. `externals` are the native addons."""
+                env: Mapping[str, str], log: Log, provided: tuple[str, ...] = ()) -> Bundled:
+    """Bundle one unit's entry points; what replaces its app files. `externals` are the native addons,
+    `provided` what the runtime has (left out, not shipped)."""
     sources = entry_sources(unit)
     if not sources:
         raise_no_entry(unit)
@@ -75,7 +95,7 @@ def bundle_unit(root: Path, project: Project, unit: Unit, node_major: int, exter
     minify = _pick(flags.get("minify"), settings.minify if settings else None)
     sourcemap = _pick(flags.get("sourcemap"), settings.sourcemap if settings else None)
     configured = tuple(settings.external) if settings else ()
-    excluded = tuple(settings.exclude) if settings else ()
+    excluded = (*(settings.exclude if settings else ()), *provided)
     external = (*externals, *configured, *excluded)
     files: dict[str, bytes] = {}
     entries: list[tuple[str, str | None]] = []
@@ -83,6 +103,7 @@ def bundle_unit(root: Path, project: Project, unit: Unit, node_major: int, exter
     client_bundles: list[str] = []
     folders: list[str] = []
     source_bytes = 0
+    read: set[str] = set()
     for source, export, generated_entry in sources:
         arc, esm = output_path(source)
         if esm is None:
@@ -93,6 +114,7 @@ def bundle_unit(root: Path, project: Project, unit: Unit, node_major: int, exter
                    env)
         inputs = meta.get("inputs", {})
         input_names = sorted(inputs) if isinstance(inputs, dict) else []
+        read.update(input_names)
         source_bytes += sum(int(v.get("bytes", 0)) for v in inputs.values() if isinstance(v, dict)) \
             if isinstance(inputs, dict) else 0
         files[arc] = outfile.read_bytes()
@@ -100,7 +122,7 @@ def bundle_unit(root: Path, project: Project, unit: Unit, node_major: int, exter
             files[arc + ".map"] = Path(f"{outfile}.map").read_bytes()
         for name in clientcode.imported_externals(meta, _only_output(meta)):
             pkg = package_name(name)
-            if pkg is not None and pkg not in excluded:
+            if pkg is not None and not any(fnmatch.fnmatchcase(pkg, pattern) for pattern in excluded):
                 roots.add(("", pkg))
         entries.append((generated_entry or arc, export))
         if clientcode.reads_client(input_names):
@@ -127,7 +149,7 @@ def bundle_unit(root: Path, project: Project, unit: Unit, node_major: int, exter
                      + ", ".join(sorted({n for _, n in roots})))
     return Bundled(files=tuple(sorted(files.items())), entries=tuple(entries), roots=tuple(sorted(roots)),
                    engine_home=engine_home, client_bundles=tuple(client_bundles), source_bytes=source_bytes,
-                   notes=tuple(notes))
+                   notes=tuple(notes), inputs=frozenset(read))
 
 
 def _pick(flag: bool | None, config: bool | None) -> bool:

@@ -292,3 +292,24 @@ def test_gcf_refuses_the_bundler(tmp_path: Path, capsys: pytest.CaptureFixture[s
     write_json(project / "package-lock.json", {"lockfileVersion": 3, "packages": {}})
     code, _, err = run_cli(["gcf", str(project), "--out", str(tmp_path / "out"), "--bundler", "esbuild"], capsys)
     assert code == 2 and "function platforms" in err
+
+
+def test_the_aws_sdk_is_left_to_the_lambda_runtime_and_a_build_error_is_esbuilds(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = example_copy(tmp_path / "app")
+    (project / "src" / "handler.js").write_text(
+        "const { S3Client } = require('@aws-sdk/client-s3');\nconst { PrismaClient } = require('@prisma/client');\n"
+        "const prisma = new PrismaClient();\n"
+        "exports.handler = async () => ({ statusCode: 200, body: typeof S3Client + prisma.engineFile });\n")
+    doc = bundle_ok("lambda", project, tmp_path / "out", capsys, "--bundler", "esbuild")
+    names = zip_names(tmp_path / "out" / "function.zip")
+    assert not [n for n in names if "aws-sdk" in n]
+    assert "@aws-sdk/client-s3" in doc["load_check"]["runtime_provided"]
+    text = unzip(tmp_path / "out" / "function.zip", tmp_path / "u").joinpath("src/handler.js").read_text()
+    assert 'require("@aws-sdk/client-s3")' in text
+
+    (project / "src" / "handler.js").write_text("const x = require('./missing-file');\nexports.handler = x;\n")
+    code, _, err = run_cli(["lambda", str(project), "--out", str(tmp_path / "out"), "--bundler", "esbuild"], capsys)
+    assert code == 3
+    assert "esbuild could not bundle src/handler.js" in err and "missing-file" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "function.zip").exists()  # a failed run withdraws the previous artifacts
