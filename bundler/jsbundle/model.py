@@ -3,7 +3,7 @@ hands back to the pipeline for one unit. Plain data, no I/O."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -30,5 +30,4 @@ class Bundled:
     client_bundles: tuple[str, ...]  # bundles that contain Prisma's client code (load-checked as "bundled")
     source_bytes: int  # what the bundles were made from (the app's and node_modules' JavaScript esbuild read)
     notes: tuple[str, ...] = ()  # what was added or decided, one line each, for the log and the manifest
-    engine_file: str | None = field(default=None)  # a pre-built folder's own engine for the target (absolute path)
     inputs: frozenset[str] = frozenset()  # project files esbuild read into the bundles (relative to the root)

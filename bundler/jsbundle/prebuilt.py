@@ -126,7 +126,6 @@ def prebuilt_unit(folder: Path, root: Path, project: Project, unit: Unit, kind: 
     roots = sorted({("", name) for _, name in requires.modules if name not in shipped})
     notes: list[str] = []
     engine_home = None
-    engine_file = None
     if client_files and kind != "client":
         home = posixpath.dirname(client_files[0])
         engine_home = home + "/" if home else ""
@@ -146,8 +145,8 @@ def prebuilt_unit(folder: Path, root: Path, project: Project, unit: Unit, kind: 
         own = [rel for rel, p in engines.items() if p.target in targets and posixpath.dirname(rel) == home
                and p.kind == kind]
         others = sorted(rel for rel in engines if rel not in own[:1])
-        if own:
-            engine_file = str(folder / own[0])
+        if own:  # the one photon-bundle acquired and verifies takes its place (same target, same file name)
+            notes.append(f"{shown}/{own[0]} is the runtime's engine: shipped as the engine photon-bundle verified")
         else:
             added.append(f"the engine {engine_filename(kind, target)}")
         if others:
@@ -167,7 +166,7 @@ def prebuilt_unit(folder: Path, root: Path, project: Project, unit: Unit, kind: 
     source_bytes = sum(len(d) for d in app.values())
     return Bundled(files=tuple(sorted(app.items())), entries=tuple(entries), roots=tuple(roots),
                    engine_home=engine_home, client_bundles=tuple(client_files[:1]) if engine_home is not None else (),
-                   source_bytes=source_bytes, notes=tuple(notes), engine_file=engine_file)
+                   source_bytes=source_bytes, notes=tuple(notes))
 
 
 def _installed_in(app: dict[str, bytes]) -> set[str]:

@@ -313,3 +313,39 @@ def test_the_aws_sdk_is_left_to_the_lambda_runtime_and_a_build_error_is_esbuilds
     assert code == 3
     assert "esbuild could not bundle src/handler.js" in err and "missing-file" in err and "Traceback" not in err
     assert not (tmp_path / "out" / "function.zip").exists()  # a failed run withdraws the previous artifacts
+
+
+@pytest.mark.parametrize(("platform", "config", "runtime", "target"), [
+    ("vercel", ("vercel.json", "{}"), "nodejs20.x", "rhel-openssl-3.0.x"),
+    ("now", ("now.json", '{"version": 2, "builds": [{"src": "api/*.js", "use": "@now/node"}]}'), "nodejs10.x",
+     "rhel-openssl-1.0.x"),
+])
+def test_vercel_and_now_functions_are_bundled_for_their_runtime(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], platform: str, config: tuple[str, str], runtime: str,
+        target: str) -> None:
+    project = example_copy(tmp_path / "app")
+    (project / "api").mkdir()
+    (project / "api" / "hello.js").write_text(
+        "const { PrismaClient } = require('@prisma/client');\nconst prisma = new PrismaClient();\n"
+        "module.exports = (req, res) => res.end(prisma.engineFile);\n")
+    (project / config[0]).write_text(config[1])
+    doc = _twice(platform, project, tmp_path / "out", capsys, "--bundler", "esbuild", "--runtime", runtime)
+    zip_path = tmp_path / "out" / "functions" / "api" / "hello.zip"
+    engine = f"libquery_engine-{target}.so.node"
+    assert sorted(zip_names(zip_path)) == sorted(["api/hello.js", f"api/{engine}", "api/schema.prisma",
+                                                  "package.json"])
+    assert doc["load_check"]["units"]["api/hello"]["engine"]["found"] == f"api/{engine}"
+    # the bundle targets the runtime's Node: for Node 10, no `??` or `?.` left in it
+    text = unzip(zip_path, tmp_path / "u").joinpath("api/hello.js").read_text()
+    if runtime == "nodejs10.x":
+        assert "??" not in text and "?." not in text
+
+
+def test_up_bundles_the_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = example_copy(tmp_path / "app")
+    doc = _twice("up", project, tmp_path / "out", capsys, "--bundler", "esbuild")
+    names = zip_names(tmp_path / "out" / "function.zip")
+    engines = engines_in(tmp_path / "out" / "function.zip")  # up's default runtime (nodejs10.x: AL2, OpenSSL 1.0)
+    assert engines == [f"src/libquery_engine-{doc['engine']['target']}.so.node"]
+    assert not [n for n in names if n.startswith("node_modules/")]
+    assert doc["load_check"]["engine"]["found"] == engines[0]
