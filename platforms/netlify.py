@@ -11,7 +11,10 @@ Config (netlify.toml, read only — photon-bundle never writes it):
     (read by Netlify's build), else engines.node, else the newest runtime the engines on disk serve, else
     the newest;
   * `[functions]` `included_files`, `external_node_modules`, `ignored_node_modules`, for all functions,
-    and per function in `[functions."name"]` (the name may be a glob such as "api_*").
+    and per function in `[functions."name"]` (the name may be a glob such as "api_*");
+  * `[functions] node_bundler = "esbuild"`: each function is bundled (bundler/jsbundle/), TypeScript
+    functions (.ts, .mts, .cts) are found too, and `external_node_modules` stay out of the bundle and ship
+    with their closure; `--bundler none` turns it off, `--bundler esbuild` on for any node_bundler.
 
 Functions are found like Netlify finds them: a file `functions/hello.js` (.mjs, .cjs) is the function
 `hello`; a folder `functions/hello/` with `hello.js` or `index.js` is the function `hello` (every file
