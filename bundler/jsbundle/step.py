@@ -6,6 +6,8 @@ shipped in node_modules with their closure (the plan's resolver follows them fro
 from __future__ import annotations
 
 import fnmatch
+import json
+import os
 import posixpath
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -119,7 +121,7 @@ def bundle_unit(root: Path, project: Project, unit: Unit, node_major: int, exter
             if isinstance(inputs, dict) else 0
         files[arc] = outfile.read_bytes()
         if sourcemap and Path(f"{outfile}.map").is_file():
-            files[arc + ".map"] = Path(f"{outfile}.map").read_bytes()
+            files[arc + ".map"] = relocated_map(Path(f"{outfile}.map").read_bytes(), outfile, root, arc)
         for name in clientcode.imported_externals(meta, _only_output(meta)):
             pkg = package_name(name)
             if pkg is not None and not any(fnmatch.fnmatchcase(pkg, pattern) for pattern in excluded):
@@ -150,6 +152,22 @@ def bundle_unit(root: Path, project: Project, unit: Unit, node_major: int, exter
     return Bundled(files=tuple(sorted(files.items())), entries=tuple(entries), roots=tuple(sorted(roots)),
                    engine_home=engine_home, client_bundles=tuple(client_bundles), source_bytes=source_bytes,
                    notes=tuple(notes), inputs=frozenset(read))
+
+
+def relocated_map(data: bytes, outfile: Path, root: Path, arc: str) -> bytes:
+    """A source map's `sources` relative to the bundle's place in the artifact (esbuild writes them relative to
+    the temp output folder, which names this machine's project path): the same map on every machine."""
+    doc = json.loads(data)
+    sources = doc.get("sources") if isinstance(doc, dict) else None
+    if not isinstance(sources, list):
+        return data
+    base = posixpath.dirname(arc) or "."
+    fixed = []
+    for source in sources:
+        absolute = os.path.normpath(outfile.parent / str(source))
+        fixed.append(posixpath.relpath(Path(os.path.relpath(absolute, root)).as_posix(), base))
+    doc["sources"] = fixed
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _pick(flag: bool | None, config: bool | None) -> bool:

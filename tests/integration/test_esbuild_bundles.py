@@ -213,6 +213,9 @@ def test_serverless_custom_esbuild_is_honoured(tmp_path: Path, capsys: pytest.Ca
     assert "node_modules/fastcalc/index.js" in zip_names(total)
     text = unzip(listed, tmp_path / "u1").joinpath("src/list.js").read_text()
     assert text.count("\n") < 10  # minified, as custom.esbuild.minify says
+    # the map names the sources as they are relative to the bundle, not to this machine's project folder
+    sources = json.loads((tmp_path / "u1" / "src" / "list.js.map").read_text())["sources"]
+    assert "list.ts" in sources and "../node_modules/.prisma/client/index.js" in sources, sources
     assert json.loads(json.loads(node_call(tmp_path / "u1", "src/list.js"))["body"])["engine"] == RHEL
     assert json.loads(node_call(unzip(total, tmp_path / "u2"), "src/total.js"))["body"] == f"{RHEL}:object"
     assert [c["engine"]["found"] for c in doc["load_check"]["units"].values()] == [f"src/{RHEL}"] * 2
