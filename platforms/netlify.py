@@ -141,7 +141,8 @@ class NetlifyAdapter(AdapterDefaults):
         if bundler != "esbuild":
             return units
         where_set = f"{CONFIG}:{toml_key_line(text, 'node_bundler')} [functions] node_bundler"
-        return [replace(u, esbuild=EsbuildSettings(source=where_set, external=tuple(u.meta.get("external", ()))))
+        return [replace(u, esbuild=EsbuildSettings(source=where_set, external=tuple(u.meta.get("external", ())),
+                                                   exclude=tuple(sorted(u.ignored_modules))))
                 for u in units]
 
     def _unit(self, project: Project, text: str, functions_cfg: dict[str, Any], name: str, main: str,

@@ -129,7 +129,7 @@ def prebuilt_unit(folder: Path, root: Path, project: Project, unit: Unit, kind: 
     if client_files and kind != "client":
         home = posixpath.dirname(client_files[0])
         engine_home = home + "/" if home else ""
-        beside = f"{shown}/{engine_home}"
+        beside = f"beside {client_files[0]} (the artifact's {engine_home or 'root'})"
         schema_arc = posixpath.join(home, "schema.prisma")
         added: list[str] = []
         if schema_arc not in app:
@@ -154,7 +154,7 @@ def prebuilt_unit(folder: Path, root: Path, project: Project, unit: Unit, kind: 
         if added:
             missing = [w for w, gone in (("schema.prisma", schema_arc not in files), ("query engine", not own)) if gone]
             notes.append(f"{shown}/{client_files[0]} contains Prisma's client code, but the bundler left out its "
-                         f"{' and '.join(missing)}: added {' and '.join(added)} in {beside}, where the bundled "
+                         f"{' and '.join(missing)}: added {' and '.join(added)} {beside}, where the bundled "
                          "client looks")
     elif engines:
         notes.append(f"{shown} holds query engines but no Prisma client code: left out {', '.join(sorted(engines))}")
