@@ -84,7 +84,7 @@ def prepare(platform: str, root: Path, project: Project, units: Sequence[Unit],
             if natives is None:
                 natives = native_packages(files, installed)
             flags = {"minify": options.minify, "sourcemap": options.sourcemap}
-            done = bundle_unit(root, project, unit, profile.runtime.node, natives, unit.esbuild, flags, tmp, env, log,
+            done = bundle_unit(root, project, unit, profile.runtime.node, natives, unit.esbuild, flags, tmp, env,
                                provided_externals(platform, installed))
             for line in done.notes:
                 log(f"{label}{line}")

@@ -9,7 +9,7 @@ import fnmatch
 import json
 import os
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from bundler.jsbundle import clientcode
@@ -20,7 +20,6 @@ from bundler.walk import FileEntry
 from platforms.base import Unit
 from platforms.jsdeps import package_name
 
-Log = Callable[[str], None]
 # source extension -> (output extension, ES module or None: as package.json "type" says)
 OUTPUTS = {".ts": (".js", None), ".tsx": (".js", None), ".js": (".js", None), ".jsx": (".js", None),
            ".mts": (".mjs", True), ".mjs": (".mjs", True), ".cts": (".cjs", False), ".cjs": (".cjs", False)}
@@ -87,7 +86,7 @@ def provided_externals(platform: str, installed: Mapping[str, PackageJson]) -> t
 
 def bundle_unit(root: Path, project: Project, unit: Unit, node_major: int, externals: list[str],
                 settings: EsbuildSettings | None, flags: Mapping[str, bool | None], tmp: Path,
-                env: Mapping[str, str], log: Log, provided: tuple[str, ...] = ()) -> Bundled:
+                env: Mapping[str, str], provided: tuple[str, ...] = ()) -> Bundled:
     """Bundle one unit's entry points; what replaces its app files. `externals` are the native addons,
     `provided` what the runtime has (left out, not shipped)."""
     sources = entry_sources(unit)
@@ -130,28 +129,41 @@ def bundle_unit(root: Path, project: Project, unit: Unit, node_major: int, exter
         if clientcode.reads_client(input_names):
             client_bundles.append(arc)
             folders += clientcode.client_folders(input_names, root)
-    engine_home = None
+    engine_home: str | None = None
     notes: list[str] = []
     if client_bundles and not any(name in {"@prisma/client", ".prisma"} for _, name in roots):
-        schema = clientcode.schema_source(root, sorted(set(folders)), project.schema.path if project.schema else None)
-        homes = sorted({posixpath.dirname(b) for b in client_bundles})
-        engine_home = homes[0] + "/" if homes[0] else ""
-        for home in homes:
-            if schema is not None:
-                files[posixpath.join(home, "schema.prisma")] = schema.read_bytes()
-        if len(homes) > 1:
-            notes.append(f"the bundles with Prisma's client are in {len(homes)} folders ({', '.join(homes)}); the one "
-                         f"engine goes beside {engine_home or 'the root'}: give them one folder")
-        where = engine_home or "the artifact's root"
-        notes.append(f"Prisma's client is bundled into {', '.join(client_bundles)}: schema.prisma"
-                     f"{' (from ' + schema.relative_to(root).as_posix() + ')' if schema else ' (none found)'} and the "
-                     f"engine go in {where}, where the bundled client looks")
+        engine_home, notes = _place_client(root, project, client_bundles, folders, files)
     if roots:
         notes.append("kept external, shipped in node_modules with their dependencies: "
                      + ", ".join(sorted({n for _, n in roots})))
     return Bundled(files=tuple(sorted(files.items())), entries=tuple(entries), roots=tuple(sorted(roots)),
                    engine_home=engine_home, client_bundles=tuple(client_bundles), source_bytes=source_bytes,
                    notes=tuple(notes), inputs=frozenset(read))
+
+
+def _place_client(root: Path, project: Project, client_bundles: list[str], folders: list[str],
+                  files: dict[str, bytes]) -> tuple[str, list[str]]:
+    """The generated client's schema.prisma beside each bundle that holds the client (added to `files`); the
+    folder the one engine goes in, and what was done."""
+    notes: list[str] = []
+    schema = clientcode.schema_source(root, sorted(set(folders)), project.schema.path if project.schema else None)
+    if schema is None:
+        from bundler.errors import ProjectError
+
+        raise ProjectError(f"{', '.join(client_bundles)}: the bundle holds Prisma's client, but there is no "
+                           "schema.prisma to put beside it (the bundled client reads it to find its folder)",
+                           hint="run `prisma generate` in the project, then photon-bundle again")
+    homes = sorted({posixpath.dirname(b) for b in client_bundles})
+    engine_home = homes[0] + "/" if homes[0] else ""
+    for home in homes:
+        files[posixpath.join(home, "schema.prisma")] = schema.read_bytes()
+    if len(homes) > 1:
+        notes.append(f"the bundles with Prisma's client are in {len(homes)} folders ({', '.join(homes)}); the one "
+                     f"engine goes beside {engine_home or 'the root'}: give them one folder")
+    notes.append(f"Prisma's client is bundled into {', '.join(client_bundles)}: schema.prisma (from "
+                 f"{schema.relative_to(root).as_posix()}) and the engine go in {engine_home or 'the artifact root'}, "
+                 "where the bundled client looks")
+    return engine_home, notes
 
 
 def relocated_map(data: bytes, outfile: Path, root: Path, arc: str) -> bytes:
