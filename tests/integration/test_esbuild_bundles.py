@@ -352,3 +352,22 @@ def test_up_bundles_the_server(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert engines == [f"src/libquery_engine-{doc['engine']['target']}.so.node"]
     assert not [n for n in names if n.startswith("node_modules/")]
     assert doc["load_check"]["engine"]["found"] == engines[0]
+
+
+def test_a_client_kept_external_ships_as_installed_with_its_engine(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Prisma's other documented way: @prisma/client external; then the generated client and its one engine ship
+    # in node_modules as without a bundler, and the app's own code is bundled
+    project = example_copy(tmp_path / "site")
+    (project / "netlify" / "functions").mkdir(parents=True)
+    (project / "netlify" / "functions" / "hello.js").write_text(JS_HANDLER.replace("'./format'", "'../../src/format'"))
+    (project / "netlify.toml").write_text('[functions]\n  node_bundler = "esbuild"\n'
+                                          '  external_node_modules = ["@prisma/client"]\n')
+    doc = bundle_ok("netlify", project, tmp_path / "out", capsys)
+    zip_path = tmp_path / "out" / "functions" / "hello.zip"
+    names = zip_names(zip_path)
+    assert engines_in(zip_path) == [f"node_modules/.prisma/client/{RHEL}"]
+    assert "node_modules/@prisma/client/index.js" in names and "src/format.js" not in names
+    assert 'require("@prisma/client")' in unzip(zip_path, tmp_path / "u").joinpath(
+        "netlify/functions/hello.js").read_text()
+    assert doc["load_check"]["units"]["hello"]["clients"] == ["node_modules/.prisma/client"]
