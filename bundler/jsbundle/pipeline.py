@@ -1,7 +1,6 @@
 """The bundling step as the pipeline calls it: which units are bundled or pre-built, and each unit rewritten
 for the plan (see the package docstring, bundler/jsbundle/__init__.py)."""
 
-
 from __future__ import annotations
 
 import tempfile
