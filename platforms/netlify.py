@@ -7,11 +7,15 @@ Netlify deploys functions to AWS Lambda, so the runtimes, OS profiles and engine
 
 Notes on the implementation: a `[functions."name"]` section's name may be a glob ("api_*"). Each function's
 own files and the packages it loads come from the require scanner (platforms/jsdeps.py), following relative
-requires; the production closure of those packages is bundled, nothing else. As in zip-it-and-ship-it, a
-function whose main file is not at the zip's root gets a one-line entry file `<name>.js` at the root, so the
-Lambda handler is `<name>.handler`. `<out>/functions` is the folder to deploy; photon-bundle's own manifest
-stays at `<out>/manifest.json`. Paths in Netlify's manifest are relative to its folder (zip-it-and-ship-it
-writes absolute ones, which would make the file differ from machine to machine).
+requires; the production closure of those packages is bundled, nothing else. With `[functions] node_bundler =
+"esbuild"` each function is bundled instead (bundler/jsbundle/; README "Bundled functions"), TypeScript
+functions (.ts, .mts, .cts) are found too, and `external_node_modules` stay out of the bundle and ship with
+their closure; `--bundler none` turns it off, `--bundler esbuild` on for any node_bundler. As in
+zip-it-and-ship-it, a function whose main file is not at the zip's root gets a one-line entry file
+`<name>.js` at the root, so the Lambda handler is `<name>.handler`. `<out>/functions` is the folder to
+deploy; photon-bundle's own manifest stays at `<out>/manifest.json`. Paths in Netlify's manifest are relative
+to its folder (zip-it-and-ship-it writes absolute ones, which would make the file differ from machine to
+machine).
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bundler.errors import ConfigError, ProjectError
+from bundler.jsbundle.model import EsbuildSettings
 from bundler.options import Extras, Options, optional
 from bundler.project import Project
 from bundler.targets import load_matrix
@@ -38,6 +43,8 @@ CONFIG = "netlify.toml"
 DEFAULT_DIR = "netlify/functions"
 MANIFEST = "functions/manifest.json"
 LIST_KEYS = ("included_files", "external_node_modules", "ignored_node_modules")
+TYPESCRIPT = (".ts", ".mts", ".cts")
+TYPESCRIPT_OUTPUT = {".ts": ".js", ".mts": ".mjs", ".cts": ".cjs"}
 
 
 def _folder(value: object) -> str:
@@ -110,17 +117,23 @@ class NetlifyAdapter(AdapterDefaults):
             line = toml_key_line(text, "functions")
             raise ProjectError(f"{project.root / CONFIG}:{line}: [functions] must be a table")
         directory, where = functions_dir(project.root, config, options.extras_as(NetlifyExtras).functions_dir)
-        found = discover(project.root, directory)
+        bundler = functions_cfg.get("node_bundler")
+        esbuild = options.bundler == "esbuild" or (bundler == "esbuild" and options.bundler is None)
+        found = discover(project.root, directory, (*SCANNED, *TYPESCRIPT) if esbuild else SCANNED)
         if not found:
             raise ProjectError(f"no functions in {project.root / directory} ({where})",
                                hint="put hello.js or hello/index.js there, or pass --functions-dir")
-        bundler = functions_cfg.get("node_bundler")
         general: list[str] = []
-        if bundler not in (None, "zisi", "none"):
+        if bundler not in (None, "zisi", "none", "esbuild"):
             general.append(f'netlify.toml node_bundler = "{bundler}": photon-bundle zips the functions\' files '
-                           "as they are (like zisi) and does not run esbuild")
-        return [self._unit(project, text, functions_cfg, name, main, files, general)
-                for name, main, files in found]
+                           "as they are (like zisi); node_bundler = \"esbuild\" or --bundler esbuild bundles them")
+        units = [self._unit(project, text, functions_cfg, name, main, files, general) for name, main, files in found]
+        if bundler != "esbuild":
+            return units
+        where_set = f"{CONFIG}:{toml_key_line(text, 'node_bundler')} [functions] node_bundler"
+        return [replace(u, esbuild=EsbuildSettings(source=where_set, external=_names(u.meta.get("external")),
+                                                   exclude=tuple(sorted(u.ignored_modules))))
+                for u in units]
 
     def _unit(self, project: Project, text: str, functions_cfg: dict[str, Any], name: str, main: str,
               files: list[str], general: list[str]) -> Unit:
@@ -129,21 +142,23 @@ class NetlifyAdapter(AdapterDefaults):
         app_files = found.files
         roots = {*found.modules, *(("", m) for m in settings["external_node_modules"])}
         generated: tuple[tuple[str, bytes], ...] = ()
-        entry = main
-        ext = "." + main.rsplit(".", 1)[-1]
+        stem, ext = main.rsplit(".", 1)[0], "." + main.rsplit(".", 1)[-1]
+        ext = TYPESCRIPT_OUTPUT.get(ext, ext)  # a TypeScript function (bundled only) is loaded as its bundle
+        entry = built = stem + ext
         esm = ext == ".mjs" or (ext == ".js" and is_esm(project))
         if "/" in main:
             entry = f"{name}{ext}"
             if entry in app_files:
                 raise ProjectError(f"function {name}: its entry file {entry} would replace the project's own {entry}",
                                    hint="rename the function or that file")
-            generated = ((entry, entry_file(main, esm=esm)),)
+            generated = ((entry, entry_file(built, esm=esm)),)
         warnings = [*general, *(f"{m} (add the file to included_files if it is loaded)" for m in found.missing)]
         return Unit(
             name=name, function_filename=f"functions/{name}.zip", app_files=app_files,
             roots=tuple(sorted(roots)), includes=tuple(anchored(p) for p in settings["included_files"]),
             ignored_modules=frozenset(settings["ignored_node_modules"]), generated=generated,
-            meta={"main_file": main, "entry": entry, "handler": f"{entry.rsplit('.', 1)[0]}.handler"},
+            meta={"main_file": main, "entry": entry, "handler": f"{entry.rsplit('.', 1)[0]}.handler",
+                  **({"external": settings["external_node_modules"]} if settings["external_node_modules"] else {})},
             warnings=tuple(warnings),
             # Lambda calls `handler`; an ES module may be a Netlify v2 function (a default export) instead.
             entries=(Entry(entry, None if esm else "handler"),),
@@ -165,6 +180,11 @@ class NetlifyAdapter(AdapterDefaults):
         manifest = {"functions": functions, "system": {"arch": arch, "platform": "linux"}, "version": 1}
         note = f"Netlify's manifest: {out_dir / MANIFEST} (deploy the folder {out_dir / 'functions'})"
         return [OutputFile(out_dir / MANIFEST, dump_json(manifest), note=note)]
+
+
+def _names(value: object) -> tuple[str, ...]:
+    """A unit's meta list of module names (external_node_modules), as a tuple."""
+    return tuple(str(v) for v in value) if isinstance(value, (list, tuple)) else ()
 
 
 def read_config(root: Path) -> tuple[dict[str, Any], str]:
@@ -197,18 +217,19 @@ def functions_dir(root: Path, config: Mapping[str, Any], flag: str | None) -> tu
                        hint="set [functions] directory in netlify.toml or pass --functions-dir")
 
 
-def discover(root: Path, directory: str) -> list[tuple[str, str, list[str]]]:
-    """(name, main file, every other file of a folder function), sorted by name; paths relative to root."""
+def discover(root: Path, directory: str, extensions: tuple[str, ...] = SCANNED) -> list[tuple[str, str, list[str]]]:
+    """(name, main file, every other file of a folder function), sorted by name; paths relative to root.
+    TypeScript functions are found when they are bundled (`extensions`)."""
     base = root / directory
     prefix = "" if directory == "." else directory + "/"
     found: list[tuple[str, str, list[str]]] = []
     for child in sorted(base.iterdir()):
         if child.name.startswith((".", "_")) or child.name == "node_modules":
             continue
-        if child.is_file() and child.suffix in SCANNED:
+        if child.is_file() and child.suffix in extensions and not child.name.endswith(".d.ts"):
             found.append((child.stem, prefix + child.name, []))
         elif child.is_dir():
-            main = next((f"{prefix}{child.name}/{stem}{ext}" for stem in (child.name, "index") for ext in SCANNED
+            main = next((f"{prefix}{child.name}/{stem}{ext}" for stem in (child.name, "index") for ext in extensions
                          if (child / f"{stem}{ext}").is_file()), None)
             if main is not None:
                 files = sorted(p.relative_to(root).as_posix() for p in child.rglob("*")
