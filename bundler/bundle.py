@@ -52,6 +52,8 @@ from bundler.reuse import (
 )
 from bundler.runtime_choice import unit_profile
 from bundler.scan import Scanned, scan
+from bundler.shared_cache.artifacts import fetch_planned, upload
+from bundler.shared_cache.store import shared_store
 from bundler.targets import RuntimeProfile
 from bundler.walk import FileEntry, FolderEntry
 from platforms.base import PlatformAdapter, Unit
@@ -173,11 +175,10 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             log("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
             write_outputs(adapter.outputs(project, options, units, previous, out_dir), log)
             return _record_state(state, out_dir, scanned, artifacts, previous)
-        prepare_out_dir(out_dir)
         checks = LoadCheckContext(adapter.key, tree, tree_project, installed, options, env)
-        docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks)
+        base, all_written, share = _produce(planned, adapter, settings, walked, out_dir, stack, kind, log, checks)
         plans = [(p.unit.name, p.plan) for p in planned]
-        doc = {**merge_unit_docs(units, docs), "layout": scanned.layout.as_dict(), "out_dir": str(out_dir.resolve()),
+        doc = {**base, "layout": scanned.layout.as_dict(), "out_dir": str(out_dir.resolve()),
                "sizes": sizes_section(plans, all_written, tree_project.package, installed),
                "inputs_fingerprint": written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written))}
         doc["doctor"] = doctor_section(adapter, project, options, env, doc)
@@ -190,7 +191,30 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         with writing(out_dir / HASHES_NAME):
             save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
             state(out_dir, files, artifacts, folders)
+        share(doc)
     return doc
+
+
+def _produce(planned: list[PlannedUnit], adapter: PlatformAdapter, settings: str, walked: Mapping[str, FileEntry],
+             out_dir: Path, stack: ExitStack, kind: EngineKind, log: Log, checks: LoadCheckContext
+             ) -> tuple[dict[str, Any], list[Written], Callable[[dict[str, Any]], None]]:
+    """The artifacts in temp files and their manifest, and what shares them once committed: from the shared cache
+    (`--cache s3://...`, bundler/shared_cache/) when it has this plan's contents, held against the zipped limits
+    and verified like written ones (not load-checked again: see artifacts.py); else written (--force does)."""
+    options, env = checks.options, checks.env
+    prepare_out_dir(out_dir)
+    shared = shared_store(options["cache"], options["offline"], env, log)
+    fetched = None if shared is None or options["force"] else fetch_planned(
+        shared, settings, [a for p in planned for a in p.plan.artifacts], walked, out_dir, stack, log)
+    if fetched is not None:
+        for p in planned:
+            written = [w for w in fetched.written if any(w.plan is a for a in p.plan.artifacts)]
+            raise_if_over(p.limits + named_for(p.unit, unit_zipped_limits(adapter, options, p.unit, written)),
+                          p.plan, written)
+            _verify(written, p.profile, kind, options, p.plan, log)
+        return fetched.doc, fetched.written, lambda doc: None
+    base, written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks)
+    return base, written, lambda doc: None if shared is None else upload(shared, doc, written, log)
 
 
 def _record_state(state: Callable[[Path, list[FileEntry], list[ArtifactPlan], list[FolderEntry]], None],
@@ -222,8 +246,8 @@ def doctor_section(adapter: PlatformAdapter, project: Project, options: Resolved
 
 def _write_units(planned: list[PlannedUnit],
                  adapter: PlatformAdapter, options: Resolved, out_dir: Path, env: Mapping[str, str], stack: ExitStack,
-                 kind: EngineKind, log: Log, checks: LoadCheckContext) -> tuple[list[dict[str, Any]], list[Written]]:
-    """Write, size-check, verify and load-check each unit's artifacts in temp files; their manifests and the files."""
+                 kind: EngineKind, log: Log, checks: LoadCheckContext) -> tuple[dict[str, Any], list[Written]]:
+    """Write, size-check, verify and load-check each unit's artifacts in temp files; their manifest and the files."""
     docs: list[dict[str, Any]] = []
     all_written: list[Written] = []
     for p in planned:
@@ -239,7 +263,7 @@ def _write_units(planned: list[PlannedUnit],
         unit_doc["load_check"] = loaded
         docs.append(unit_doc)
         all_written += written
-    return docs, all_written
+    return merge_unit_docs([p.unit for p in planned], docs), all_written
 
 
 @dataclass(frozen=True)
@@ -352,7 +376,7 @@ def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: E
         options=EngineOptions(source=options["engine_source"], mirror=options["mirror"], offline=options["offline"],
                               version=options["engine_version"], progress=progress, env=dict(env),
                               advice=engine_advice(project, engine_files, profile),
-                              packages=dict(packages or {})),
+                              packages=dict(packages or {}), shared_cache=options["cache"]),
         docker=docker, found=engines_on_disk(engine_files),
     )
     rel = local.rel if local is not None and acquired.source == "local" else None

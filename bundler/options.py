@@ -83,6 +83,15 @@ def _env_pairs(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(dict(items).items()))
 
 
+def _s3_url(value: Any) -> str:
+    """The shared cache, `s3://bucket/prefix` (bundler/shared_cache/)."""
+    from bundler.shared_cache.location import parse_location
+
+    if not isinstance(value, str):
+        raise TypeError("expected s3://bucket/prefix")
+    return parse_location(value).url
+
+
 def _float(value: Any) -> float:
     if isinstance(value, bool):
         raise TypeError("expected a number of seconds")
@@ -113,7 +122,10 @@ KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "load_check": (_choice(LOAD_CHECKS), "node"),
     "load_check_timeout": (_float, 30.0),
     "report": (_bool, False),  # report.html beside the manifest (bundler/report/)
+    "cache": (_s3_url, None),  # the shared cache on S3 (bundler/shared_cache/)
 }
+# Keys whose environment variable is not PHOTON_BUNDLE_<KEY> (PHOTON_BUNDLE_CACHE is the local cache folder).
+ENV_NAMES = {"cache": "PHOTON_BUNDLE_SHARED_CACHE"}
 # Keys only a flag sets (not meaningful in a shared config file).
 FLAG_ONLY = ("force",)
 
@@ -193,7 +205,7 @@ def resolve(
             layers.append((CONFIG_FILE, config[key]))
         if key in section:
             layers.append((f"{CONFIG_FILE} [{platform}]", section[key]))
-        env_name = "PHOTON_BUNDLE_" + key.upper()
+        env_name = ENV_NAMES.get(key, "PHOTON_BUNDLE_" + key.upper())
         if env.get(env_name):
             layers.append((env_name, env[env_name]))
         if flags.get(key) not in (None, ()):

@@ -187,7 +187,7 @@ def clear(cache_dir: Path | None, json_mode: bool, quiet: bool) -> None:
 
 # ----------------------------------------------------------------------------------------- helpers
 
-_SOURCE_WORDS = {"cache": "the photon-bundle cache", "prisma-cache": "Prisma's cache"}
+_SOURCE_WORDS = {"cache": "the photon-bundle cache", "prisma-cache": "Prisma's cache", "s3": "the shared cache"}
 
 
 def _target(name: str) -> str:

@@ -28,6 +28,7 @@ def publish() -> None:
 @click.option("--arch", type=click.Choice(["x86_64", "arm64"]), help="As for `photon-bundle lambda`.")
 @click.option("--format", "format_", type=click.Choice(["zip", "layer", "both"]), help="As for `photon-bundle lambda`.")
 @click.option("--handler", help="The function's handler (file.export) for --create and the bundle's load check.")
+@click.option("--cache", metavar="s3://BUCKET/PREFIX", help="As for `photon-bundle lambda`: the shared cache on S3.")
 @click.option("--no-bundle", is_flag=True, help="Publish the output folder as it is; never bundle.")
 @click.option("--s3-bucket", help="Upload zips through this bucket (needed over 50 MB; same region as the function).")
 @click.option("--s3-prefix", default="", help="Key prefix in --s3-bucket; keys are <prefix><content digest>/<zip>.")
@@ -43,7 +44,7 @@ def publish() -> None:
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def publish_lambda(project_dir: Path, function: str | None, platform: str, function_map: tuple[str, ...],
                    out: str | None, runtime: str | None, arch: str | None,
-                   format_: str | None, handler: str | None, no_bundle: bool, s3_bucket: str | None, s3_prefix: str,
+                   format_: str | None, handler: str | None, cache: str | None, no_bundle: bool, s3_bucket: str | None, s3_prefix: str,
                    via_s3: bool, layer_name: str | None, publish_version: bool, alias: str | None, create: bool,
                    role: str | None, dry_run: bool, json_mode: bool, quiet: bool, debug: bool) -> None:
     """Deploy PROJECT's lambda bundle to the function: code (through S3 when over 50 MB), engine layer, version,
@@ -64,7 +65,7 @@ def publish_lambda(project_dir: Path, function: str | None, platform: str, funct
         raise ConfigError(f"--platform {platform} publishes every function of the bundle: give --function-map "
                           "NAME=LAMBDA for each (not --function); zips only, no layer")
     env = dict(os.environ)
-    flags = {"out": out, "runtime": runtime, "arch": arch, "format": format_, "handler": handler}
+    flags = {"out": out, "runtime": runtime, "arch": arch, "format": format_, "handler": handler, "cache": cache}
     doc, out_dir = lambda_bundle(project_dir, flags, env, console.info, rebuild=not no_bundle and not dry_run,
                                  progress=console.interactive, platform=platform)
     base = Request(function="", layer_name="", s3_bucket=s3_bucket, s3_prefix=s3_prefix, via_s3=via_s3, create=create,

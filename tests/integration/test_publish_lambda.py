@@ -7,81 +7,19 @@ import base64
 import hashlib
 import io
 import json
-import logging
 import os
-import re
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.aws_faults import Fault, faulty_proxy
+from tests.aws_server import REGION, RequestLog, client
 from tests.cli_helpers import run_cli
 from tests.projects import make_project
-
-REGION = "us-east-1"
-WRITES = ("POST", "PUT", "DELETE", "PATCH")
-
-
-class RequestLog(logging.Handler):
-    """The moto server's access log (werkzeug logs one line per request)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(re.sub(r"\x1b\[[0-9;]*m", "", record.getMessage()))  # werkzeug colours some lines
-
-    def writes(self) -> list[str]:
-        return [line for line in self.lines if any(f'"{m} ' in line for m in WRITES) and "/moto-api/" not in line]
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[tuple[str, RequestLog]]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    log = RequestLog()
-    werkzeug = logging.getLogger("werkzeug")
-    werkzeug.addHandler(log)
-    old_level = werkzeug.level
-    werkzeug.setLevel(logging.INFO)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}", log
-    finally:
-        server.stop()
-        werkzeug.removeHandler(log)
-        werkzeug.setLevel(old_level)
-
-
-@pytest.fixture
-def aws(moto_server: tuple[str, RequestLog], monkeypatch: pytest.MonkeyPatch) -> Iterator[RequestLog]:
-    """Fake credentials and the endpoint in the environment, as a CI job sets them; a fresh moto state."""
-    url, log = moto_server
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    import urllib.request
-
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10).close()
-    log.lines.clear()
-    yield log
-
-
-def client(service: str) -> Any:
-    return boto3.session.Session(region_name=REGION).client(service)
 
 
 def role_arn() -> str:
@@ -312,7 +250,7 @@ def test_update_in_progress_waits_and_retries(aws: RequestLog, project: Path, tm
     # an update that never finishes: a bounded number of tries, then exit 8 saying so
     stuck = Fault("PUT", "/2015-03-31/functions/api/code", 409, "ResourceConflictException")
     (project / "handler.js").write_text((project / "handler.js").read_text() + "\n// v4\n")
-    monkeypatch.setattr("bundler.publish.aws.CONFLICT_RETRIES", 1)
+    monkeypatch.setattr("bundler.aws.CONFLICT_RETRIES", 1)
     with faulty_proxy(moto_server[0], [stuck]) as url:
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         code, doc, err = publish(capsys, project, tmp_path / "out", "--function", "api")
