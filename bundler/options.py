@@ -128,6 +128,8 @@ KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
 ENV_NAMES = {"cache": "PHOTON_BUNDLE_SHARED_CACHE"}
 # Keys only a flag sets (not meaningful in a shared config file).
 FLAG_ONLY = ("force",)
+# Sections that are not a platform's, each checked by the command that reads it.
+COMMAND_SECTIONS = ("publish",)  # bundler/publish/config.py
 
 
 @dataclass(frozen=True)
@@ -173,9 +175,10 @@ def load_config(project_dir: Path, platforms: list[str], extra_keys: Mapping[str
     known = [k for k in KEYS if k not in FLAG_ONLY]
     for key, value in data.items():
         if isinstance(value, dict):
-            if key not in platforms:
-                raise ConfigError(f"{path}: unknown section [{key}]", hint=closest(key, platforms))
-            if checked is not None and key not in checked:
+            if key not in platforms and key not in COMMAND_SECTIONS:
+                raise ConfigError(f"{path}: unknown section [{key}]", hint=closest(key, [*platforms,
+                                                                                       *COMMAND_SECTIONS]))
+            if key in COMMAND_SECTIONS or (checked is not None and key not in checked):
                 continue
             allowed = known + list(extra_keys.get(key, []))
             for sub in value:

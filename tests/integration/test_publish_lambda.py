@@ -376,3 +376,41 @@ def test_serverless_bundle_each_function_by_map(aws: RequestLog, project: Path, 
     code, doc, err = publish(capsys, project, out, *base, *maps)
     assert code == 0, err
     assert doc["skipped"] is True and aws.writes() == []
+
+
+def test_publish_table_in_photon_bundle_toml(aws: RequestLog, project: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A CI job's `photon-bundle publish lambda` with no flags: platform, function map, bucket, prefix, alias and
+    region from [publish]; a flag still wins over the table."""
+    (project / "serverless.yml").write_text(SERVERLESS)
+    (project / "photon-bundle.toml").write_text(
+        'verify = false\noffline = true\n\n[publish]\nplatform = "serverless"\ns3_bucket = "deploys"\n'
+        f's3_prefix = "shop/"\nalias = "live"\nregion = "{REGION}"\n\n'
+        '[publish.functions]\napi = "shop-prod-api"\nworker = "shop-prod-worker"\n')
+    monkeypatch.delenv("AWS_REGION")  # the table's region is the one boto3 gets
+    client("s3").create_bucket(Bucket="deploys")
+    existing_function("shop-prod-api")
+    existing_function("shop-prod-worker", Architectures=["arm64"])
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(["publish", "lambda", str(project), "--out", str(out), "--json", "--via-s3"], capsys)
+    assert code == 0, err
+    doc = json.loads(stdout)
+    by_name = {r["function"]: r for r in doc["functions"]}
+    assert set(by_name) == {"shop-prod-api", "shop-prod-worker"}
+    assert all(r["region"] == REGION and r["alias"] == "live" for r in by_name.values())
+    lam = client("lambda")
+    api = lam.get_function(FunctionName="shop-prod-api")["Configuration"]
+    assert api["CodeSha256"] == code_sha256(out / "functions" / "api.zip")
+    assert lam.get_alias(FunctionName="shop-prod-api", Name="live")["FunctionVersion"] == by_name["shop-prod-api"][
+        "version"]
+    keys = [o["Key"] for o in client("s3").list_objects_v2(Bucket="deploys")["Contents"]]
+    assert keys and all(k.startswith("shop/") for k in keys)
+    # a flag wins over the table: an unknown bundle function in --function-map is refused
+    code, _, err = run_cli(["publish", "lambda", str(project), "--out", str(out), "--function-map", "nope=x"], capsys)
+    assert code == 2 and "nope" in err
+    # a typo in the table is one clear message
+    toml = project / "photon-bundle.toml"
+    toml.write_text(toml.read_text().replace("s3_bucket", "s3_bukket"))
+    code, _, err = run_cli(["publish", "lambda", str(project), "--out", str(out)], capsys)
+    assert code == 2 and "unknown key 's3_bukket' in [publish]" in err and "s3_bucket" in err
