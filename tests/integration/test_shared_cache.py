@@ -282,6 +282,13 @@ def test_engine_from_the_shared_cache_is_verified(bucket: RequestLog, tmp_path: 
         assert doc2["engine"]["source"] == "s3" and doc2["engine"]["sha256"] == sha256(published.data)
         cached = tmp_path / "b" / "cache" / "engines" / VERSION / "rhel-openssl-3.0.x"
         assert (cached / "query-engine-rhel-openssl-3.0.x").read_bytes() == published.data  # now in its local cache
+        # `engines fetch` takes the same path: a CI step can warm a runner's cache from S3
+        warm = subprocess.run([sys.executable, "-m", "bundler", "engines", "fetch", "--target", "rhel-openssl-3.0.x",
+                               "--kind", "binary", "--version", VERSION, "--mirror", dead, "--json"],
+                              capture_output=True, text=True, timeout=120, check=False,
+                              env=runner_env(tmp_path, "w", PHOTON_BUNDLE_SHARED_CACHE=CACHE))
+        assert warm.returncode == 0, warm.stderr
+        assert [(e["source"], e["sha256"]) for e in json.loads(warm.stdout)] == [("s3", sha256(published.data))]
         # damaged in the bucket (the sha256 recorded with it kept): refused, fetched from the mirror, replaced
         put_raw(key, _flip(published.data, 100), sha256(published.data))
         third, doc3 = run([*argv, "--out", str(tmp_path / "o3"), "--mirror", server.base_url, "--force"],
@@ -326,3 +333,42 @@ def test_bad_cache_location_is_exit_2(aws: RequestLog, project: Path, tmp_path: 
     assert result.returncode == 2
     assert "--cache" in result.stderr and "not an S3 bucket name" in result.stderr and aws.lines == []
     assert not (tmp_path / "out").exists()
+
+
+SERVERLESS = """\
+service: shop
+provider:
+  name: aws
+  runtime: nodejs20.x
+package:
+  individually: true
+functions:
+  api:
+    handler: handler.handler
+  worker:
+    handler: handler.handler
+    architecture: arm64
+"""
+
+
+def test_several_functions_come_down_together(bucket: RequestLog, project: Path, tmp_path: Path) -> None:
+    """A serverless bundle (one zip per function, each with its own engine target) is shared as one entry; the
+    second runner's serverless.yml copy points at its own output folder."""
+    (project / "serverless.yml").write_text(SERVERLESS)
+    (project / "photon-bundle.toml").write_text(f'cache = "{CACHE}"\nverify = false  # the stand-in arm64 engine\n')
+    first, doc1 = run(["serverless", str(project), "--out", str(tmp_path / "s1")], runner_env(tmp_path, "a"))
+    assert first.returncode == 0, first.stderr
+    names = sorted(a["path"] for a in doc1["artifacts"])
+    assert names == ["functions/api.zip", "functions/worker.zip"]
+    checkout = tmp_path / "runner-b" / "checkout"
+    shutil.copytree(project, checkout, symlinks=True)
+    bucket.lines.clear()
+    second, doc2 = run(["serverless", str(checkout), "--out", str(tmp_path / "s2")],
+                       no_node_env(runner_env(tmp_path, "b")))
+    assert second.returncode == 0, second.stderr
+    assert "2 artifact(s)" in second.stderr and doc2["shared_cache"].endswith(f"{doc1['inputs_fingerprint']}.json")
+    for name in names:
+        assert (tmp_path / "s2" / name).read_bytes() == (tmp_path / "s1" / name).read_bytes()
+    assert bucket.writes() == []
+    copy = (tmp_path / "s2" / "serverless.yml").read_text()
+    assert str((tmp_path / "s2").resolve()) in copy and str(tmp_path / "s1") not in copy
