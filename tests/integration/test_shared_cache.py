@@ -117,6 +117,16 @@ def test_second_runner_downloads_the_artifacts_instead_of_building(bucket: Reque
     assert "load check skipped: no `node` on PATH" in third.stderr
     assert doc3["load_check"]["skipped"] is True and "shared_cache" not in doc3
 
+    # a build whose load check could not run is not shared (a hit must have been load-checked)
+    (checkout / "photon-bundle.toml").write_text(f'cache = "{CACHE}"\n\n[lambda]\nruntime = "nodejs20.x"\n')
+    (checkout / "handler.js").write_text((checkout / "handler.js").read_text() + "\n// v2\n")
+    bucket.lines.clear()
+    fifth, doc5 = run(["lambda", str(checkout), "--out", str(tmp_path / "out5")],
+                      no_node_env(runner_env(tmp_path, "e")))
+    assert fifth.returncode == 0, fifth.stderr
+    assert "not uploading: the load check did not run" in fifth.stderr and bucket.writes() == []
+    assert doc5["inputs_fingerprint"] != fingerprint
+
     # the human summary says where the artifacts came from
     fourth, _ = run(["lambda", str(project), "--out", str(tmp_path / "out4"), "--cache", CACHE],
                     runner_env(tmp_path, "d"))
@@ -164,9 +174,7 @@ def test_damaged_object_is_refused_and_rebuilt(bucket: RequestLog, project: Path
     else:  # a zip of other contents, recorded consistently everywhere: only the contents check can tell
         planted = _other_zip(zip1)
         index = json.loads(good_index)
-        index["blobs"][0].update(sha256=sha256(planted), bytes=len(planted))
-        artifact = next(a for a in index["manifest"]["artifacts"] if a["path"] == "function.zip")
-        artifact.update(sha256=sha256(planted), zipped_bytes=len(planted))
+        index["blobs"][0].update(sha256=sha256(planted), bytes=len(planted))  # its content digest still claims ours
         data = json.dumps(index).encode()
         put_raw(f"fleet/blobs/{sha256(planted)}", planted, sha256(planted))
         put_raw(index_key, data, sha256(data))
@@ -196,7 +204,7 @@ def test_parallel_writers_never_show_a_torn_entry(bucket: RequestLog, project: P
     fingerprint = doc1["inputs_fingerprint"]
     for key in objects():
         client("s3").delete_object(Bucket=BUCKET, Key=key)
-    plans = _planned_artifacts(project, monkeypatch)
+    units = _planned_units(project, monkeypatch)
     digests = {a["path"]: a["content_digest"] for a in doc1["artifacts"]}
     outcomes: list[str] = []
     stop = threading.Event()
@@ -206,7 +214,7 @@ def test_parallel_writers_never_show_a_torn_entry(bucket: RequestLog, project: P
             lines: list[str] = []
             store = SharedStore(parse_location(CACHE), dict(os.environ), lines.append)
             with ExitStack() as stack:
-                got = fetch(store, fingerprint, digests, plans, tmp_path / "reader", stack, lines.append)
+                got = fetch(store, fingerprint, digests, units, tmp_path / "reader", stack, lines.append)
             outcomes.append("hit" if got is not None else "refused" if any("refused" in x for x in lines) else "miss")
 
     (tmp_path / "reader").mkdir()
@@ -231,23 +239,23 @@ def test_parallel_writers_never_show_a_torn_entry(bucket: RequestLog, project: P
     assert body(f"fleet/blobs/{sha256(zip1)}") == zip1
 
 
-def _planned_artifacts(project: Path, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+def _planned_units(project: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
     """This project's planned artifacts, as the pipeline plans them (what a reader checks a hit against): the
     pipeline runs up to the step that would fetch or write them."""
     import bundler.bundle as pipeline
-    from bundler.options import load_config, resolve
+    from bundler.options import load_config, option_keys, resolve
     from platforms import REGISTRY
     from platforms import adapter as adapter_for
 
-    captured: list[Any] = []
+    captured: dict[str, list[Any]] = {}
 
     def planned_only(planned: list[Any], *args: Any, **kwargs: Any) -> Any:
-        captured.extend(a for p in planned for a in p.plan.artifacts)
+        captured.update(pipeline.planned_units(planned))
         raise _PlannedSignal
 
     adapter = adapter_for("lambda")
-    config = load_config(project, list(REGISTRY), {"lambda": list(adapter.extra_keys)})
-    options = resolve("lambda", config, {}, {"out": str(project.parent / "plan-only")}, dict(adapter.extra_keys))
+    config = load_config(project, list(REGISTRY), {"lambda": option_keys(adapter.extras)})
+    options = resolve("lambda", config, {}, {"out": str(project.parent / "plan-only")}, adapter.extras)
     with monkeypatch.context() as patch:
         patch.setattr(pipeline, "_produce", planned_only)
         with pytest.raises(_PlannedSignal):

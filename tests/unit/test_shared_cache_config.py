@@ -56,14 +56,14 @@ def test_keys_only_take_digests() -> None:
 def test_cache_option_from_file_flag_and_its_own_variable(tmp_path: Path) -> None:
     (tmp_path / "photon-bundle.toml").write_text('cache = "s3://ci-cache/fleet"\n')
     config = load_config(tmp_path, ["lambda"], {})
-    assert resolve("lambda", config, {}, {})["cache"] == "s3://ci-cache/fleet/"
+    assert resolve("lambda", config, {}, {}).cache == "s3://ci-cache/fleet/"
     # PHOTON_BUNDLE_CACHE stays the local cache folder; the shared cache's variable has its own name
     options = resolve("lambda", config, {"PHOTON_BUNDLE_CACHE": "/var/cache/pb"}, {})
-    assert options["cache"] == "s3://ci-cache/fleet/"
+    assert options.cache == "s3://ci-cache/fleet/"
     options = resolve("lambda", config, {"PHOTON_BUNDLE_SHARED_CACHE": "s3://other/p"}, {})
-    assert (options["cache"], options.source("cache")) == ("s3://other/p/", "PHOTON_BUNDLE_SHARED_CACHE")
+    assert (options.cache, options.source("cache")) == ("s3://other/p/", "PHOTON_BUNDLE_SHARED_CACHE")
     options = resolve("lambda", config, {}, {"cache": "s3://flag-bucket"})
-    assert (options["cache"], options.source("cache")) == ("s3://flag-bucket/", "--cache")
+    assert (options.cache, options.source("cache")) == ("s3://flag-bucket/", "--cache")
     with pytest.raises(ConfigError, match=r"--cache: bad value .* not an S3 bucket name"):
         resolve("lambda", config, {}, {"cache": "s3://No_Such"})
 
