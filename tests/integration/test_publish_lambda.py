@@ -137,7 +137,7 @@ def test_layer_publish_keeps_other_layers_and_variables(aws: RequestLog, project
 def test_large_zip_goes_through_s3(aws: RequestLog, project: Path, tmp_path: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     (project / "assets").mkdir()
-    (project / "assets" / "blob.bin").write_bytes(os.urandom(55 * 1024 * 1024))  # incompressible
+    (project / "assets" / "blob.bin").write_bytes(os.urandom(60 * 1024 * 1024))  # incompressible: a 60 MB zip
     (project / "photon-bundle.toml").write_text('[lambda]\nruntime = "nodejs20.x"\nverify = false\noffline = true\n'
                                                'max_size = "100mb"\ninclude = ["assets/**"]\n')
     existing_function("big")
@@ -414,3 +414,32 @@ def test_publish_table_in_photon_bundle_toml(aws: RequestLog, project: Path, tmp
     toml.write_text(toml.read_text().replace("s3_bucket", "s3_bukket"))
     code, _, err = run_cli(["publish", "lambda", str(project), "--out", str(out)], capsys)
     assert code == 2 and "unknown key 's3_bukket' in [publish]" in err and "s3_bucket" in err
+
+
+def test_netlify_bundle_each_function_by_the_table(aws: RequestLog, project: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Netlify Functions run on Lambda: each function's zip goes to the function [publish.functions] names."""
+    functions = project / "netlify" / "functions"
+    functions.mkdir(parents=True)
+    (functions / "users.js").write_text("const { PrismaClient } = require('@prisma/client');\n"
+                                        "exports.handler = async () => ({ statusCode: 200 });\n")
+    (functions / "ping.js").write_text("exports.handler = async () => ({ statusCode: 204 });\n")
+    (project / "photon-bundle.toml").write_text(
+        'verify = false\noffline = true\n\n[netlify]\nruntime = "nodejs20.x"\n\n[publish]\nplatform = "netlify"\n\n'
+        '[publish.functions]\nusers = "site-users"\nping = "site-ping"\n')
+    out = tmp_path / "out"
+    argv = ["publish", "lambda", str(project), "--out", str(out), "--json", "--create", "--role", role_arn()]
+    code, stdout, err = run_cli(argv, capsys)
+    assert code == 0, err
+    doc = json.loads(stdout)
+    assert sorted(r["function"] for r in doc["functions"]) == ["site-ping", "site-users"]
+    zips = {a["path"] for a in json.loads((out / "manifest.json").read_text())["artifacts"]}
+    lam = client("lambda")
+    for name, fn in (("users", "site-users"), ("ping", "site-ping")):
+        path = next(out / z for z in zips if z.endswith(f"{name}.zip"))
+        conf = lam.get_function(FunctionName=fn)["Configuration"]
+        assert conf["CodeSha256"] == code_sha256(path) and conf["Runtime"] == "nodejs20.x"
+    aws.lines.clear()
+    code, stdout, err = run_cli(argv, capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["skipped"] is True and aws.writes() == []
