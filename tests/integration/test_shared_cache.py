@@ -158,7 +158,7 @@ def _other_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("damage", ["blob-bytes", "index-bytes", "planted-zip"])
+@pytest.mark.parametrize("damage", ["blob-bytes", "index-bytes", "planted-zip", "blob-missing", "no-sha256"])
 def test_damaged_object_is_refused_and_rebuilt(bucket: RequestLog, project: Path, tmp_path: Path,
                                                damage: str) -> None:
     doc1, zip1 = _prime(project, tmp_path)
@@ -171,6 +171,12 @@ def test_damaged_object_is_refused_and_rebuilt(bucket: RequestLog, project: Path
     elif damage == "index-bytes":
         put_raw(index_key, _flip(good_index, 10), sha256(good_index))
         reason = "damaged"
+    elif damage == "blob-missing":  # expired by a lifecycle rule while its index stayed
+        client("s3").delete_object(Bucket=BUCKET, Key=blob)
+        reason = "is missing"
+    elif damage == "no-sha256":  # written by something else, with nothing to check it against
+        client("s3").put_object(Bucket=BUCKET, Key=blob, Body=zip1)
+        reason = "no sha256 recorded"
     else:  # a zip of other contents, recorded consistently everywhere: only the contents check can tell
         planted = _other_zip(zip1)
         index = json.loads(good_index)
