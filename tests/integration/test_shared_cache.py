@@ -325,6 +325,7 @@ def test_cache_unavailable_is_a_warning_and_the_bundle_is_built(aws: RequestLog,
     result, doc = run(["lambda", str(project), "--out", str(tmp_path / "out")], runner_env(tmp_path, "a"))
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("warning: shared cache") == 1 and "NoSuchBucket" in result.stderr
+    assert "testing-secret" not in result.stderr and "Traceback" not in result.stderr
     assert doc["load_check"]["skipped"] is False and "shared_cache" not in doc
     # no credentials at all: the same, and no secret or traceback printed
     env = {k: v for k, v in runner_env(tmp_path, "b").items() if not k.startswith("AWS_ACCESS_KEY_ID")
@@ -333,6 +334,7 @@ def test_cache_unavailable_is_a_warning_and_the_bundle_is_built(aws: RequestLog,
     result, doc = run(["lambda", str(project), "--out", str(tmp_path / "out2")], env)
     assert result.returncode == 0, result.stderr
     assert "no AWS credentials found" in result.stderr and "Traceback" not in result.stderr
+    assert "testing-secret" not in result.stderr
     # --offline never touches the network: the cache is not used, and says so
     aws.lines.clear()
     result, doc = run(["lambda", str(project), "--out", str(tmp_path / "out3"), "--offline", "--force"],
