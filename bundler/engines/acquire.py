@@ -241,7 +241,10 @@ def _shared_store(options: EngineOptions) -> SharedStore | None:
     """The shared cache for this engine, unless none is set or the run is --offline (said by the pipeline)."""
     from bundler.shared_cache.store import shared_store
 
-    return None if options.offline else shared_store(options.shared_cache, False, options.env, log.warning)
+    if options.offline:
+        return None
+    return shared_store(options.shared_cache, False, options.env,
+                        lambda line: log.warning("%s", line.removeprefix("warning: ")))
 
 
 def _check_source(source: str) -> str:
