@@ -443,3 +443,30 @@ def test_netlify_bundle_each_function_by_the_table(aws: RequestLog, project: Pat
     code, stdout, err = run_cli(argv, capsys)
     assert code == 0, err
     assert json.loads(stdout)["skipped"] is True and aws.writes() == []
+
+
+def test_two_runners_publish_through_the_shared_cache(aws: RequestLog, project: Path, tmp_path: Path) -> None:
+    """The CI flow: a runner bundles, shares and deploys; the next runner (another process, an empty output folder
+    and engine cache) takes the bundle from the shared cache and finds it deployed already: no write call."""
+    (project / "photon-bundle.toml").write_text('cache = "s3://ci-cache/fleet"\n\n[lambda]\nruntime = "nodejs20.x"\n'
+                                               '\n[publish]\nfunction = "orders"\n')
+    client("s3").create_bucket(Bucket="ci-cache")
+    existing_function("orders")
+
+    def runner(name: str) -> tuple[dict[str, Any], str]:
+        env = {**os.environ, "PHOTON_BUNDLE_CACHE": str(tmp_path / name / "cache")}
+        done = subprocess.run([sys.executable, "-m", "bundler", "publish", "lambda", str(project), "--out",
+                               str(tmp_path / name / "out")], capture_output=True, text=True, timeout=300,
+                              check=False, env=env)
+        assert done.returncode == 0, done.stderr
+        return json.loads((tmp_path / name / "out" / "manifest.json").read_text()), done.stderr
+
+    first, _ = runner("a")
+    assert "shared_cache" not in first
+    aws.lines.clear()
+    second, err = runner("b")
+    assert second["shared_cache"].startswith("s3://ci-cache/fleet/artifacts/") and "not rebuilt" in err
+    assert "unchanged, nothing published" in err
+    assert aws.writes() == []
+    conf = client("lambda").get_function(FunctionName="orders")["Configuration"]
+    assert conf["CodeSha256"] == code_sha256(tmp_path / "b" / "out" / "function.zip")
