@@ -51,7 +51,7 @@ def publish_lambda(project_dir: Path, function: str | None, platform: str | None
                    debug: bool) -> None:
     """Deploy PROJECT's lambda bundle to the function: code (through S3 when over 50 MB), engine layer, version,
     alias. Bundles first when the artifacts are missing or stale; publishes nothing that is already deployed.
-    Defaults for the flags come from the [publish] table of photon-bundle.toml (bundler/publish/config.py)."""
+    Defaults for the flags come from the [publish] table of photon-bundle.toml; flags win."""
     from bundler.publish.config import check_choices, choose, publish_table, region_env
     from bundler.publish.plan import Request, bundle_from_manifest
     from bundler.publish.source import lambda_bundle
