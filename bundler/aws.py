@@ -9,7 +9,7 @@ AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL); nothing is stored and no sec
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -106,15 +106,22 @@ class Aws:
                                  ) from None
         return self._made[service]
 
-    def get_object(self, bucket: str, key: str) -> tuple[dict[str, str], int, Generator[bytes, None, None]] | None:
-        """An S3 object's metadata, length and body (read in chunks); None when there is no such object.
-        A failure while the body streams is a CloudError too."""
+    def get_object(self, bucket: str, key: str, check: Callable[[dict[str, str], int], None]
+                   ) -> Generator[bytes, None, None] | None:
+        """An S3 object's body, read in chunks, once `check(metadata, length)` accepted it (what it raises is
+        raised, the body closed); None when there is no such object. A failure while the body streams is a
+        CloudError too."""
         target = f"s3://{bucket}/{key}"
         got = self.missing("s3", "GetObject", {"Bucket": bucket, "Key": key}, target)
         if got is None:
             return None
         meta = {str(k).lower(): str(v) for k, v in (got.get("Metadata") or {}).items()}
-        return meta, int(got.get("ContentLength") or 0), self._chunks(got["Body"], target)
+        try:
+            check(meta, int(got.get("ContentLength") or 0))
+        except BaseException:
+            got["Body"].close()
+            raise
+        return self._chunks(got["Body"], target)
 
     def _chunks(self, body: Any, target: str) -> Generator[bytes, None, None]:
         try:

@@ -87,17 +87,22 @@ class SharedStore:
         """Stream the object into `out`, hashing it; None when it is not there (or the cache is down).
         Raises RefusedError when it has no recorded sha256, is over `limit` bytes, or its bytes, size or recorded
         sha256 are not what is recorded or expected."""
-        got = self.safely("reading", lambda: self._client().get_object(self.location.bucket, key))
-        if got is None:
+        seen: list[tuple[str, int]] = []
+
+        def check(meta: dict[str, str], length: int) -> None:
+            recorded = meta.get("sha256", "")
+            if not _SHA256.fullmatch(recorded):
+                raise self.refuse(key, "no sha256 recorded with the object")
+            if expected is not None and recorded != expected:
+                raise self.refuse(key, f"recorded sha256 {recorded}, expected {expected}")
+            if length > limit or (size is not None and length != size):
+                raise self.refuse(key, f"{length} bytes, expected {size if size is not None else f'at most {limit}'}")
+            seen.append((recorded, length))
+
+        chunks = self.safely("reading", lambda: self._client().get_object(self.location.bucket, key, check))
+        if chunks is None:
             return None
-        meta, length, chunks = got
-        recorded = meta.get("sha256", "")
-        if not _SHA256.fullmatch(recorded):
-            raise self.refuse(key, "no sha256 recorded with the object")
-        if expected is not None and recorded != expected:
-            raise self.refuse(key, f"recorded sha256 {recorded}, expected {expected}")
-        if length > limit or (size is not None and length != size):
-            raise self.refuse(key, f"{length} bytes, expected {size if size is not None else f'at most {limit}'}")
+        recorded, length = seen[0]
         digest = hashlib.sha256()
         try:
             count = self.safely("reading", lambda: _drain(chunks, out, digest, limit))
