@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bundler.errors import ProjectError
+from bundler.pkgmanager import repository_root
 from bundler.project import SCHEMA_CANDIDATES, package_json_text, parse_schema
 
 if sys.version_info >= (3, 11):
@@ -156,6 +157,24 @@ class _Lookup:
             if directory in (self.repo_root, parent):
                 return None
             directory = parent
+
+
+def find_module(start: Path, name: str, repo_root: Path) -> Path | None:
+    """The real folder Node loads the package `name` from when a file in `start` requires it: `node_modules/<name>`
+    in `start` and each parent up to `repo_root` (links followed: pnpm's store, workspace links), else None. A
+    few stat calls: for look-ups made before the tree is walked (the client era, the engine version)."""
+    stop = os.path.realpath(repo_root)
+    real = os.path.realpath(start)
+    found = _Lookup(stop if _inside(real, stop) else real).find(real, name)
+    return Path(found) if found is not None else None
+
+
+def installed_packages(project: Path) -> dict[str, Path]:
+    """Each package name the project's own lookup reaches (dev dependencies included, so the Prisma CLI's
+    @prisma/engines-version too), as resolve_project finds it: for commands that need an installed package's
+    folder without bundling (`engines fetch`)."""
+    schema = next((c for c in SCHEMA_CANDIDATES if (project / c).is_file()), None)
+    return resolve_project(project, repository_root(project), schema_path=schema).packages_by_name()
 
 
 def resolve_project(project: Path, repo_root: Path, *, implicit: Implicit | None = None,
