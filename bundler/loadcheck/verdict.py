@@ -10,7 +10,6 @@ from typing import Any
 from bundler.errors import LoadCheckError
 from bundler.loadcheck.model import HINT, Run, UnitCheck, Views, module_name
 
-
 PROBLEMS = ("entry-fail", "export-fail", "client-fail", "engine-fail", "engine-load-fail", "async-fail")
 
 
@@ -67,17 +66,7 @@ def _outcome(check: UnitCheck, run: Run, view: Views, mode: str, timeout: float,
     if engine is not None and engine.get("found"):
         first = engine["found"][0]
         doc["engine"] = {"found": _shown(first["path"], view), "via": first["where"]}
-    loaded = next((e for e in run.events if e.get("event") == "engine-loaded"), None)
-    if loaded is not None:  # the real client loaded the bundled engine itself (on the platform's own target)
-        doc.setdefault("engine", {})["loaded_by_client"] = {"path": _shown(loaded["path"], view),
-                                                            "target": loaded.get("target")}
-    for e in run.events:
-        if e.get("event") == "engine-load-skipped":
-            notes.append(f"the Prisma client's own engine loading was not run: {e.get('reason')} (the lookup for "
-                         "the platform's target was checked)")
-        elif e.get("event") == "async-error" and e.get("offPlatform"):
-            notes.append(f"an {e.get('kind')} after {e.get('after')} loaded: {e.get('message')} (the real client looked "
-                         f"for this machine's engine, {e['offPlatform']}; on the platform it looks for the bundled one)")
+    _engine_loading(run, view, doc, notes)
     for e in run.events:
         if e.get("event") == "postinstall-skipped":
             step = check.postinstall[int(e.get("step", 0))]
@@ -86,6 +75,23 @@ def _outcome(check: UnitCheck, run: Run, view: Views, mode: str, timeout: float,
     if notes:
         doc["notes"] = notes
     return doc
+
+
+def _engine_loading(run: Run, view: Views, doc: dict[str, Any], notes: list[str]) -> None:
+    """What the real client's own engine loading did: loaded the bundled engine (on the platform's target), or
+    was not run or failed only for this machine's target (notes)."""
+    loaded = next((e for e in run.events if e.get("event") == "engine-loaded"), None)
+    if loaded is not None:
+        doc.setdefault("engine", {})["loaded_by_client"] = {"path": _shown(loaded["path"], view),
+                                                            "target": loaded.get("target")}
+    for e in run.events:
+        if e.get("event") == "engine-load-skipped":
+            notes.append(f"the Prisma client's own engine loading was not run: {e.get('reason')} (the lookup for "
+                         "the platform's target was checked)")
+        elif e.get("event") == "async-error" and e.get("offPlatform"):
+            notes.append(f"an {e.get('kind')} after {e.get('after')} loaded: {e.get('message')} (the real client "
+                         f"looked for this machine's engine, {e['offPlatform']}; on the platform it looks for the "
+                         "bundled one)")
 
 
 def describe_problem(event: dict[str, Any], check: UnitCheck, view: Views) -> str:
@@ -99,9 +105,9 @@ def describe_problem(event: dict[str, Any], check: UnitCheck, view: Views) -> st
     if kind == "engine-load-fail":
         return _engine_load_problem(event, view)
     if kind == "async-fail":
-        stack = "".join(f"\n    {line}" for line in (event.get("stack") or [])[1:5])
+        trace = "".join(f"\n    {line}" for line in (event.get("stack") or [])[1:5])
         when = f"after {event['after']} loaded" if event.get("after") else "before any entry point loaded"
-        return (f"  an {event.get('kind')} {when}: {event.get('message')}{stack}\n"
+        return (f"  an {event.get('kind')} {when}: {event.get('message')}{trace}\n"
                 "  likely cause: asynchronous work started at load time fails (a rejected promise nobody handles: "
                 "a client or connection created at module scope); on Lambda the runtime exits with "
                 "Runtime.UnhandledPromiseRejection at the first cold start")
