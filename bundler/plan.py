@@ -153,13 +153,25 @@ def resolve_package(from_dir: str, name: str, installed: Mapping[str, PackageJso
         directory = posixpath.dirname(directory)
 
 
+def vendored_dirs(files: Iterable[FileEntry]) -> tuple[str, ...]:
+    """node_modules folders among the app's own files with no package.json beside them ("src/node_modules/"):
+    vendored code the app requires by name, which Node finds in every parent folder's node_modules
+    (bundler/scan.py walks them). Nothing says which of it the app loads: all of it is the app's."""
+    app = [f.rel for f in files if not f.rel.startswith("node_modules/")]
+    manifests = {posixpath.dirname(rel) for rel in app if posixpath.basename(rel) == "package.json"}
+    return tuple(sorted({rel.split("/node_modules/", 1)[0] + "/node_modules/" for rel in app if "/node_modules/" in rel
+                         and rel.split("/node_modules/", 1)[0] not in manifests}))
+
+
 def dependency_closure(root: PackageJson, installed: Mapping[str, PackageJson], *,
                        roots: Iterable[tuple[str, str]] | None = None,
-                       ignored: frozenset[str] = frozenset()) -> tuple[set[str], list[str]]:
+                       ignored: frozenset[str] = frozenset(),
+                       vendored: Iterable[str] = ()) -> tuple[set[str], list[str]]:
     """Package folders the production code can load, and warnings for required packages not installed.
 
-    The closure starts at package.json's production dependencies, or at `roots` (folder of the requiring
-    file, module name) when a function's own requires are known; `ignored` names are never followed.
+    The closure starts at package.json's production dependencies and the `vendored` package folders, or at
+    `roots` (folder of the requiring file, module name) when a function's own requires are known (Node's
+    lookup from there reaches vendored ones by itself); `ignored` names are never followed.
     """
     seen: set[str] = set()
     warnings: list[str] = []
@@ -167,6 +179,9 @@ def dependency_closure(root: PackageJson, installed: Mapping[str, PackageJson], 
     if roots is None:
         queue = [("", name, name in root.optional and name not in root.dependencies, "package.json")
                  for name in root.runtime_dependencies]
+        for folder in vendored:
+            from_dir, _, name = folder.rpartition("/node_modules/")
+            queue.append((from_dir, name, False, "the app's files"))
     else:
         queue = [(from_dir, name, False, f"{from_dir or '.'}/") for from_dir, name in sorted(set(roots))]
     while queue:
@@ -266,7 +281,9 @@ def plan_bundle(
 ) -> BundlePlan:
     """Decide every file's fate. `engine` None means the client needs no native engine (Prisma 7)."""
     schemas = frozenset(posixpath.dirname(f.rel) for f in files if f.rel.endswith("/schema.prisma"))
-    closure, warnings, client_dirs, app_client_dirs, uses_client = _scope(project, installed, options, schemas)
+    vendored = vendored_dirs(files)
+    closure, warnings, client_dirs, app_client_dirs, uses_client = _scope(
+        project, installed, options, schemas, [d for d in installed if vendored and d.startswith(vendored)])
     if not uses_client:
         engine = None
     deferred = 0
@@ -283,11 +300,14 @@ def plan_bundle(
             reason, package = "engine not needed: the function does not load the Prisma client", ENGINE
         else:
             reason, package = _fate(f.rel, closure, client_dirs, installed, engine, provider)
+            if vendored and package != ENGINE and unit.roots is None and f.rel.startswith(vendored):
+                reason, package = None, APP  # vendored code ships whole, as the app's other files
         if reason is None and package == APP and unit.app_files is not None and f.rel not in unit.app_files \
                 and not f.rel.startswith(app_client_dirs):
             reason = "not used by this function"
         if (reason is None and unit.dependencies == "client-only" and _in_node_modules(f.rel)
-                and not f.rel.startswith(client_dirs) and not (engine is not None and f.rel == engine.rel)):
+                and not f.rel.startswith((*client_dirs, *vendored))
+                and not (engine is not None and f.rel == engine.rel)):
             reason = "installed by the platform at deploy time"
             deferred += f.size
         reason = filters.apply(f.rel, reason, package)
@@ -323,14 +343,15 @@ def plan_bundle(
 
 
 def _scope(project: Project, installed: Mapping[str, PackageJson], options: PlanOptions,
-           schemas: frozenset[str] = frozenset()) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], bool]:
+           schemas: frozenset[str] = frozenset(),
+           vendored: list[str] | None = None) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], bool]:
     """(closure, warnings, generated client folders, generated folders among the app files, uses the client).
     `schemas`: the folders holding a schema.prisma (a client generated into its own package has one)."""
     roots = options.unit.roots
     client_modules = generated_client_modules(project) | {_module_of(d) for d in options.client_folders}
     client_roots = [r for r in roots or () if r[1] in client_modules]
     closure, warnings = dependency_closure(
-        project.package, installed, ignored=options.unit.ignored_modules,
+        project.package, installed, ignored=options.unit.ignored_modules, vendored=vendored or (),
         roots=None if roots is None else [r for r in roots if r[1] not in client_modules])
     app_client_dirs = tuple(d for d in generated_app_dirs(project)
                             if options.unit.app_files is None or any(a.startswith(d) for a in options.unit.app_files))
