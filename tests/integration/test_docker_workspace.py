@@ -5,7 +5,8 @@ dependency tarballs put into the image at the absolute paths the lockfile names)
 its lockfile and both packages, runs `npm ci` at the root and the project's own `prisma generate` (a stand-in
 CLI that writes the client beside the real @prisma/client, as Prisma does: the ROOT node_modules) in
 packages/db. The bundle of packages/api carries the hoisted packages, the workspace package and the engine,
-and its handler loads in a fresh node."""
+and its handler loads in a fresh node. The same for a pnpm-workspace.yaml monorepo built by the real pnpm in
+the container (its store at the root's node_modules/.pnpm, where the client is generated)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from bundler.engines.docker import copy_filter, default_recipe
 from tests.cli_helpers import bundle_ok, run_cli, zip_names
 from tests.docker_images import Entry, File, ImageFactory, host_node_entries
 from tests.integration.docker_fixtures import docker_client, images, photon_containers  # noqa: F401 - fixtures
-from tests.layouts import ENGINES_VERSION, load_handler, monorepo, offline_env, pack_standins
+from tests.layouts import ENGINES_VERSION, TOOLS, load_handler, monorepo, offline_env, pack_standins, tool
 from tests.projects import GENERATED_CLIENT, compile_elf, tree_digest, write_json
 
 pytestmark = [
@@ -82,6 +83,32 @@ def workspace(tmp_path: Path) -> tuple[Path, dict[str, Entry]]:
     assert not (fixture.root / "node_modules").exists()
     tarballs: dict[str, Entry] = {str(p): File(p.read_bytes()) for p in (tmp_path / "standins").rglob("*.tgz")}
     return fixture.project, tarballs
+
+
+@pytest.fixture
+def pnpm_workspace(tmp_path: Path) -> tuple[Path, dict[str, Entry]]:
+    """A pnpm-workspace.yaml monorepo, locked by the real pnpm but not installed; the image entries of its
+    tarballs and of pnpm itself (at its absolute path, with /usr/bin/pnpm starting it)."""
+    pnpm = tool("pnpm")
+    if pnpm is None:
+        pytest.skip("pnpm is not installed in .tools/ (run `make test`, or scripts/install-node-tools.sh)")
+    env = offline_env(tmp_path / "home")
+    spec = pack_standins(tmp_path / "standins", env)
+    spec["prisma"] = _prisma_cli(tmp_path / "standins", spec, env)
+    fixture = monorepo(tmp_path / "repo", spec, db_range="workspace:*", workspace_file=True)
+    (fixture.root / ".git").mkdir()
+    subprocess.run([*pnpm.argv, "install", "--lockfile-only", "--offline"], cwd=fixture.root, env=env, check=True,
+                   capture_output=True, timeout=300)
+    assert (fixture.root / "pnpm-lock.yaml").is_file() and not (fixture.root / "node_modules").exists()
+    # pnpm's lockfile names the tarballs relative to the repository root, which is /photon-bundle/project there
+    entries: dict[str, Entry] = {f"/photon-bundle/{p.relative_to(tmp_path)}": File(p.read_bytes())
+                                 for p in (tmp_path / "standins").rglob("*.tgz")}
+    cli = TOOLS / "pnpm" / "node_modules" / "pnpm"
+    for path in cli.rglob("*"):
+        if path.is_file():
+            entries[str(path)] = File(path.read_bytes(), path.stat().st_mode & 0o777)
+    entries["/usr/bin/pnpm"] = File(f'#!/bin/sh\nexec /usr/bin/node {cli}/bin/pnpm.cjs "$@"\n'.encode(), 0o755)
+    return fixture.project, entries
 
 
 def test_the_build_root_of_a_member_is_its_workspace_root(workspace: tuple[Path, dict[str, Entry]]) -> None:
@@ -142,3 +169,27 @@ def test_the_member_recipe_reports_a_broken_lockfile_with_the_root_named(
                             "docker", "--image", image, "--build-env", "npm_config_offline=true"], capsys)
     assert code != 0 and "npm ci" in err and "Traceback" not in err
     assert not (tmp_path / "out" / "function.zip").exists()
+
+
+def test_build_docker_on_a_pnpm_workspace_member_bundles_from_the_store(
+        pnpm_workspace: tuple[Path, dict[str, Entry]], tmp_path: Path, images: ImageFactory,  # noqa: F811
+        docker_client: Any, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    api, entries = pnpm_workspace
+    root = api.parents[1]
+    assert default_recipe(api) == ("cd /photon-bundle/project && pnpm install --frozen-lockfile && "
+                                   "cd /photon-bundle/project/packages/db && npx prisma generate")
+    image = images.imported({**host_node_entries(), **entries}, name="node-pnpm-workspace")
+    before = tree_digest(root)
+    out = tmp_path / "out"
+    doc = bundle_ok("lambda", api, out, capsys, "--runtime", "nodejs20.x", "--build", "docker", "--image", image,
+                    "--build-env", "npm_config_offline=true", "--build-timeout", "300")
+    assert doc["layout"]["label"] == "pnpm workspace (repository root ../..)"
+    assert doc["engine"]["file"] == ENGINE and doc["engine"]["version"] == ENGINES_VERSION
+    assert doc["load_check"]["clients"] == ["node_modules/.prisma/client"]
+    names = zip_names(out / "function.zip")
+    assert [n for n in names if "query_engine" in n] == [ENGINE]
+    assert "node_modules/@acme/db/index.js" in names and not [n for n in names if "/.pnpm/" in n]
+    with zipfile.ZipFile(out / "function.zip") as zf:
+        zf.extractall(tmp_path / "unpacked")
+    assert load_handler(tmp_path / "unpacked")["engine"] == str(tmp_path / "unpacked" / ENGINE)
+    assert tree_digest(root) == before
