@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +41,7 @@ CLI_PACKAGES = ("prisma", "prisma2", "@prisma/cli", "@prisma/engines")
 JUNK_DIRS = ("node_modules/.cache/", "node_modules/.bin/")
 JUNK_FILES = ("node_modules/.package-lock.json", "node_modules/.yarn-integrity", "node_modules/.modules.yaml")
 _WASM = re.compile(r"^query_(?:engine|compiler(?:_fast|_small)?)_bg\.(?P<provider>\w+)\.wasm(?:-base64\.js)?$")
+BUNDLED = "bundled: its code is in the function's bundle (--bundler esbuild)"
 APP = "(app)"
 ENGINE = "(engine)"
 
@@ -116,6 +117,10 @@ class PlanOptions:
     # Generated client folders the layout placed ("node_modules/.prisma/"), found by the resolver wherever
     # they really are (beside pnpm's @prisma/client, a workspace's generator output): no package.json names them.
     client_folders: tuple[str, ...] = ()
+    # The folder beside a bundle that holds Prisma's client code (bundler/jsbundle/): the one engine goes there,
+    # the generated client's own folders are not shipped (their code is in the bundle). None: not bundled.
+    engine_home: str | None = None
+    bundled_files: frozenset[str] = frozenset()  # files esbuild read into the bundles (their reason to be out)
 
     @property
     def all_excludes(self) -> tuple[str, ...]:
@@ -281,9 +286,10 @@ def plan_bundle(
 ) -> BundlePlan:
     """Decide every file's fate. `engine` None means the client needs no native engine (Prisma 7)."""
     schemas = frozenset(posixpath.dirname(f.rel) for f in files if f.rel.endswith("/schema.prisma"))
-    vendored = vendored_dirs(files)
+    if options.engine_home is not None and engine is not None and engine.rel is not None:
+        engine = replace(engine, rel=None)  # a bundle's engine goes beside the bundle, not where it was generated
     closure, warnings, client_dirs, app_client_dirs, uses_client = _scope(
-        project, installed, options, schemas, [d for d in installed if vendored and d.startswith(vendored)])
+        project, installed, options, schemas, vendored := vendored_dirs(files))
     if not uses_client:
         engine = None
     deferred = 0
@@ -299,9 +305,8 @@ def plan_bundle(
         if not uses_client and parse_engine_filename(posixpath.basename(f.rel)) is not None:
             reason, package = "engine not needed: the function does not load the Prisma client", ENGINE
         else:
-            reason, package = _fate(f.rel, closure, client_dirs, installed, engine, provider)
-            if vendored and package != ENGINE and unit.roots is None and f.rel.startswith(vendored):
-                reason, package = None, APP  # vendored code ships whole, as the app's other files
+            reason, package = _fate(f.rel, closure, client_dirs, installed, engine, provider,
+                                    vendored if unit.roots is None else ())
         if reason is None and package == APP and unit.app_files is not None and f.rel not in unit.app_files \
                 and not f.rel.startswith(app_client_dirs):
             reason = "not used by this function"
@@ -310,6 +315,8 @@ def plan_bundle(
                 and not (engine is not None and f.rel == engine.rel)):
             reason = "installed by the platform at deploy time"
             deferred += f.size
+        if reason is not None and f.rel in options.bundled_files:
+            reason = BUNDLED
         reason = filters.apply(f.rel, reason, package)
         if reason is not None:
             pruned.append(Pruned(f.rel, f.size, reason))
@@ -323,7 +330,8 @@ def plan_bundle(
         kept.append(entry)
 
     if engine is not None and engine_entry is None:
-        home = _engine_home(files, client_dirs, app_client_dirs, engine_homes(project, closure, schemas))
+        home = options.engine_home if options.engine_home is not None else \
+            _engine_home(files, client_dirs, app_client_dirs, engine_homes(project, closure, schemas))
         engine_entry = PlanEntry(arc=home + engine.filename, size=engine.size, mode=0o755, package=ENGINE,
                                  source=engine.source)
         kept.append(engine_entry)
@@ -344,15 +352,19 @@ def plan_bundle(
 
 def _scope(project: Project, installed: Mapping[str, PackageJson], options: PlanOptions,
            schemas: frozenset[str] = frozenset(),
-           vendored: list[str] | None = None) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], bool]:
+           vendored: tuple[str, ...] = ()) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], bool]:
     """(closure, warnings, generated client folders, generated folders among the app files, uses the client).
-    `schemas`: the folders holding a schema.prisma (a client generated into its own package has one)."""
+    `schemas`: the folders holding a schema.prisma (a client generated into its own package has one);
+    `vendored`: the vendored node_modules folders (vendored_dirs), whose packages are in the closure."""
     roots = options.unit.roots
     client_modules = generated_client_modules(project) | {_module_of(d) for d in options.client_folders}
     client_roots = [r for r in roots or () if r[1] in client_modules]
     closure, warnings = dependency_closure(
-        project.package, installed, ignored=options.unit.ignored_modules, vendored=vendored or (),
+        project.package, installed, ignored=options.unit.ignored_modules,
+        vendored=[d for d in installed if vendored and d.startswith(vendored)],
         roots=None if roots is None else [r for r in roots if r[1] not in client_modules])
+    if options.engine_home is not None:  # the client's code is in a bundle: only its engine is placed
+        return closure, warnings, (), (), True
     app_client_dirs = tuple(d for d in generated_app_dirs(project)
                             if options.unit.app_files is None or any(a.startswith(d) for a in options.unit.app_files))
     client_dirs = tuple(dict.fromkeys([*generated_client_dirs(project, closure), *options.client_folders, *(
@@ -420,8 +432,10 @@ def _fate(
     installed: Mapping[str, PackageJson],
     engine: EngineChoice | None,
     provider: str | None,
+    vendored: tuple[str, ...] = (),
 ) -> tuple[str | None, str]:
-    """(why the file is left out or None, owning package label)."""
+    """(why the file is left out or None, owning package label). Files of `vendored` node_modules folders
+    (vendored_dirs) ship whole, as the app's other files."""
     name = posixpath.basename(rel)
     parsed = parse_engine_filename(name)
     if parsed is not None and not (engine is not None and rel == engine.rel):
@@ -433,7 +447,7 @@ def _fate(
     wasm = _WASM.match(name)
     if wasm and provider and not provider.startswith("env:") and wasm.group("provider") != provider:
         return "query engines for other databases", ENGINE
-    if not rel.startswith("node_modules/") and "/node_modules/" not in rel:
+    if (not rel.startswith("node_modules/") and "/node_modules/" not in rel) or (vendored and rel.startswith(vendored)):
         return None, APP
     if rel.startswith(JUNK_DIRS) or rel in JUNK_FILES:
         return "node_modules cache and tool links", "(node_modules)"
