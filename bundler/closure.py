@@ -8,6 +8,7 @@ import posixpath
 from collections.abc import Iterable, Mapping
 
 from bundler.project import PackageJson, Project
+from bundler.walk import FileEntry
 
 
 def package_dir_of(rel: str) -> str | None:
@@ -37,13 +38,25 @@ def resolve_package(from_dir: str, name: str, installed: Mapping[str, PackageJso
         directory = posixpath.dirname(directory)
 
 
+def vendored_dirs(files: Iterable[FileEntry]) -> tuple[str, ...]:
+    """node_modules folders among the app's own files with no package.json beside them ("src/node_modules/"):
+    vendored code the app requires by name, which Node finds in every parent folder's node_modules
+    (bundler/scan.py walks them). Nothing says which of it the app loads: all of it is the app's."""
+    app = [f.rel for f in files if not f.rel.startswith("node_modules/")]
+    manifests = {posixpath.dirname(rel) for rel in app if posixpath.basename(rel) == "package.json"}
+    return tuple(sorted({rel.split("/node_modules/", 1)[0] + "/node_modules/" for rel in app if "/node_modules/" in rel
+                         and rel.split("/node_modules/", 1)[0] not in manifests}))
+
+
 def dependency_closure(root: PackageJson, installed: Mapping[str, PackageJson], *,
                        roots: Iterable[tuple[str, str]] | None = None,
-                       ignored: frozenset[str] = frozenset()) -> tuple[set[str], list[str]]:
+                       ignored: frozenset[str] = frozenset(),
+                       vendored: Iterable[str] = ()) -> tuple[set[str], list[str]]:
     """Package folders the production code can load, and warnings for required packages not installed.
 
-    The closure starts at package.json's production dependencies, or at `roots` (folder of the requiring
-    file, module name) when a function's own requires are known; `ignored` names are never followed.
+    The closure starts at package.json's production dependencies and the `vendored` package folders, or at
+    `roots` (folder of the requiring file, module name) when a function's own requires are known (Node's
+    lookup from there reaches vendored ones by itself); `ignored` names are never followed.
     """
     seen: set[str] = set()
     warnings: list[str] = []
@@ -51,6 +64,9 @@ def dependency_closure(root: PackageJson, installed: Mapping[str, PackageJson], 
     if roots is None:
         queue = [("", name, name in root.optional and name not in root.dependencies, "package.json")
                  for name in root.runtime_dependencies]
+        for folder in vendored:
+            from_dir, _, name = folder.rpartition("/node_modules/")
+            queue.append((from_dir, name, False, "the app's files"))
     else:
         queue = [(from_dir, name, False, f"{from_dir or '.'}/") for from_dir, name in sorted(set(roots))]
     while queue:

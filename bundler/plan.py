@@ -22,6 +22,7 @@ from bundler.closure import (
     generated_client_modules,
     module_of,
     package_dir_of,
+    vendored_dirs,
 )
 from bundler.engines import is_cli_engine, parse_engine_filename
 from bundler.excludes import Filters
@@ -135,7 +136,8 @@ def plan_bundle(
     schemas = frozenset(posixpath.dirname(f.rel) for f in files if f.rel.endswith("/schema.prisma"))
     if options.engine_home is not None and engine is not None and engine.rel is not None:
         engine = replace(engine, rel=None)  # a bundle's engine goes beside the bundle, not where it was generated
-    closure, warnings, client_dirs, app_client_dirs, uses_client = _scope(project, installed, options, schemas)
+    closure, warnings, client_dirs, app_client_dirs, uses_client = _scope(
+        project, installed, options, schemas, vendored := vendored_dirs(files))
     if not uses_client:
         engine = None
     deferred = 0
@@ -151,12 +153,14 @@ def plan_bundle(
         if not uses_client and parse_engine_filename(posixpath.basename(f.rel)) is not None:
             reason, package = "engine not needed: the function does not load the Prisma client", ENGINE
         else:
-            reason, package = _fate(f.rel, closure, client_dirs, installed, engine, provider)
+            reason, package = _fate(f.rel, closure, client_dirs, installed, engine, provider,
+                                    vendored if unit.roots is None else ())
         if reason is None and package == APP and unit.app_files is not None and f.rel not in unit.app_files \
                 and not f.rel.startswith(app_client_dirs):
             reason = "not used by this function"
         if (reason is None and unit.dependencies == "client-only" and _in_node_modules(f.rel)
-                and not f.rel.startswith(client_dirs) and not (engine is not None and f.rel == engine.rel)):
+                and not f.rel.startswith((*client_dirs, *vendored))
+                and not (engine is not None and f.rel == engine.rel)):
             reason = "installed by the platform at deploy time"
             deferred += f.size
         if reason is not None and f.rel in options.bundled_files:
@@ -195,14 +199,17 @@ def plan_bundle(
 
 
 def _scope(project: Project, installed: Mapping[str, PackageJson], options: PlanOptions,
-           schemas: frozenset[str] = frozenset()) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], bool]:
+           schemas: frozenset[str] = frozenset(),
+           vendored: tuple[str, ...] = ()) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], bool]:
     """(closure, warnings, generated client folders, generated folders among the app files, uses the client).
-    `schemas`: the folders holding a schema.prisma (a client generated into its own package has one)."""
+    `schemas`: the folders holding a schema.prisma (a client generated into its own package has one);
+    `vendored`: the vendored node_modules folders (vendored_dirs), whose packages are in the closure."""
     roots = options.unit.roots
     client_modules = generated_client_modules(project) | {module_of(d) for d in options.client_folders}
     client_roots = [r for r in roots or () if r[1] in client_modules]
     closure, warnings = dependency_closure(
         project.package, installed, ignored=options.unit.ignored_modules,
+        vendored=[d for d in installed if vendored and d.startswith(vendored)],
         roots=None if roots is None else [r for r in roots if r[1] not in client_modules])
     if options.engine_home is not None:  # the client's code is in a bundle: only its engine is placed
         return closure, warnings, (), (), True
@@ -236,8 +243,10 @@ def _fate(
     installed: Mapping[str, PackageJson],
     engine: EngineChoice | None,
     provider: str | None,
+    vendored: tuple[str, ...] = (),
 ) -> tuple[str | None, str]:
-    """(why the file is left out or None, owning package label)."""
+    """(why the file is left out or None, owning package label). Files of `vendored` node_modules folders
+    (vendored_dirs) ship whole, as the app's other files."""
     name = posixpath.basename(rel)
     parsed = parse_engine_filename(name)
     if parsed is not None and not (engine is not None and rel == engine.rel):
@@ -249,7 +258,7 @@ def _fate(
     wasm = _WASM.match(name)
     if wasm and provider and not provider.startswith("env:") and wasm.group("provider") != provider:
         return "query engines for other databases", ENGINE
-    if not rel.startswith("node_modules/") and "/node_modules/" not in rel:
+    if (not rel.startswith("node_modules/") and "/node_modules/" not in rel) or (vendored and rel.startswith(vendored)):
         return None, APP
     if rel.startswith(JUNK_DIRS) or rel in JUNK_FILES:
         return "node_modules cache and tool links", "(node_modules)"
