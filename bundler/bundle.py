@@ -53,6 +53,7 @@ from bundler.reuse import (
 from bundler.runtime_choice import unit_profile
 from bundler.scan import Scanned, scan
 from bundler.targets import RuntimeProfile
+from bundler.trace import new_tracer, traced_files
 from bundler.walk import FileEntry, FolderEntry
 from platforms.base import PlatformAdapter, Unit
 
@@ -153,14 +154,17 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         walked = {f.fspath: f for f in files}
         engines: dict[str, tuple[EngineChoice | None, dict[str, Any]]] = {}
         planned: list[PlannedUnit] = []
+        tracer = new_tracer(files) if options["trace"] else None
         for unit, (profile, runtime_why) in zip(units, profiles):
             if profile.target not in engines:
                 engines[profile.target] = _engine(project, tree, engine_files, kind, profile, options, env, stack,
                                                   progress, build, log, scanned.packages)
             choice, engine_info = engines[profile.target]
-            plan = plan_unit(tree_project, files, installed, choice,
-                             unit_plan_options(options, unit, out_rel, layout, template, scanned.client_folders),
-                             problems)
+            plan_options = unit_plan_options(options, unit, out_rel, layout, template, scanned.client_folders)
+            if tracer is not None:
+                plan_options = replace(plan_options, traced=traced_files(
+                    tracer, (e.path for e in unit.entries), unit.relocate, unit.name, log))
+            plan = plan_unit(tree_project, files, installed, choice, plan_options, problems)
             plan = replace(plan, warnings=plan.warnings + package_notes(plan, walked, notes))
             planned.append(PlannedUnit(unit, profile, runtime_why, plan, engine_info,
                                        _checked_limits(adapter, unit, plan, log)))

@@ -113,6 +113,7 @@ KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "load_check": (_choice(LOAD_CHECKS), "node"),
     "load_check_timeout": (_float, 30.0),
     "report": (_bool, False),  # report.html beside the manifest (bundler/report/)
+    "trace": (_bool, False),  # ship only the files the entry points reach (bundler/trace/)
 }
 # Keys only a flag sets (not meaningful in a shared config file).
 FLAG_ONLY = ("force",)

@@ -40,6 +40,7 @@ CLI_PACKAGES = ("prisma", "prisma2", "@prisma/cli", "@prisma/engines")
 JUNK_DIRS = ("node_modules/.cache/", "node_modules/.bin/")
 JUNK_FILES = ("node_modules/.package-lock.json", "node_modules/.yarn-integrity", "node_modules/.modules.yaml")
 _WASM = re.compile(r"^query_(?:engine|compiler(?:_fast|_small)?)_bg\.(?P<provider>\w+)\.wasm(?:-base64\.js)?$")
+TRACE_REASON = "not reached from the entry points (--trace)"
 APP = "(app)"
 ENGINE = "(engine)"
 
@@ -121,6 +122,9 @@ class PlanOptions:
     # Generated client folders the layout placed ("node_modules/.prisma/"), found by the resolver wherever
     # they really are (beside pnpm's @prisma/client, a workspace's generator output): no package.json names them.
     client_folders: tuple[str, ...] = ()
+    # --trace: the files the unit's entry points reach (bundler/trace/); every other file is left out, except
+    # the generated client folders and the engine. None: no tracing.
+    traced: frozenset[str] | None = None
 
 
 def package_dir_of(rel: str) -> str | None:
@@ -269,6 +273,7 @@ def plan_bundle(
     deferred = 0
     filters = _Filters.of(options)
     provider = project.schema.datasource_provider if project.schema else None
+    kept_whole = client_dirs + app_client_dirs  # a traced unit still ships its generated client whole
 
     kept: list[PlanEntry] = []
     pruned: list[Pruned] = []
@@ -286,6 +291,9 @@ def plan_bundle(
                 and not f.rel.startswith(client_dirs) and not (engine is not None and f.rel == engine.rel)):
             reason = "installed by the platform at deploy time"
             deferred += f.size
+        if (reason is None and options.traced is not None and f.rel not in options.traced
+                and not (engine is not None and f.rel == engine.rel) and not f.rel.startswith(kept_whole)):
+            reason = TRACE_REASON
         reason = filters.apply(f.rel, reason, package)
         if reason is not None:
             pruned.append(Pruned(f.rel, f.size, reason))
