@@ -53,7 +53,7 @@ from bundler.reuse import (
 from bundler.runtime_choice import unit_profile
 from bundler.scan import Scanned, scan
 from bundler.targets import RuntimeProfile
-from bundler.trace import new_tracer, traced_files
+from bundler.trace import Tracer, new_tracer, traced_files
 from bundler.walk import FileEntry, FolderEntry
 from platforms.base import PlatformAdapter, Unit
 
@@ -130,7 +130,7 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
         raise
 
 
-def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options: Resolved, env: Mapping[str, str],
+def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options: Resolved, env: Mapping[str, str],  # noqa: PLR0915
             log: Log, *, progress: bool) -> dict[str, Any]:
     project = read_project(project_dir)
     if options["build"] != "docker":  # a Docker build runs `generate` itself
@@ -160,12 +160,10 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
                 engines[profile.target] = _engine(project, tree, engine_files, kind, profile, options, env, stack,
                                                   progress, build, log, scanned.packages)
             choice, engine_info = engines[profile.target]
-            plan_options = unit_plan_options(options, unit, out_rel, layout, template, scanned.client_folders)
-            if tracer is not None:
-                plan_options = replace(plan_options, traced=traced_files(
-                    tracer, (e.path for e in unit.entries), unit.relocate, unit.name, log))
-            plan = plan_unit(tree_project, files, installed, choice, plan_options, problems)
-            plan = replace(plan, warnings=plan.warnings + package_notes(plan, walked, notes))
+            plan_options, traced = _traced(tracer, unit, profile, unit_plan_options(
+                options, unit, out_rel, layout, template, scanned.client_folders))
+            plan = _with_notes(plan_unit(tree_project, files, installed, choice, plan_options, problems), traced,
+                               walked, notes)
             planned.append(PlannedUnit(unit, profile, runtime_why, plan, engine_info,
                                        _checked_limits(adapter, unit, plan, log)))
         log_skipped_problems(problems, log)
@@ -287,6 +285,22 @@ def _load_check(ctx: LoadCheckContext, unit: Unit, profile: RuntimeProfile, plan
         layer_layout=layer_options()[0], tree=ctx.tree, package=ctx.project.package, postinstall=unit.postinstall,
         standin=standin, image=ctx.options["image"] or profile.image, arch=profile.arch)
     return load_check(check, mode, ctx.options["load_check_timeout"], ctx.env, log)
+
+
+def _traced(tracer: Tracer | None, unit: Unit, profile: RuntimeProfile,
+            plan_options: PlanOptions) -> tuple[PlanOptions, list[str]]:
+    """With --trace, the unit's file set is what its entry points reach (bundler/trace/); and the trace's warnings."""
+    if tracer is None:
+        return plan_options, []
+    reached, warnings = traced_files(tracer, (e.path for e in unit.entries), unit.relocate, unit.name,
+                                     profile.runtime.node)
+    return replace(plan_options, traced=reached), warnings
+
+
+def _with_notes(plan: BundlePlan, traced: list[str], walked: Mapping[str, FileEntry],
+                notes: Mapping[str, str]) -> BundlePlan:
+    """The plan with the trace's warnings and the notes of the packages it bundles (bundler/installed.py)."""
+    return replace(plan, warnings=(*plan.warnings, *traced, *package_notes(plan, walked, notes)))
 
 
 def reuse_state(own_tree: bool, adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: Mapping[str, str]

@@ -7,7 +7,7 @@ file set of a unit, which the plan (PlanOptions.traced) keeps besides the genera
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from bundler.errors import ConfigError
 from bundler.plan import package_dir_of
@@ -25,25 +25,24 @@ def new_tracer(files: Iterable[FileEntry]) -> Tracer:
 
 
 def traced_files(tracer: Tracer, entries: Iterable[str], relocate: Iterable[tuple[str, str]], unit: str,
-                 log: Callable[[str], None]) -> frozenset[str]:
-    """The files a unit's entry points reach (archive paths mapped back to the tree through `relocate`); the
-    trace's warnings are logged."""
-    rels = []
-    for path in entries:
-        for old, new in relocate:
-            if path.startswith(new):
-                path = old + path[len(new):]
-                break
-        rels.append(path)
+                 node_major: int) -> tuple[frozenset[str], list[str]]:
+    """The files a unit's entry points reach on its runtime's Node major (archive paths mapped back to the tree
+    through `relocate`), and the trace's warnings (for the unit's plan)."""
+    moves = tuple(relocate)
+    rels = [_unrelocated(path, moves) for path in entries]
     if not rels:
         raise ConfigError(f"--trace: {unit or 'the function'} has no entry point to trace from",
                           hint="name it (--handler file.export on lambda, the function's file on the other "
                                "platforms), or bundle without --trace")
-    found = tracer.trace(rels)
-    prefix = f"{unit}: " if unit else ""
-    for line in trace_warnings(found):
-        log(f"warning: {prefix}{line}")
-    return found.files
+    found = tracer.trace(rels, node_major)
+    return found.files, trace_warnings(found)
+
+
+def _unrelocated(path: str, moves: tuple[tuple[str, str], ...]) -> str:
+    for old, new in moves:
+        if path.startswith(new):
+            return old + path[len(new):]
+    return path
 
 
 def trace_warnings(trace: Trace) -> list[str]:

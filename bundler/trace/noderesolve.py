@@ -26,7 +26,21 @@ from bundler.walk import FileEntry
 FILE_EXTENSIONS = ("", ".js", ".json", ".node")
 INDEX_FILES = ("index.js", "index.json", "index.node")
 CONDITIONS = {"require": ("node", "require", "default"), "import": ("node", "import", "default")}
-EXTRA_CONDITIONS = ("node", "module-sync", "default")  # Node 22+ also matches module-sync for both kinds
+MODULE_SYNC = "module-sync"  # Node 20.19+ and 22.12+ also match this condition, for require and import alike
+MODULE_SYNC_FROM = 20  # the runtimes' Node major from which it counts (both outcomes ship: the minor varies)
+# Node's own modules (`require('module').builtinModules`, Node 20 and 22): `require('buffer')` never reads a
+# package, even with one of that name installed; `require('buffer/')` does (a path, so not a builtin).
+BUILTINS = frozenset({
+    "_http_agent", "_http_client", "_http_common", "_http_incoming", "_http_outgoing", "_http_server",
+    "_stream_duplex", "_stream_passthrough", "_stream_readable", "_stream_transform", "_stream_wrap",
+    "_stream_writable", "_tls_common", "_tls_wrap", "assert", "assert/strict", "async_hooks", "buffer",
+    "child_process", "cluster", "console", "constants", "crypto", "dgram", "diagnostics_channel", "dns",
+    "dns/promises", "domain", "events", "fs", "fs/promises", "http", "http2", "https", "inspector",
+    "inspector/promises", "module", "net", "os", "path", "path/posix", "path/win32", "perf_hooks", "process",
+    "punycode", "querystring", "readline", "readline/promises", "repl", "stream", "stream/consumers",
+    "stream/promises", "stream/web", "string_decoder", "sys", "timers", "timers/promises", "tls", "trace_events",
+    "tty", "url", "util", "util/types", "v8", "vm", "wasi", "worker_threads", "zlib",
+})
 
 
 class Tree:
@@ -76,11 +90,19 @@ def split_bare(specifier: str) -> tuple[str, str]:
     return "/".join(parts[:n]), ("./" + rest) if rest else "."
 
 
-def resolve(tree: Tree, from_dir: str, specifier: str, kind: str) -> list[str]:
-    """The files `specifier` loads from a file in `from_dir`: usually one; two when the exports conditions
-    differ between Node versions (module-sync); none when it cannot be resolved in the tree."""
+def is_builtin(specifier: str) -> bool:
+    return specifier.startswith("node:") or specifier in BUILTINS
+
+
+def resolve(tree: Tree, from_dir: str, specifier: str, kind: str, node_major: int) -> list[str]:
+    """The files `specifier` loads from a file in `from_dir` on Node `node_major`: usually one; on Node 20+ two
+    when a package's exports differ with module-sync (20.19+ and 22.12+ match it, earlier minors do not, and a
+    runtime's minor moves under the function); none for Node's own modules and for what cannot be resolved."""
+    if is_builtin(specifier):
+        return []
     found: list[str] = []
-    for conditions in (CONDITIONS[kind], EXTRA_CONDITIONS):
+    sets = [CONDITIONS[kind]] + ([(MODULE_SYNC, *CONDITIONS[kind])] if node_major >= MODULE_SYNC_FROM else [])
+    for conditions in sets:
         hit = _resolve(tree, from_dir, specifier, conditions)
         if hit is not None and hit not in found:
             found.append(hit)

@@ -25,7 +25,7 @@ import pathspec
 from bundler.plan import package_dir_of
 from bundler.resolve import Implicit, implicit_edges
 from bundler.trace.imports import Imports, read_imports
-from bundler.trace.noderesolve import Tree, resolve, split_bare
+from bundler.trace.noderesolve import Tree, is_builtin, resolve, split_bare
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -83,7 +83,8 @@ class Tracer:
                 self._parsed[rel] = read_imports(source, rel)
         return self._parsed[rel]
 
-    def trace(self, entries: Iterable[str]) -> Trace:
+    def trace(self, entries: Iterable[str], node_major: int) -> Trace:
+        """What the entry files reach on the runtime's Node major (it decides the exports conditions)."""
         reached: set[str] = set()
         keep: set[str] = set()
         computed: list[Site] = []
@@ -105,11 +106,11 @@ class Tracer:
             folder = posixpath.dirname(rel)
             computed += [Site(rel, c.line, c.call) for c in found.computed]
             for spec in found.specifiers:
-                targets = resolve(self.tree, folder, spec.value, spec.kind)
+                targets = resolve(self.tree, folder, spec.value, spec.kind, node_major)
                 queue += targets
                 if not targets and spec.value.startswith((".", "/")) and not _in_node_modules(rel):
                     missing.append(Site(rel, spec.line, spec.value))
-                if not spec.value.startswith((".", "/", "#")):
+                if not spec.value.startswith((".", "/", "#")) and not is_builtin(spec.value):
                     keep |= self._loaded_by(rel, split_bare(spec.value)[0])
         return Trace(files=frozenset(reached | keep), computed=tuple(sorted(set(computed), key=_site_key)),
                      missing=tuple(sorted(set(missing), key=_site_key)), unreadable=tuple(sorted(unreadable)))
