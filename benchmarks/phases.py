@@ -21,7 +21,7 @@ def measure(root: Path, *, write: bool, workers: int | None) -> dict[str, Any]: 
     from bundler.archive import write_zip, zip_epoch
     from bundler.engines.local import engine_kind, find_local_engine
     from bundler.installed import installed_packages
-    from bundler.options import load_config, resolve
+    from bundler.options import load_config, option_keys, resolve
     from bundler.plan import EngineChoice, PlanOptions, plan_bundle
     from bundler.project import read_project
     from bundler.resources import layer_options
@@ -31,17 +31,18 @@ def measure(root: Path, *, write: bool, workers: int | None) -> dict[str, Any]: 
     from bundler.walk import walk_tree
     from platforms import REGISTRY
     from platforms import adapter as adapter_for
+    from platforms.base import single_unit
 
     adapter = adapter_for("lambda")
     env = dict(os.environ)
-    config = load_config(root, list(REGISTRY), {"lambda": list(adapter.extra_keys)}, checked=["lambda"])
-    options = resolve("lambda", config, env, {"format": None, "exclude": (), "include": ()}, dict(adapter.extra_keys))
+    config = load_config(root, list(REGISTRY), {"lambda": option_keys(adapter.extras)}, checked=["lambda"])
+    options = resolve("lambda", config, env, {"format": None, "exclude": (), "include": ()}, adapter.extras)
     out: dict[str, Any] = {}
 
     t0 = time.perf_counter()
     project = read_project(root)
     runtime, _why = choose_runtime(adapter, project, options)
-    profile = resolve_profile(adapter.key, runtime, options["arch"])
+    profile = resolve_profile(adapter.key, runtime, options.arch)
     skip = {".git/", ".photon-bundle/"}
     files = walk_tree(root, lambda rel: rel in skip)
     t1 = time.perf_counter()
@@ -60,9 +61,8 @@ def measure(root: Path, *, write: bool, workers: int | None) -> dict[str, Any]: 
     out["read_packages_s"] = t2 - t1
     out["packages"] = len(installed)
     plan = plan_bundle(project, files, installed, choice,
-                       PlanOptions(out_rel=".photon-bundle/lambda", function_filename=adapter.function_filename,
-                                   layer_filename=adapter.layer_filename, layer_layout=layout,
-                                   wrapper_template=template))
+                       PlanOptions(unit=single_unit(adapter)[0], out_rel=".photon-bundle/lambda",
+                                   layer_layout=layout, wrapper_template=template))
     t3 = time.perf_counter()
     out["plan_s"] = t3 - t2
     out["walk_plan_s"] = t3 - t0

@@ -82,7 +82,7 @@ def read_imports(source: bytes, path: str) -> Imports:
             if value:
                 found.append(Specifier(value, "import", node.start_point[0] + 1))
             continue
-        arg = caps["arg"][0]
+        arg: Any = caps["arg"][0]
         call_kind = _call_kind(caps)
         if call_kind is None:
             continue
