@@ -138,7 +138,8 @@ def make_trace_app(root: Path, manager: str = "npm") -> Path:
         argv = [*pnpm.argv, "install", "--offline", "--frozen-lockfile", "--ignore-scripts",
                 "--store-dir", str(CACHE / "pnpm-store")]
     else:
-        argv = ["npm", "ci", "--offline", "--ignore-scripts", "--no-audit", "--no-fund", "--cache", str(CACHE / "npm-cache")]
+        argv = ["npm", "ci", "--offline", "--ignore-scripts", "--no-audit", "--no-fund",
+                "--cache", str(CACHE / "npm-cache")]
     done = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     generate_client(project, env)
