@@ -61,11 +61,12 @@ const schema = buildSchema('type Query { hello: String }');
 
 exports.handler = async (event = {}) => {
   const input = OrderInput.safeParse(event.order || { customer: 'ada', total: 3 });
-  const answer = await graphql({ schema, source: '{ hello }', rootValue: { hello: () => greeting('en') } });
+  const hello = greeting(event.lang || 'en');
+  const answer = await graphql({ schema, source: '{ hello }', rootValue: { hello: () => 'world' } });
   return {
     statusCode: 200,
     body: JSON.stringify({
-      id: uuid().length, ok: input.success, hello: answer.data.hello, summary: summarize([1, 2, 3]),
+      id: uuid().length, ok: input.success, hello, gql: answer.data.hello, summary: summarize([1, 2, 3]),
       routes: app._router.stack.length, storage: typeof archive, client: typeof prisma.order.findMany,
     }),
   };
