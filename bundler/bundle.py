@@ -293,7 +293,7 @@ def _traced(tracer: Tracer | None, unit: Unit, profile: RuntimeProfile,
     if tracer is None:
         return plan_options, []
     reached, warnings = traced_files(tracer, (e.path for e in unit.entries), unit.relocate, unit.name,
-                                     profile.runtime.node)
+                                     profile.runtime.node, dict(unit.generated))
     return replace(plan_options, traced=reached), warnings
 
 

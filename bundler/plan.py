@@ -42,6 +42,11 @@ JUNK_DIRS = ("node_modules/.cache/", "node_modules/.bin/")
 JUNK_FILES = ("node_modules/.package-lock.json", "node_modules/.yarn-integrity", "node_modules/.modules.yaml")
 _WASM = re.compile(r"^query_(?:engine|compiler(?:_fast|_small)?)_bg\.(?P<provider>\w+)\.wasm(?:-base64\.js)?$")
 TRACE_REASON = "not reached from the entry points (--trace)"
+NOT_PRODUCTION = "not a production dependency"
+NOT_USED = "not used by this function"
+# Where the trace saw the file loaded, it knows better than package.json (a peer dependency, a package the app
+# requires without declaring it) and than the function's file scan.
+TRACE_OVERRIDES = (NOT_PRODUCTION, NOT_USED)
 APP = "(app)"
 ENGINE = "(engine)"
 
@@ -290,14 +295,13 @@ def plan_bundle(
             reason, package = _fate(f.rel, closure, client_dirs, installed, engine, provider)
         if reason is None and package == APP and unit.app_files is not None and f.rel not in unit.app_files \
                 and not f.rel.startswith(app_client_dirs):
-            reason = "not used by this function"
+            reason = NOT_USED
         if (reason is None and unit.dependencies == "client-only" and _in_node_modules(f.rel)
                 and not f.rel.startswith(client_dirs) and not (engine is not None and f.rel == engine.rel)):
             reason = "installed by the platform at deploy time"
             deferred += f.size
-        if (reason is None and options.traced is not None and f.rel not in options.traced
-                and not (engine is not None and f.rel == engine.rel) and not f.rel.startswith(kept_whole)):
-            reason = TRACE_REASON
+        reason = _traced_fate(reason, f.rel, options.traced, (engine is not None and f.rel == engine.rel)
+                              or f.rel.startswith(kept_whole))
         reason = filters.apply(f.rel, reason, package)
         if reason is not None:
             pruned.append(Pruned(f.rel, f.size, reason))
@@ -328,6 +332,17 @@ def plan_bundle(
     carrier = next((a.filename for a in artifacts if placed is not None and placed in a.entries), None)
     return BundlePlan(artifacts=artifacts, engine=placed, engine_artifact=carrier, pruned=tuple(pruned),
                       warnings=tuple(warnings), deferred_bytes=deferred)
+
+
+def _traced_fate(reason: str | None, rel: str, traced: frozenset[str] | None, kept_whole: bool) -> str | None:
+    """With --trace: a file the entry points reach is kept even where package.json or the function's file scan
+    would leave it out (TRACE_OVERRIDES); one they do not reach is left out, unless it is the engine or in a
+    generated client folder (`kept_whole`)."""
+    if traced is None:
+        return reason
+    if rel in traced:
+        return None if reason in TRACE_OVERRIDES else reason
+    return TRACE_REASON if reason is None and not kept_whole else reason
 
 
 def _scope(project: Project, installed: Mapping[str, PackageJson], options: PlanOptions,
@@ -437,7 +452,7 @@ def _fate(
         pkg = installed.get(owner)
         if pkg is None:
             return "not part of any installed package", label
-        return "not a production dependency", label
+        return NOT_PRODUCTION, label
     return None, label
 
 

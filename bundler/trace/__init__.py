@@ -7,7 +7,7 @@ file set of a unit, which the plan (PlanOptions.traced) keeps besides the genera
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from bundler.errors import ConfigError
 from bundler.plan import package_dir_of
@@ -25,16 +25,17 @@ def new_tracer(files: Iterable[FileEntry]) -> Tracer:
 
 
 def traced_files(tracer: Tracer, entries: Iterable[str], relocate: Iterable[tuple[str, str]], unit: str,
-                 node_major: int) -> tuple[frozenset[str], list[str]]:
+                 node_major: int, generated: Mapping[str, bytes] | None = None) -> tuple[frozenset[str], list[str]]:
     """The files a unit's entry points reach on its runtime's Node major (archive paths mapped back to the tree
-    through `relocate`), and the trace's warnings (for the unit's plan)."""
+    through `relocate`; `generated`: the files the platform adds, such as an entry stub), and the trace's warnings
+    (for the unit's plan)."""
     moves = tuple(relocate)
     rels = [_unrelocated(path, moves) for path in entries]
     if not rels:
         raise ConfigError(f"--trace: {unit or 'the function'} has no entry point to trace from",
                           hint="name it (--handler file.export on lambda, the function's file on the other "
                                "platforms), or bundle without --trace")
-    found = tracer.trace(rels, node_major)
+    found = tracer.trace(rels, node_major, generated)
     return found.files, trace_warnings(found)
 
 

@@ -83,14 +83,16 @@ class Tracer:
                 self._parsed[rel] = read_imports(source, rel)
         return self._parsed[rel]
 
-    def trace(self, entries: Iterable[str], node_major: int) -> Trace:
-        """What the entry files reach on the runtime's Node major (it decides the exports conditions)."""
+    def trace(self, entries: Iterable[str], node_major: int, generated: Mapping[str, bytes] | None = None) -> Trace:
+        """What the entry files reach on the runtime's Node major (it decides the exports conditions). `generated`:
+        files the platform writes into the artifact (Netlify's entry stub that loads the function's own file)."""
+        generated = generated or {}
         reached: set[str] = set()
         keep: set[str] = set()
         computed: list[Site] = []
         missing: list[Site] = []
         unreadable: list[str] = []
-        queue = [e for e in entries if e in self.tree.files]
+        queue = [e for e in entries if e in self.tree.files or e in generated]
         while queue:
             rel = queue.pop()
             if rel in reached:
@@ -99,7 +101,7 @@ class Tracer:
             self._package_files(rel, keep)
             if rel.endswith(NOT_PARSED):
                 continue
-            found = self.imports(rel)
+            found = read_imports(generated[rel], rel) if rel in generated else self.imports(rel)
             if found is None:
                 unreadable.append(rel)
                 continue

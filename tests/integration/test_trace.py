@@ -186,3 +186,43 @@ def test_a_second_traced_run_is_byte_identical(npm_app: Path, tmp_path: Path,
         bundle_ok("lambda", npm_app, tmp_path / f"out{n}", capsys, "--trace", *LAMBDA)
         digests.append(hashlib.sha256((tmp_path / f"out{n}" / "function.zip").read_bytes()).hexdigest())
     assert digests[0] == digests[1]
+
+
+NETLIFY_FUNCTIONS = {
+    "functions/orders.js": "exports.handler = require('../src/handler').handler;\n",
+    "functions/graphql.js": "const { server } = require('../src/graphql');\n"
+                            "exports.handler = async () => ({ statusCode: 200, body: typeof server });\n",
+}
+
+
+def test_netlify_functions_each_ship_what_they_reach(npm_app: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # two functions of one site: Netlify's entry stub (graphql.js at the zip root, generated) is traced too; apollo's
+    # peer dependency graphql is reached by the trace, so the graphql function loads
+    site = tmp_path / "site"
+    subprocess.run(["cp", "-a", str(npm_app), str(site)], check=True)
+    for rel, text in NETLIFY_FUNCTIONS.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text(text)
+    (site / "netlify.toml").write_text('[functions]\ndirectory = "functions"\nincluded_files = ["src/locales/*.json"]\n')
+    traced = bundle_ok("netlify", site, tmp_path / "traced", capsys, "--trace", "--runtime", "nodejs20.x")
+    whole = bundle_ok("netlify", site, tmp_path / "whole", capsys, "--runtime", "nodejs20.x", "--no-load-check")
+    orders = set(zip_names(tmp_path / "traced" / "functions" / "orders.zip"))
+    graphql = set(zip_names(tmp_path / "traced" / "functions" / "graphql.zip"))
+    assert "src/locales/en.json" in orders  # included_files add what tracing cannot see
+    assert [n for n in orders if ENGINE_FILE.search(n)] == [ENGINE]
+    assert not [n for n in orders if n.startswith("node_modules/@apollo/")]
+    assert "node_modules/@apollo/server/package.json" in graphql and "node_modules/graphql/index.js" in graphql
+    assert not [n for n in graphql if n.startswith(("node_modules/express/", "node_modules/aws-sdk/"))]
+    checks = traced["load_check"]["units"]
+    assert checks["graphql"]["entries"] == [{"ok": True, "path": "graphql.js"}]
+    assert checks["orders"]["entries"] == [{"ok": True, "path": "orders.js"}]
+    assert checks["orders"]["engine"] == {"found": ENGINE, "via": "the generated client's folder"}
+    by_path = {a["path"]: a for a in whole["artifacts"]}
+    with capsys.disabled():
+        for a in traced["artifacts"]:
+            w = by_path[a["path"]]
+            print(f"\n--trace netlify {a['path']}: untraced {w['files']:,} files / {w['unzipped_bytes'] / 2**20:.1f} MiB"
+                  f" / {w['zipped_bytes'] / 2**20:.1f} MiB zipped; traced {a['files']:,} files / "
+                  f"{a['unzipped_bytes'] / 2**20:.1f} MiB / {a['zipped_bytes'] / 2**20:.2f} MiB zipped")
+        assert a["unzipped_bytes"] * 5 < w["unzipped_bytes"]
