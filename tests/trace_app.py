@@ -7,8 +7,10 @@ prisma (package-lock.json and pnpm-lock.yaml). `make test` fills an npm cache an
 the client offline with stand-in engines (tests/real_prisma.py). @vercel/nft comes from .tools/nft/.
 
 The Lambda handler (src/handler.js) uses express, lodash, aws-sdk's S3 client, graphql, uuid, zod and the Prisma
-client through its own modules; src/graphql.js (another function, on @apollo/server) is not loaded by it, and
-src/lib/i18n.js loads its locale with a computed require (what tracing cannot see: --include adds it).
+client through its own modules; src/graphql.js (another function, on @apollo/server) is not loaded by it.
+src/lib/i18n.js loads its locale with a computed require whose literal parts make a glob, src/lib/receipt.js reads a
+template at a path built from __dirname (both traced), and src/lib/format.js loads a plugin named by configuration,
+which no tracer can see: --include adds it.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ const { summarize } = require('./lib/summary');
 const { archive } = require('./lib/storage');
 const { greeting } = require('./lib/i18n');
 const { OrderInput } = require('./lib/validate');
+const { receipt } = require('./lib/receipt');
+const { format } = require('./lib/format');
 
 const app = express();
 app.get('/orders', (req, res) => res.json([]));
@@ -68,6 +72,7 @@ exports.handler = async (event = {}) => {
     body: JSON.stringify({
       id: uuid().length, ok: input.success, hello, gql: answer.data.hello, summary: summarize([1, 2, 3]),
       routes: app._router.stack.length, storage: typeof archive, client: typeof prisma.order.findMany,
+      receipt: receipt('42'), formatted: format({ total: 3 }),
     }),
   };
 };
@@ -95,6 +100,18 @@ exports.greeting = (lang) => {
 const { z } = require('zod');
 exports.OrderInput = z.object({ customer: z.string(), total: z.number().int() });
 """,
+    "src/lib/receipt.js": """\
+const fs = require('fs');
+const path = require('path');
+const TEMPLATE = path.join(__dirname, '../templates/receipt.txt');
+exports.receipt = (id) => fs.readFileSync(TEMPLATE, 'utf8').trim().replace('{id}', id);
+""",
+    "src/lib/format.js": """\
+// the formatter is a plugin named by configuration only (ORDERS_FORMATTER=./format-json): no tracer can know it
+exports.format = (order) => require(process.env.ORDERS_FORMATTER)(order);
+""",
+    "src/lib/format-json.js": "module.exports = (order) => JSON.stringify(order);\n",
+    "src/templates/receipt.txt": "receipt {id}\n",
     "src/locales/en.json": '{ "hello": "hello" }\n',
     "src/locales/de.json": '{ "hello": "hallo" }\n',
     "src/graphql.js": """\
@@ -103,7 +120,10 @@ exports.server = new ApolloServer({ typeDefs: 'type Query { hello: String }', re
 """,
 }
 HANDLER = "src/handler.handler"
-COMPUTED_REQUIRE = "src/lib/i18n.js:2"
+EXPANDED_REQUIRE = "src/lib/i18n.js:2"  # '../locales/' + lang + '.json': its glob's files ship
+PLUGIN_REQUIRE = "src/lib/format.js:2"  # require(process.env.ORDERS_FORMATTER): what --include adds
+PLUGIN = "src/lib/format-json.js"
+PLUGIN_ENV = {"ORDERS_FORMATTER": "./format-json"}  # the function's configuration
 
 
 def missing_reason(manager: str = "npm") -> str | None:

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from bundler.errors import ConfigError
 from bundler.plan import package_dir_of
 from bundler.trace.noderesolve import Tree
-from bundler.trace.tracer import Site, Trace, Tracer
+from bundler.trace.tracer import Expanded, Site, Trace, Tracer
 from bundler.walk import FileEntry
 
-__all__ = ["Site", "Trace", "Tracer", "new_tracer", "trace_warnings", "traced_files"]
+__all__ = ["Expanded", "Site", "Trace", "Tracer", "new_tracer", "trace_warnings", "traced_files"]
 
 SITES_SHOWN = 3  # computed requires listed per package in a warning
 
@@ -51,9 +51,14 @@ def trace_warnings(trace: Trace) -> list[str]:
     relative file of the app."""
     lines: list[str] = []
     by_package: dict[str, list[Site]] = {}
+    globs = {e.site: e for e in trace.expanded}
     for site in trace.computed:
         package = package_dir_of(site.file)
-        if package is None:
+        glob = globs.get(site)
+        if package is None and glob is not None:
+            lines.append(f"--trace: {site.file}:{site.line}: {site.text} has a computed argument: shipped the "
+                         f"{len(glob.files)} file(s) matching {glob.glob}; add any other file it loads with --include")
+        elif package is None:
             lines.append(f"--trace: {site.file}:{site.line}: {site.text} has a computed argument, so what it loads "
                          "is not traced; add those files with --include (or the platform's included-files setting)")
         else:

@@ -15,6 +15,7 @@ named only in configuration; `--include` and the platforms' included-files setti
 from __future__ import annotations
 
 import posixpath
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -33,7 +34,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 LOADERS_FILE = Path(__file__).resolve().parent / "loaders.toml"
-NOT_PARSED = (".json", ".node", ".wasm")
+PARSED = (".js", ".cjs", ".mjs", ".jsx", ".ts", ".cts", ".mts", ".tsx")  # and files without an extension
+MAX_EXPANDED = 200  # files a computed require's glob may add; a wider glob is only reported
+RESOLVED_SUFFIXES = ("", ".js", ".json", ".node", "/index.js", "/index.json", "/index.node")
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,19 @@ class Site:
 
 
 @dataclass(frozen=True)
+class Expanded:
+    """A computed require whose literal parts made a glob: the files it matched, shipped and followed."""
+
+    site: Site
+    glob: str  # relative to the tree
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Trace:
     files: frozenset[str]  # every file the entries reach, with the package.json files and generated folders
     computed: tuple[Site, ...]  # requires / imports with a computed argument (cannot be followed)
+    expanded: tuple[Expanded, ...]  # those of them whose literal parts matched files (shipped and followed)
     missing: tuple[Site, ...]  # the app's relative specifiers that resolve to no file
     unreadable: tuple[str, ...]  # reached files that could not be read
 
@@ -90,6 +103,7 @@ class Tracer:
         reached: set[str] = set()
         keep: set[str] = set()
         computed: list[Site] = []
+        expanded: list[Expanded] = []
         missing: list[Site] = []
         unreadable: list[str] = []
         queue = [e for e in entries if e in self.tree.files or e in generated]
@@ -99,14 +113,22 @@ class Tracer:
                 continue
             reached.add(rel)
             self._package_files(rel, keep)
-            if rel.endswith(NOT_PARSED):
+            if not rel.endswith(PARSED) and "." in posixpath.basename(rel):
                 continue
             found = read_imports(generated[rel], rel) if rel in generated else self.imports(rel)
             if found is None:
                 unreadable.append(rel)
                 continue
             folder = posixpath.dirname(rel)
-            computed += [Site(rel, c.line, c.call) for c in found.computed]
+            for c in found.computed:
+                site = Site(rel, c.line, c.call)
+                computed.append(site)
+                hit = self._expand(folder, c.pattern, site) if c.pattern else None
+                if hit is not None:
+                    expanded.append(hit)
+                    queue += hit.files
+            for asset in found.assets:
+                queue += self._asset(folder, asset.pattern, node_major)
             for spec in found.specifiers:
                 targets = resolve(self.tree, folder, spec.value, spec.kind, node_major)
                 queue += targets
@@ -115,7 +137,41 @@ class Tracer:
                 if not spec.value.startswith((".", "/", "#")) and not is_builtin(spec.value):
                     keep |= self._loaded_by(rel, split_bare(spec.value)[0])
         return Trace(files=frozenset(reached | keep), computed=tuple(sorted(set(computed), key=_site_key)),
+                     expanded=tuple(sorted(set(expanded), key=lambda e: _site_key(e.site))),
                      missing=tuple(sorted(set(missing), key=_site_key)), unreadable=tuple(sorted(unreadable)))
+
+    def _asset(self, folder: str, pattern: str, node_major: int) -> list[str]:
+        """The files a `__dirname` path names: the file itself (or, as require would load it, with Node's
+        extensions or a folder's index); with computed parts, the files its glob matches below a folder that is
+        not the file's own or a parent. A folder named whole (`readdirSync`) is not expanded."""
+        if "*" not in pattern:
+            target = posixpath.normpath(posixpath.join(folder, pattern))
+            if target in self.tree.files:
+                return [target]
+            return resolve(self.tree, folder, pattern, "require", node_major)
+        hit = self._expand(folder, pattern, Site("", 0, ""), suffixes=("",))
+        return list(hit.files) if hit is not None else []
+
+    def _expand(self, folder: str, pattern: str, site: Site,
+                suffixes: tuple[str, ...] = RESOLVED_SUFFIXES) -> Expanded | None:
+        """The files a relative glob from a computed require matches (`*` within one path segment; the file as
+        named, with Node's extensions, or a folder's index), unless its literal part is only the requiring file's
+        folder or a parent (`./*`, `../*` would be everything there; `./format-*`, `../locales/*.json` are not).
+        None when it matches nothing or more than MAX_EXPANDED files."""
+        if not pattern.startswith(("./", "../")):
+            return None
+        glob = posixpath.normpath(posixpath.join(folder, pattern))
+        literal = glob.split("*", 1)[0]
+        base, stem = posixpath.split(literal)
+        if glob.startswith("../") or not base or (not stem and (folder + "/").startswith(base + "/")):
+            return None
+        rx = re.compile("[^/]*".join(re.escape(part) for part in glob.split("*")))
+        hits = sorted(f for f in self._files_below(base) if "/node_modules/" not in f[len(base):]
+                      and any(f.endswith(suffix) and rx.fullmatch(f[: len(f) - len(suffix)] if suffix else f)
+                              for suffix in suffixes))
+        if not hits or len(hits) > MAX_EXPANDED:
+            return None
+        return Expanded(site, glob, tuple(hits))
 
     def _package_files(self, rel: str, keep: set[str]) -> None:
         """The package.json files Node reads for `rel`, and the generated folders its package loads."""

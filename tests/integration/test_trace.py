@@ -5,7 +5,8 @@
   files (the only other files are the `module-sync` targets that Node 20.19+ loads and nft 0.29 does not know);
 * it passes the pipeline's load check, and unpacked in a fresh node the handler runs and the real Prisma client
   searches first the folder holding the one bundled engine;
-* what tracing cannot see (a computed require) is named file:line, and --include adds it;
+* computed requires are named file:line; a glob of their literal parts and a path built from __dirname are
+  traced; a plugin named by configuration is not (the bundle loads, the call fails), and --include adds it;
 * the same on pnpm's layout, the same files; a second run is byte-identical;
 * file count, unzipped and zipped sizes traced vs untraced (and nft's count) are printed.
 """
@@ -25,7 +26,16 @@ import pytest
 
 from tests.cli_helpers import bundle_ok, run_cli, zip_names
 from tests.real_prisma import LAMBDA_TARGET, clean_node_env
-from tests.trace_app import COMPUTED_REQUIRE, HANDLER, make_trace_app, missing_reason, nft_files
+from tests.trace_app import (
+    EXPANDED_REQUIRE,
+    HANDLER,
+    PLUGIN,
+    PLUGIN_ENV,
+    PLUGIN_REQUIRE,
+    make_trace_app,
+    missing_reason,
+    nft_files,
+)
 
 pytestmark = [pytest.mark.usefixtures("own_engine_cache"),
               pytest.mark.skipif(missing_reason("pnpm") is not None, reason=missing_reason("pnpm") or "")]
@@ -64,7 +74,7 @@ def pnpm_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def probe(unpacked: Path) -> dict[str, Any]:
-    done = subprocess.run(["node", "-e", PROBE, str(unpacked)], cwd=unpacked, env=clean_node_env(),
+    done = subprocess.run(["node", "-e", PROBE, str(unpacked)], cwd=unpacked, env={**clean_node_env(), **PLUGIN_ENV},
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
@@ -111,9 +121,14 @@ def test_traced_lambda_ships_no_more_than_nft_plus_engine_client_and_package_jso
                 "node_modules/@prisma/client/runtime/library.js", f"{CLIENT}schema.prisma"):
         assert rel in names, rel
     assert not [n for n in names if n.startswith(("node_modules/@apollo/", "src/graphql.js", "node_modules/prisma/"))]
-    # the computed require is named file:line, in the log and in the manifest
-    assert f"warning: --trace: {COMPUTED_REQUIRE}: require('../locales/' + lang + '.json') has a computed" in err
-    assert any(w.startswith(f"--trace: {COMPUTED_REQUIRE}:") for w in traced["warnings"])
+    # computed requires are named file:line, in the log and in the manifest; a glob's files ship, and so does the
+    # template read at a path built from __dirname; the plugin named by configuration does not
+    assert (f"warning: --trace: {EXPANDED_REQUIRE}: require('../locales/' + lang + '.json') has a computed argument: "
+            "shipped the 2 file(s) matching src/locales/*.json") in err
+    assert f"warning: --trace: {PLUGIN_REQUIRE}: require(process.env.ORDERS_FORMATTER) has a computed argument" in err
+    assert any(w.startswith(f"--trace: {PLUGIN_REQUIRE}:") for w in traced["warnings"])
+    assert {"src/locales/en.json", "src/locales/de.json", "src/templates/receipt.txt"} <= names
+    assert PLUGIN not in names
     assert "--trace: node_modules/express loads modules by computed names (lib/view.js:" in err
     assert traced["load_check"]["engine"] == {"found": ENGINE, "via": "the generated client's folder"}
 
@@ -129,19 +144,19 @@ def test_traced_lambda_ships_no_more_than_nft_plus_engine_client_and_package_jso
 def test_traced_artifact_loads_and_the_real_client_finds_exactly_the_bundled_engine(
         npm_app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    doc = bundle_ok("lambda", npm_app, out, capsys, "--trace", "--include", "src/locales/*.json", *LAMBDA)
+    doc = bundle_ok("lambda", npm_app, out, capsys, "--trace", "--include", PLUGIN, *LAMBDA)
     check = doc["load_check"]
     assert check["skipped"] is False and check["entries"] == [{"path": "src/handler.js", "ok": True}]
     assert check["engine"] == {"found": ENGINE, "via": "the generated client's folder"}
     names = zip_names(out / "function.zip")
-    assert {"src/locales/en.json", "src/locales/de.json"} <= set(names)  # --include adds what tracing cannot see
+    assert PLUGIN in names  # --include adds what tracing cannot see
     unpacked = unzip(out / "function.zip", tmp_path / "unpacked")
     result = probe(unpacked)
     assert result["handlerError"] is None, result
     assert result["handler"]["statusCode"] == 200
     assert json.loads(result["handler"]["body"]) == {
         "id": 36, "ok": True, "hello": "hello", "gql": "world", "summary": {"sum": 6, "max": 3}, "routes": 3,
-        "storage": "function", "client": "function"}
+        "storage": "function", "client": "function", "receipt": "receipt 42", "formatted": '{"total":3}'}
     error = result["connectError"]
     assert error is not None and "could not locate the Query Engine" in error, error
     searched = error.split("The following locations have been searched:")[1].split()
@@ -149,14 +164,14 @@ def test_traced_artifact_loads_and_the_real_client_finds_exactly_the_bundled_eng
     assert sorted(p.name for p in unpacked.rglob("*") if ENGINE_FILE.search(p.name)) == [posixpath.basename(ENGINE)]
 
 
-def test_without_include_the_computed_require_is_what_is_missing(
+def test_without_include_the_plugin_named_by_configuration_is_missing(
         npm_app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # the load check requires the entry (module scope): it passes; the call reaches the computed require, whose
-    # file tracing could not see, and fails exactly there, as the warning said
+    # the load check requires the entry (module scope): it passes; the call reaches the require of the plugin named
+    # by configuration, whose file tracing could not see, and fails exactly there, as the warning said
     out = tmp_path / "out"
     bundle_ok("lambda", npm_app, out, capsys, "--trace", *LAMBDA)
     result = probe(unzip(out / "function.zip", tmp_path / "unpacked"))
-    assert result["handlerError"] is not None and "Cannot find module '../locales/en.json'" in result["handlerError"]
+    assert result["handlerError"] is not None and "Cannot find module './format-json'" in result["handlerError"]
 
 
 def test_pnpm_layout_traces_the_same_files_and_loads(
@@ -169,7 +184,7 @@ def test_pnpm_layout_traces_the_same_files_and_loads(
     npm_names = set(zip_names(tmp_path / "npm" / "function.zip"))
     assert pnpm_names - {"pnpm-lock.yaml"} == npm_names - {"package-lock.json"}
     result = probe(unzip(tmp_path / "pnpm" / "function.zip", tmp_path / "unpacked"))
-    assert result["handlerError"] is not None and "../locales/en.json" in result["handlerError"]
+    assert result["handlerError"] is not None and "./format-json" in result["handlerError"]
     assert str(tmp_path / "unpacked" / "node_modules/.prisma/client") in result["connectError"]
     whole = bundle_ok("lambda", pnpm_app, tmp_path / "whole", capsys, *LAMBDA)
     (files_w, unzipped_w, zipped_w), (files_t, unzipped_t, zipped_t) = sizes(whole), sizes(pnpm_doc)
@@ -204,12 +219,14 @@ def test_netlify_functions_each_ship_what_they_reach(npm_app: Path, tmp_path: Pa
     for rel, text in NETLIFY_FUNCTIONS.items():
         (site / rel).parent.mkdir(parents=True, exist_ok=True)
         (site / rel).write_text(text)
-    (site / "netlify.toml").write_text('[functions]\ndirectory = "functions"\nincluded_files = ["src/locales/*.json"]\n')
+    (site / "netlify.toml").write_text(f'[functions]\ndirectory = "functions"\nincluded_files = ["{PLUGIN}"]\n')
     traced = bundle_ok("netlify", site, tmp_path / "traced", capsys, "--trace", "--runtime", "nodejs20.x")
+    # untraced, for the sizes: without its load check, as the per-function package scan does not follow apollo's
+    # peer dependency graphql and that function would not load
     whole = bundle_ok("netlify", site, tmp_path / "whole", capsys, "--runtime", "nodejs20.x", "--no-load-check")
     orders = set(zip_names(tmp_path / "traced" / "functions" / "orders.zip"))
     graphql = set(zip_names(tmp_path / "traced" / "functions" / "graphql.zip"))
-    assert "src/locales/en.json" in orders  # included_files add what tracing cannot see
+    assert PLUGIN in orders  # included_files add what tracing cannot see
     assert [n for n in orders if ENGINE_FILE.search(n)] == [ENGINE]
     assert not [n for n in orders if n.startswith("node_modules/@apollo/")]
     assert "node_modules/@apollo/server/package.json" in graphql and "node_modules/graphql/index.js" in graphql
@@ -222,7 +239,8 @@ def test_netlify_functions_each_ship_what_they_reach(npm_app: Path, tmp_path: Pa
     with capsys.disabled():
         for a in traced["artifacts"]:
             w = by_path[a["path"]]
-            print(f"\n--trace netlify {a['path']}: untraced {w['files']:,} files / {w['unzipped_bytes'] / 2**20:.1f} MiB"
-                  f" / {w['zipped_bytes'] / 2**20:.1f} MiB zipped; traced {a['files']:,} files / "
+            print(f"\n--trace netlify {a['path']}: untraced {w['files']:,} files / "
+                  f"{w['unzipped_bytes'] / 2**20:.1f} MiB / {w['zipped_bytes'] / 2**20:.1f} MiB zipped; "
+                  f"traced {a['files']:,} files / "
                   f"{a['unzipped_bytes'] / 2**20:.1f} MiB / {a['zipped_bytes'] / 2**20:.2f} MiB zipped")
         assert a["unzipped_bytes"] * 5 < w["unzipped_bytes"]

@@ -191,16 +191,64 @@ def test_the_tracer_follows_the_entry_and_keeps_what_node_reads(tmp_path: Path) 
         "node_modules/addon/build/Release/addon.node",  # loaders.toml: bindings loads build/**/*.node
         "node_modules/addon/index.js", "node_modules/addon/package.json",
         "node_modules/bindings/bindings.js", "node_modules/bindings/package.json",
-        "package.json", "src/handler.js"]
+        "package.json", "src/config/prod.js", "src/handler.js"]  # the computed require's glob src/config/*
     assert [(s.file, s.line) for s in found.computed] == [
         ("node_modules/a/lib/helper.js", 1), ("node_modules/bindings/bindings.js", 1), ("src/handler.js", 4)]
+    assert [(e.glob, e.files) for e in found.expanded] == [("src/config/*", ("src/config/prod.js",))]
     lines = trace_warnings(found)
-    assert lines[0].startswith("--trace: src/handler.js:4: require('./config/' + process.env.STAGE) has a computed "
-                               "argument")
+    assert lines[0] == ("--trace: src/handler.js:4: require('./config/' + process.env.STAGE) has a computed argument: "
+                        "shipped the 1 file(s) matching src/config/*; add any other file it loads with --include")
     assert lines[1] == ("--trace: node_modules/a loads modules by computed names (lib/helper.js:1 require(name)); "
                         "those are not traced and ship only if reached otherwise: add what the function needs with "
                         "--include")
     assert len(lines) == 3
+
+
+def test_computed_requires_expand_their_literal_parts_below_the_requiring_folder(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path, {
+        "src/lib/h.js": "require('../locales/' + lang + '.json');\nrequire(`./plugins/${name}`);\n"
+                        "require('./' + x);\nrequire('../' + y);\nrequire(`./views/${v}.pug`);\nrequire(name);\n",
+        "src/locales/en.json": "{}", "src/locales/de.json": "{}", "src/locales/README.md": "",
+        "src/lib/plugins/a.js": "require('./shared');\n", "src/lib/plugins/shared.js": "",
+        "src/lib/plugins/b/index.js": "", "src/lib/plugins/b/other.js": "", "src/lib/sibling.js": "",
+        "src/other.js": ""})
+    found = Tracer(tree).trace(["src/lib/h.js"], 20)
+    assert [(e.site.line, e.glob, e.files) for e in found.expanded] == [
+        (1, "src/locales/*.json", ("src/locales/de.json", "src/locales/en.json")),
+        (2, "src/lib/plugins/*", ("src/lib/plugins/a.js", "src/lib/plugins/b/index.js", "src/lib/plugins/shared.js"))]
+    # './' + x and '../' + y would be the whole folder or a parent: reported, not expanded; a glob matching nothing
+    # and a fully computed name likewise
+    assert [c.line for c in found.computed] == [1, 2, 3, 4, 5, 6]
+    assert "src/lib/sibling.js" not in found.files and "src/other.js" not in found.files
+    assert "src/lib/plugins/b/other.js" not in found.files
+    assert len(trace_warnings(found)) == 6
+
+
+def test_literal_outcomes_prefixed_globs_and_dirname_paths_are_traced(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path, {
+        "src/h.js": "const f = require(process.env.F || './format-json');\n"
+                    "const g = require(flag ? './a' : ('./b'));\n"
+                    "const p = require('./plugin-' + name);\n"
+                    "const T = path.join(__dirname, '../templates', 'receipt.txt');\n"
+                    "const S = fs.readFileSync(__dirname + '/schema.graphql');\n"
+                    "const D = path.join(__dirname, 'data', kind + '.csv');\n"
+                    "const W = path.resolve(__dirname, '..');\n",
+        "src/format-json.js": "", "src/a.js": "", "src/b.js": "", "src/plugin-x.js": "", "src/plugin-y.js": "",
+        "src/other.js": "", "src/schema.graphql": "", "src/data/a.csv": "", "src/data/b.txt": "",
+        "templates/receipt.txt": "", "templates/other.txt": ""})
+    found = Tracer(tree).trace(["src/h.js"], 20)
+    assert sorted(found.files) == [
+        "src/a.js", "src/b.js", "src/data/a.csv", "src/format-json.js", "src/h.js", "src/plugin-x.js",
+        "src/plugin-y.js", "src/schema.graphql", "templates/receipt.txt"]
+    assert read_imports(b"x(__dirname); path.join(__dirname); path.join(__dirname, '..', x)", "a.js").assets == ()
+
+
+def test_a_generated_entry_stub_is_traced(tmp_path: Path) -> None:
+    # Netlify writes `<name>.js` at the zip root to load the function's own file: not in the tree, traced all the same
+    tracer = Tracer(make_tree(tmp_path, {"functions/hello.js": "require('./lib');\n", "functions/lib.js": ""}))
+    files, _ = traced_files(tracer, ["hello.js"], (), "hello", 20,
+                            {"hello.js": b"module.exports = require('./functions/hello.js');\n"})
+    assert sorted(files) == ["functions/hello.js", "functions/lib.js", "hello.js"]
 
 
 def test_a_missing_relative_file_of_the_app_is_reported(tmp_path: Path) -> None:
@@ -240,7 +288,8 @@ def test_the_plan_leaves_out_what_the_trace_did_not_reach_but_keeps_client_engin
     engine_rel = "node_modules/.prisma/client/libquery_engine-rhel-openssl-3.0.x.so.node"
     engine = EngineChoice(filename=engine_rel.rsplit("/", 1)[1], target_names=frozenset({"rhel-openssl-3.0.x"}),
                           source=tmp_path / engine_rel, size=1, rel=engine_rel)
-    traced = Tracer(tree).trace(["src/handler.js"], 20).files - {"node_modules/.prisma/client/edge.js"}
+    traced = Tracer(tree).trace(["src/handler.js"], 20).files - {"node_modules/.prisma/client/edge.js",
+                                                                  "src/config/prod.js"}
     options = PlanOptions(unit=Unit(name="", function_filename="function.zip"), traced=traced,
                           includes=("src/config/**",))
     plan = plan_bundle(project, files, installed, engine, options)
@@ -256,3 +305,21 @@ def test_the_plan_leaves_out_what_the_trace_did_not_reach_but_keeps_client_engin
     assert "src/config/prod.js" in kept  # --include adds what tracing cannot see
     assert "node_modules/addon/build/Release/addon.node" in kept
     assert "node_modules/addon/src/addon.cc" in pruned
+
+
+def test_a_traced_file_ships_even_where_package_json_does_not_name_its_package(tmp_path: Path) -> None:
+    # apollo's `graphql` is a peer dependency: a function's package scan does not follow it, the trace does
+    tree = make_tree(tmp_path, {"fn.js": "require('server');\n", "node_modules/server/index.js": "require('peer');\n",
+                                "node_modules/peer/index.js": "", "node_modules/peer/extra.js": "",
+                                "node_modules/unrelated/index.js": ""})
+    project = Project(root=tmp_path, package=_pkg("app", ("server",)), lockfile=None, schema=None)
+    installed = {"node_modules/server": _pkg("server"), "node_modules/peer": _pkg("peer"),
+                 "node_modules/unrelated": _pkg("unrelated")}
+    unit = Unit(name="fn", function_filename="fn.zip", app_files=frozenset({"fn.js"}), roots=(("", "server"),))
+    untraced = plan_bundle(project, list(tree.files.values()), installed, None, PlanOptions(unit=unit))
+    assert {p.rel: p.reason for p in untraced.pruned}["node_modules/peer/index.js"] == "not a production dependency"
+    traced = Tracer(tree).trace(["fn.js"], 20).files
+    plan = plan_bundle(project, list(tree.files.values()), installed, None, PlanOptions(unit=unit, traced=traced))
+    assert sorted(e.arc for e in plan.artifacts[0].entries) == ["fn.js", "node_modules/peer/index.js",
+                                                                 "node_modules/server/index.js"]
+    assert {"node_modules/peer/extra.js", "node_modules/unrelated/index.js"} <= {p.rel for p in plan.pruned}
