@@ -25,7 +25,16 @@ from bundler.engines.local import engine_advice, engine_kind, engines_on_disk, f
 from bundler.errors import BundleError, ConfigError, VerifyError
 from bundler.installed import installed_packages, package_notes
 from bundler.limits import Limit, named_for, raise_if_over, unit_zipped_limits, unzipped_limits
-from bundler.manifest import build_manifest, merge_unit_docs
+from bundler.manifest import (
+    Acquired,
+    EngineRecord,
+    Manifest,
+    OutputRecord,
+    UnitRecord,
+    Verdict,
+    Verification,
+    unit_record,
+)
 from bundler.options import Options, output_dir
 from bundler.outdir import Written, check_out_dir, commit, prepare_out_dir, withdraw_previous, write_outputs, writing
 from bundler.plan import (
@@ -103,7 +112,7 @@ class PlannedUnit:
     profile: RuntimeProfile
     runtime_why: str
     plan: BundlePlan
-    engine_info: dict[str, Any]
+    engine: EngineRecord
     limits: list[Limit]
 
 
@@ -152,19 +161,19 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         notes: dict[str, str] = {}
         installed = installed_packages(files, notes)
         walked = {f.fspath: f for f in files}
-        engines: dict[str, tuple[EngineChoice | None, dict[str, Any]]] = {}
+        engines: dict[str, tuple[EngineChoice | None, EngineRecord]] = {}
         planned: list[PlannedUnit] = []
         tracer = new_tracer(files) if options.trace else None
         for unit, (profile, runtime_why) in zip(units, profiles):
             if profile.target not in engines:
                 engines[profile.target] = _engine(project, tree, engine_files, kind, profile, options, env, stack,
                                                   progress, build, log, scanned.packages)
-            choice, engine_info = engines[profile.target]
+            choice, engine = engines[profile.target]
             plan_options, traced = _traced(tracer, unit, profile, unit_plan_options(
                 options, unit, out_rel, layout, template, scanned.client_folders))
             plan = _with_notes(plan_unit(tree_project, files, installed, choice, plan_options, problems), traced,
                                walked, notes)
-            planned.append(PlannedUnit(unit, profile, runtime_why, plan, engine_info,
+            planned.append(PlannedUnit(unit, profile, runtime_why, plan, engine,
                                        _checked_limits(adapter, unit, plan, log)))
         log_skipped_problems(problems, log)
         settings = settings_key(adapter.key, options, env)
@@ -177,15 +186,16 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             return _record_state(state, out_dir, scanned, artifacts, previous)
         prepare_out_dir(out_dir)
         checks = LoadCheckContext(adapter.key, tree, tree_project, installed, options, env)
-        docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks)
+        records, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks)
         plans = [(p.unit.name, p.plan) for p in planned]
-        doc = {**merge_unit_docs(units, docs), "layout": scanned.layout.as_dict(), "out_dir": str(out_dir.resolve()),
-               "sizes": sizes_section(plans, all_written, tree_project.package, installed),
-               "inputs_fingerprint": written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written))}
-        doc["doctor"] = doctor_section(adapter, project, options, env, doc)
-        outputs = adapter.outputs(project, options, units, doc, out_dir)
-        if outputs:
-            doc["outputs"] = [{"path": str(o.path), "in_place": o.in_place, "note": o.note} for o in outputs]
+        made = Manifest(
+            platform=adapter.key, units=tuple(records), layout=scanned.layout.as_dict(), out_dir=str(out_dir.resolve()),
+            sizes=sizes_section(plans, all_written, tree_project.package, installed),
+            inputs_fingerprint=written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written)))
+        made = replace(made, doctor=doctor_section(adapter, project, options, env, made.to_json()))
+        outputs = adapter.outputs(project, options, units, made.to_json(), out_dir)
+        made = replace(made, outputs=tuple(OutputRecord(str(o.path), o.in_place, o.note) for o in outputs))
+        doc = made.to_json()
         commit(all_written, out_dir, doc, report=lambda: after_commit(
             out_dir, doc, options.report, lambda: file_details(plans, all_written, installed)))
         write_outputs(outputs, log)
@@ -224,24 +234,20 @@ def doctor_section(adapter: PlatformAdapter, project: Project, options: Options,
 
 def _write_units(planned: list[PlannedUnit],
                  adapter: PlatformAdapter, options: Options, out_dir: Path, env: Mapping[str, str], stack: ExitStack,
-                 kind: EngineKind, log: Log, checks: LoadCheckContext) -> tuple[list[dict[str, Any]], list[Written]]:
-    """Write, size-check, verify and load-check each unit's artifacts in temp files; their manifests and the files."""
-    docs: list[dict[str, Any]] = []
+                 kind: EngineKind, log: Log, checks: LoadCheckContext) -> tuple[list[UnitRecord], list[Written]]:
+    """Write, size-check, verify and load-check each unit's artifacts in temp files; their records and the files."""
+    records: list[UnitRecord] = []
     all_written: list[Written] = []
     for p in planned:
-        unit, profile, runtime_why, plan, engine_info, limits_before = (p.unit, p.profile, p.runtime_why, p.plan,
-                                                                        p.engine_info, p.limits)
-        written = write_artifacts(plan, out_dir, env, stack)
-        limits = limits_before + named_for(unit, unit_zipped_limits(adapter, options, unit, written))
-        raise_if_over(limits, plan, written)
-        verification = _verify(written, profile, kind, options, plan, log)
-        loaded = _load_check(checks, unit, profile, plan, written, kind, log)
-        unit_doc = build_manifest(adapter, profile, runtime_why, plan, written, limits, engine_info)
-        unit_doc["verify"] = verification
-        unit_doc["load_check"] = loaded
-        docs.append(unit_doc)
+        written = write_artifacts(p.plan, out_dir, env, stack)
+        limits = p.limits + named_for(p.unit, unit_zipped_limits(adapter, options, p.unit, written))
+        raise_if_over(limits, p.plan, written)
+        verification = _verify(written, p.profile, kind, options, p.plan, log)
+        loaded = _load_check(checks, p.unit, p.profile, p.plan, written, kind, log)
+        records.append(unit_record(p.unit, p.profile, p.runtime_why, p.plan, written, limits, p.engine, verification,
+                                   loaded))
         all_written += written
-    return docs, all_written
+    return records, all_written
 
 
 @dataclass(frozen=True)
@@ -350,9 +356,9 @@ def unit_plan_options(options: Options, unit: Unit, out_rel: str | None, layout:
 def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: EngineKind, profile: RuntimeProfile,
             options: Options, env: Mapping[str, str], stack: ExitStack, progress: bool,
             build: DockerBuildOptions | None, log: Log | None = None,
-            packages: Mapping[str, Path] | None = None) -> tuple[EngineChoice | None, dict[str, Any]]:
+            packages: Mapping[str, Path] | None = None) -> tuple[EngineChoice | None, EngineRecord]:
     if kind == "client":
-        return None, {"kind": "client", "target": None, "note": "Prisma client engine: no native engine needed"}
+        return None, EngineRecord("client", None, note="Prisma client engine: no native engine needed")
     from bundler.engines.acquire import EngineOptions, acquire
 
     docker = None
@@ -374,9 +380,7 @@ def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: E
     filename = posixpath.basename(rel) if rel else engine_filename(kind, profile.target)
     choice = EngineChoice(filename=filename, target_names=profile.accepted_targets, source=acquired.path,
                           size=acquired.path.stat().st_size, rel=rel)
-    info = {"kind": kind, "target": profile.target, "sha256": acquired.sha256, "source": acquired.source,
-            "version": acquired.version}
-    return choice, info
+    return choice, EngineRecord(kind, profile.target, Acquired(acquired.sha256, acquired.source, acquired.version))
 
 
 def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], stack: ExitStack) -> list[Written]:
@@ -397,16 +401,16 @@ def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], sta
 
 
 def _verify(written: list[Written], profile: RuntimeProfile, kind: EngineKind, options: Options,
-            plan: BundlePlan, log: Log) -> dict[str, Any]:
+            plan: BundlePlan, log: Log) -> Verification:
     """Check every native binary of each temp artifact against the runtime; raise before anything is renamed.
 
     Sizes are not checked here: the pipeline already held them against the platform and --max-size.
     """
     if not options.verify:
-        return {"skipped": True}
+        return Verification(None)
     from bundler.verify import format_report, verify_artifact
 
-    results: dict[str, Any] = {}
+    results: dict[str, Verdict] = {}
     for w in written:
         expected = kind if w.plan.filename == plan.engine_artifact else None
         heads = {e.arc: e.head for e in w.result.entries}
@@ -414,14 +418,13 @@ def _verify(written: list[Written], profile: RuntimeProfile, kind: EngineKind, o
         report = replace(report, artifact=w.plan.filename)  # its final name, not the temp file's
         for finding in report.warnings:
             log(f"warning: {w.plan.filename}: {finding.file + ': ' if finding.file else ''}{finding.message}")
-        results[w.plan.filename] = {"verdict": report.verdict, "errors": len(report.errors),
-                                    "warnings": len(report.warnings)}
+        results[w.plan.filename] = Verdict(report.verdict, len(report.errors), len(report.warnings))
         if not report.ok:
             raise VerifyError(
                 f"{w.plan.filename} would not run on {profile.platform.title} {profile.runtime.name} "
                 f"({profile.arch}); nothing was written at the final path\n{format_report(report)}",
                 hint="see the fix under each failing file; --no-verify skips this check (not recommended)",
             )
-    return {"skipped": False, "artifacts": results}
+    return Verification(results)
 
 

@@ -203,8 +203,7 @@ def _dirname_path(node: Any) -> str | None:
 
 def _alternatives(node: Any) -> list[str]:
     """The literal outcomes of `a || 'x'`, `a ?? 'x'` and `c ? 'x' : 'y'` (the computed ones stay unknown)."""
-    if node.type == "parenthesized_expression" and node.named_child_count == 1:
-        return _alternatives(node.named_children[0])
+    node = _unwrapped(node)
     if node.type == "binary_expression" and node.child_by_field_name("operator").type in ("||", "??"):
         branches = [node.child_by_field_name("left"), node.child_by_field_name("right")]
     elif node.type == "ternary_expression":
@@ -212,9 +211,13 @@ def _alternatives(node: Any) -> list[str]:
     else:
         return []
     out: list[str] = []
-    for branch in branches:
-        while branch.type == "parenthesized_expression" and branch.named_child_count == 1:
-            branch = branch.named_children[0]
+    for branch in map(_unwrapped, branches):
         value = _literal(branch) if branch.type in ("string", "template_string") else None
         out += [value] if value else _alternatives(branch)
     return out
+
+
+def _unwrapped(node: Any) -> Any:
+    while node.type == "parenthesized_expression" and node.named_child_count == 1:
+        node = node.named_children[0]
+    return node
