@@ -5,6 +5,7 @@ loaders, computed requires) and the plan hook (what is left out, what is kept wh
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from bundler.walk import walk_tree
 from platforms.base import Unit
 
 
-def make_tree(root: Path, files: dict[str, str | dict[str, object]]) -> Tree:
+def make_tree(root: Path, files: Mapping[str, str | dict[str, object]]) -> Tree:
     for rel, content in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,7 +148,7 @@ def test_package_imports_and_self_reference(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------- tracer
 
 
-APP = {
+APP: dict[str, str | dict[str, object]] = {
     "package.json": {"name": "app", "dependencies": {"a": "1", "@prisma/client": "5", "addon": "1"}},
     "src/handler.js": "const a = require('a');\nconst { PrismaClient } = require('@prisma/client');\n"
                       "const addon = require('addon');\nconst cfg = require('./config/' + process.env.STAGE);\n",
