@@ -244,3 +244,4 @@ def test_netlify_functions_each_ship_what_they_reach(npm_app: Path, tmp_path: Pa
                   f"traced {a['files']:,} files / "
                   f"{a['unzipped_bytes'] / 2**20:.1f} MiB / {a['zipped_bytes'] / 2**20:.2f} MiB zipped")
         assert a["unzipped_bytes"] * 5 < w["unzipped_bytes"]
+

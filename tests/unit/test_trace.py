@@ -324,3 +324,16 @@ def test_a_traced_file_ships_even_where_package_json_does_not_name_its_package(t
     assert sorted(e.arc for e in plan.artifacts[0].entries) == ["fn.js", "node_modules/peer/index.js",
                                                                  "node_modules/server/index.js"]
     assert {"node_modules/peer/extra.js", "node_modules/unrelated/index.js"} <= {p.rel for p in plan.pruned}
+
+
+def test_trace_is_a_config_key_per_platform_an_environment_variable_and_a_flag() -> None:
+    from bundler.options import resolve
+
+    config = {"netlify": {"trace": True}}
+    assert resolve("netlify", config, {}, {}).trace is True
+    assert resolve("netlify", config, {}, {}).source("trace") != "default"
+    assert resolve("lambda", config, {}, {}).trace is False
+    assert resolve("lambda", {}, {"PHOTON_BUNDLE_TRACE": "1"}, {}).trace is True
+    assert resolve("netlify", config, {}, {"trace": False}).trace is False  # --no-trace wins
+    with pytest.raises(ConfigError, match="trace"):
+        resolve("lambda", {"trace": "sometimes"}, {}, {})
