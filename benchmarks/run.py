@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from benchmarks import bundlers
 from benchmarks.generate import WORK, GeneratedProject, ensure_project
 from bundler.deflate import DEFLATE_BACKEND
 
@@ -344,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     results["load_after"] = os.getloadavg()
     results["self_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["table"] = table(results) + (f"\n\n{trace.table(results['trace'])}" if results["trace"] else "")
+    results["bundlers"] = bundlers.measure(args.runs, log)  # bundled vs unbundled (benchmarks/bundlers.py)
+    results["table"] += "\n\n" + results["bundlers"].get("table", results["bundlers"].get("skipped", ""))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     if args.json:

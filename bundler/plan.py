@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,7 @@ NOT_USED = "not used by this function"
 # Where the trace saw the file loaded, it knows better than package.json (a peer dependency, a package the app
 # requires without declaring it) and than the function's file scan.
 TRACE_OVERRIDES = (NOT_PRODUCTION, NOT_USED)
+BUNDLED = "bundled: its code is in the function's bundle (--bundler esbuild)"
 APP = "(app)"
 ENGINE = "(engine)"
 
@@ -125,6 +126,10 @@ class PlanOptions:
     # --trace: the files the unit's entry points reach (bundler/trace/); every other file is left out, except
     # the generated client folders and the engine. None: no tracing.
     traced: frozenset[str] | None = None
+    # The folder beside a bundle that holds Prisma's client code (bundler/jsbundle/): the one engine goes there,
+    # the generated client's own folders are not shipped (their code is in the bundle). None: not bundled.
+    engine_home: str | None = None
+    bundled_files: frozenset[str] = frozenset()  # files esbuild read into the bundles (their reason to be out)
 
     @property
     def all_excludes(self) -> tuple[str, ...]:
@@ -275,13 +280,14 @@ def plan_bundle(
 ) -> BundlePlan:
     """Decide every file's fate. `engine` None means the client needs no native engine (Prisma 7)."""
     schemas = frozenset(posixpath.dirname(f.rel) for f in files if f.rel.endswith("/schema.prisma"))
+    if options.engine_home is not None and engine is not None and engine.rel is not None:
+        engine = replace(engine, rel=None)  # a bundle's engine goes beside the bundle, not where it was generated
     closure, warnings, client_dirs, app_client_dirs, uses_client = _scope(project, installed, options, schemas)
     if not uses_client:
         engine = None
     deferred = 0
     filters = _Filters.of(options)
     provider = project.schema.datasource_provider if project.schema else None
-    kept_whole = client_dirs + app_client_dirs  # a traced unit still ships its generated client whole
     unit = options.unit
 
     kept: list[PlanEntry] = []
@@ -300,8 +306,8 @@ def plan_bundle(
                 and not f.rel.startswith(client_dirs) and not (engine is not None and f.rel == engine.rel)):
             reason = "installed by the platform at deploy time"
             deferred += f.size
-        reason = _traced_fate(reason, f.rel, options.traced, (engine is not None and f.rel == engine.rel)
-                              or f.rel.startswith(kept_whole))
+        reason = _late_fate(reason, f.rel, options, (engine is not None and f.rel == engine.rel)
+                            or f.rel.startswith(client_dirs + app_client_dirs))  # a traced unit keeps these whole
         reason = filters.apply(f.rel, reason, package)
         if reason is not None:
             pruned.append(Pruned(f.rel, f.size, reason))
@@ -315,7 +321,8 @@ def plan_bundle(
         kept.append(entry)
 
     if engine is not None and engine_entry is None:
-        home = _engine_home(files, client_dirs, app_client_dirs, engine_homes(project, closure, schemas))
+        home = options.engine_home if options.engine_home is not None else \
+            _engine_home(files, client_dirs, app_client_dirs, engine_homes(project, closure, schemas))
         engine_entry = PlanEntry(arc=home + engine.filename, size=engine.size, mode=0o755, package=ENGINE,
                                  source=engine.source)
         kept.append(engine_entry)
@@ -332,6 +339,12 @@ def plan_bundle(
     carrier = next((a.filename for a in artifacts if placed is not None and placed in a.entries), None)
     return BundlePlan(artifacts=artifacts, engine=placed, engine_artifact=carrier, pruned=tuple(pruned),
                       warnings=tuple(warnings), deferred_bytes=deferred)
+
+
+def _late_fate(reason: str | None, rel: str, options: PlanOptions, kept_whole: bool) -> str | None:
+    """--trace's decision (_traced_fate), then --bundler esbuild's: a file read into the bundles is out as BUNDLED."""
+    reason = _traced_fate(reason, rel, options.traced, kept_whole)
+    return BUNDLED if reason is not None and rel in options.bundled_files else reason
 
 
 def _traced_fate(reason: str | None, rel: str, traced: frozenset[str] | None, kept_whole: bool) -> str | None:
@@ -355,6 +368,8 @@ def _scope(project: Project, installed: Mapping[str, PackageJson], options: Plan
     closure, warnings = dependency_closure(
         project.package, installed, ignored=options.unit.ignored_modules,
         roots=None if roots is None else [r for r in roots if r[1] not in client_modules])
+    if options.engine_home is not None:  # the client's code is in a bundle: only its engine is placed
+        return closure, warnings, (), (), True
     app_client_dirs = tuple(d for d in generated_app_dirs(project)
                             if options.unit.app_files is None or any(a.startswith(d) for a in options.unit.app_files))
     client_dirs = tuple(dict.fromkeys([*generated_client_dirs(project, closure), *options.client_folders, *(
