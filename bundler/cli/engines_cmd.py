@@ -18,7 +18,7 @@ import click
 from bundler.cli.common import Console
 from bundler.engines import EngineKind, engine_filename
 from bundler.engines.version import ENV_OVERRIDE, check_version, engines_version
-from bundler.errors import ConfigError, EngineNotFoundError, echo
+from bundler.errors import ConfigError, EngineNotFoundError, ProjectError, echo
 from bundler.targets import CURRENT_TARGETS, canonical_target, closest, is_known_target
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def _version_options(func: _F) -> _F:
         "--version",
         "version",
         metavar="HASH",
-        help="prisma-engines commit hash (default: from node_modules/@prisma/engines-version in this folder).",
+        help="prisma-engines commit hash (default: from @prisma/engines-version as Node finds it from this folder).",
     )(func)
 
 
@@ -224,7 +224,15 @@ def _version(flag: str | None, env: dict[str, str], console: Console) -> str:
         if override and override != version:
             console.warn(f"--version {version} wins over ${ENV_OVERRIDE}={override}")
         return version
-    return engines_version(Path.cwd(), None, env, flag="--version")
+    from bundler.resolve import installed_packages
+
+    project = Path.cwd()
+    # found as Node finds them (a workspace root's node_modules, pnpm's store), as the bundle command does
+    try:
+        packages = installed_packages(project) if (project / "package.json").is_file() else None
+    except ProjectError:  # an unreadable package.json: the parent-folder look-up below still applies
+        packages = None
+    return engines_version(project, None, env, flag="--version", packages=packages)
 
 
 def _engine_json(got: AcquiredEngine) -> dict[str, Any]:
