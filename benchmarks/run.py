@@ -338,9 +338,13 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     results: dict[str, Any] = {"machine": machine(), "load_before": load_before}
     results.update(bench(project, max(1, args.runs), log))
+    from benchmarks import trace  # --trace vs the production closure on a real app (skipped without it)
+
+    results["trace"] = trace.measure(lambda cmd: checked(run_timed(cmd), "photon-bundle lambda (trace app)"),
+                                     photon_bundle_command(), max(1, args.runs), log)
     results["load_after"] = os.getloadavg()
     results["self_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    results["table"] = table(results)
+    results["table"] = table(results) + (f"\n\n{trace.table(results['trace'])}" if results["trace"] else "")
     results["bundlers"] = bundlers.measure(args.runs, log)  # bundled vs unbundled (benchmarks/bundlers.py)
     results["table"] += "\n\n" + results["bundlers"].get("table", results["bundlers"].get("skipped", ""))
     args.output.parent.mkdir(parents=True, exist_ok=True)

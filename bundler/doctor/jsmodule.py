@@ -1,40 +1,17 @@
-"""One JavaScript / TypeScript file parsed with tree-sitter (the one module that imports it), and the facts
-the doctor's placement check reads from it: module-scope names, exported handlers, Prisma client aliases,
+"""One JavaScript / TypeScript file parsed with tree-sitter (bundler/jsparse.py), and the facts the doctor's
+placement check reads from it: module-scope names, exported handlers, Prisma client aliases,
 relative imports, which function encloses a node (bundler/doctor/placement.py classifies the clients)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
+
+from bundler.jsparse import language_for, parser
 
 CLIENT_CLASSES = frozenset({"PrismaClient", "Photon"})
 FUNCTIONS = frozenset({"function_declaration", "function_expression", "function", "arrow_function",
                        "method_definition", "generator_function_declaration", "generator_function"})
-
-
-@lru_cache(maxsize=4)
-def parser(kind: str) -> Any:
-    import tree_sitter
-
-    if kind == "javascript":
-        import tree_sitter_javascript as grammar
-
-        language = tree_sitter.Language(grammar.language())
-    else:
-        import tree_sitter_typescript as ts_grammar
-
-        made = ts_grammar.language_tsx() if kind == "tsx" else ts_grammar.language_typescript()
-        language = tree_sitter.Language(made)
-    return tree_sitter.Parser(language)
-
-
-def language_for(path: str) -> str:
-    if path.endswith(".tsx"):
-        return "tsx"
-    if path.endswith((".ts", ".mts", ".cts")):
-        return "typescript"
-    return "javascript"
 
 
 def text(node: Any) -> str:

@@ -14,9 +14,9 @@ SEAMS = {
     "elftools": {"bundler/elf.py"},  # reading ELF files
     "boto3": {"bundler/aws.py"},  # AWS (photon-bundle publish, the shared cache on S3)
     "botocore": {"bundler/aws.py"},
-    "tree_sitter": {"bundler/doctor/jsmodule.py"},  # parsing JavaScript / TypeScript (the doctor)
-    "tree_sitter_javascript": {"bundler/doctor/jsmodule.py"},
-    "tree_sitter_typescript": {"bundler/doctor/jsmodule.py"},
+    "tree_sitter": {"bundler/jsparse.py", "bundler/trace/imports.py"},  # parsing JavaScript / TypeScript
+    "tree_sitter_javascript": {"bundler/jsparse.py"},
+    "tree_sitter_typescript": {"bundler/jsparse.py"},
     "wcmatch": {"platforms/globs.py"},  # minimatch-style globs
     "bracex": {"platforms/globs.py"},
 }
