@@ -22,7 +22,7 @@ from bundler.archive import write_zip, zip_epoch
 from bundler.clients import refuse_ungenerated
 from bundler.engines import EngineKind, engine_filename, parse_engine_filename
 from bundler.engines.local import engine_advice, engine_kind, engines_on_disk, find_local_engine
-from bundler.errors import BundleError, ConfigError, VerifyError
+from bundler.errors import BundleError, ConfigError
 from bundler.installed import installed_packages, package_notes
 from bundler.jsbundle.pipeline import prepare
 from bundler.limits import Limit, named_for, raise_if_over, unit_zipped_limits, unzipped_limits
@@ -33,7 +33,6 @@ from bundler.manifest import (
     Manifest,
     OutputRecord,
     UnitRecord,
-    Verdict,
     Verification,
     bundled_units,
     unit_record,
@@ -272,13 +271,15 @@ def _write_units(planned: list[PlannedUnit], adapter: PlatformAdapter, options: 
     """Write, size-check, verify and load-check each unit's artifacts in temp files; their records and the files.
     With `fetched` (from the shared cache, contents checked against the plan), its temp files are taken instead
     of written, and the load check's record is the one that proved these contents (bundler/shared_cache/)."""
+    from bundler.verify.step import verified  # the ELF checks load only when there is something to verify
+
     records: list[UnitRecord] = []
     all_written: list[Written] = []
     for p in planned:
         written = write_artifacts(p.plan, out_dir, env, stack) if fetched is None else fetched.of(p.plan)
         limits = p.limits + named_for(p.unit, unit_zipped_limits(adapter, options, p.unit, written))
         raise_if_over(limits, p.plan, written)
-        verification = _verify(written, p.profile, kind, options, p.plan, log)
+        verification = verified(written, p.profile, kind, p.plan, log) if options.verify else Verification(None)
         loaded = (_load_check(checks, p.unit, p.profile, p.plan, written, kind, log) if fetched is None
                   else fetched.load_checks[p.unit.name])
         records.append(unit_record(p.unit, p.profile, p.runtime_why, p.plan, written, limits, p.engine, verification,
@@ -431,33 +432,3 @@ def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], sta
             result = write_zip(artifact.entries, tmp_path, epoch=epoch)
         written.append(Written(artifact, final, result))
     return written
-
-
-def _verify(written: list[Written], profile: RuntimeProfile, kind: EngineKind, options: Options,
-            plan: BundlePlan, log: Log) -> Verification:
-    """Check every native binary of each temp artifact against the runtime; raise before anything is renamed.
-
-    Sizes are not checked here: the pipeline already held them against the platform and --max-size.
-    """
-    if not options.verify:
-        return Verification(None)
-    from bundler.verify import format_report, verify_artifact
-
-    results: dict[str, Verdict] = {}
-    for w in written:
-        expected = kind if w.plan.filename == plan.engine_artifact else None
-        heads = {e.arc: e.head for e in w.result.entries}
-        report = verify_artifact(w.result.path, profile, engine_kind=expected, limits=(None, None), heads=heads)
-        report = replace(report, artifact=w.plan.filename)  # its final name, not the temp file's
-        for finding in report.warnings:
-            log(f"warning: {w.plan.filename}: {finding.file + ': ' if finding.file else ''}{finding.message}")
-        results[w.plan.filename] = Verdict(report.verdict, len(report.errors), len(report.warnings))
-        if not report.ok:
-            raise VerifyError(
-                f"{w.plan.filename} would not run on {profile.platform.title} {profile.runtime.name} "
-                f"({profile.arch}); nothing was written at the final path\n{format_report(report)}",
-                hint="see the fix under each failing file; --no-verify skips this check (not recommended)",
-            )
-    return Verification(results)
-
-
