@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from bundler import archive, deflate
-from bundler.archive import SEGMENT, SPLIT_MIN, write_zip
+from bundler import deflate, zipjobs
+from bundler.archive import HEAD_BYTES, write_zip
+from bundler.zipjobs import SEGMENT, SPLIT_MIN
 
 # the content digest (sorted path, mode, sha256 of each entry) does not depend on the backend
 CONTENT = "7aedff9ab6e0133ce57b3278fca028722f5edac1356b1b4575525a214dd670e0"
@@ -53,7 +54,7 @@ def stream(seed: str, n: int) -> bytes:
     return bytes(out[:n])
 
 
-_WORDS = [w.encode() for w in (
+_WORDS = [w.encode() for w in (  # noqa: SIM905 - a word list reads better as one string
     "const let var function return if else for while new this module exports require undefined null true "
     "false typeof object string number value options callback promise error result data request response "
     "buffer stream path event listener handler client server query prototype length index key").split()]
@@ -123,7 +124,7 @@ def test_artifact_digest_is_pinned_with_the_standard_zlib(tmp_path: Path, fixtur
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """The fallback backend (zlib without zlib-ng) is pinned too."""
     zip_sha, content = pinned(f"zlib {zlib.ZLIB_RUNTIME_VERSION}")
-    monkeypatch.setattr(archive, "_deflate", zlib)
+    monkeypatch.setattr(zipjobs, "_deflate", zlib)
     result = write_zip(fixture_entries, tmp_path / "function.zip", epoch=EPOCH, workers=2)
     assert (result.sha256, result.content_digest) == (zip_sha, content)
 
@@ -136,4 +137,4 @@ def test_pinned_artifact_unpacks_to_the_fixture(tmp_path: Path, fixture_entries:
             data = entry.data if entry.data is not None else Path(str(entry.source)).read_bytes()
             assert zf.read(entry.arc) == data
             assert written.sha256 == hashlib.sha256(data).hexdigest()
-            assert written.head == data[:archive.HEAD_BYTES]
+            assert written.head == data[:HEAD_BYTES]
