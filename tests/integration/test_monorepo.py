@@ -24,15 +24,15 @@ from benchmarks.monorepo import FUNCTION, WORKSPACES, Monorepo, generate
 from bundler.cli import cli
 from bundler.cli.common import run_guarded
 
-_SEEN: list[tuple[str, str]] | None = None  # (event, absolute path) while a test records; None otherwise
+_RECORDING: list[list[tuple[str, str]]] = []  # the (event, absolute path) list of the test that records, if any
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if _SEEN is None or event not in ("open", "os.scandir", "os.listdir"):
+    if not _RECORDING or event not in ("open", "os.scandir", "os.listdir"):
         return
     path = args[0] if args else None
     if isinstance(path, (str, bytes, os.PathLike)):
-        _SEEN.append((event, os.path.abspath(os.fsdecode(path))))
+        _RECORDING[0].append((event, os.path.normpath(Path(os.fsdecode(path)).absolute())))
 
 
 sys.addaudithook(_audit)  # hooks cannot be removed: it does nothing unless a test records
@@ -40,12 +40,11 @@ sys.addaudithook(_audit)  # hooks cannot be removed: it does nothing unless a te
 
 @pytest.fixture
 def seen() -> Iterator[list[tuple[str, str]]]:
-    global _SEEN
-    _SEEN = []
+    _RECORDING.append([])
     try:
-        yield _SEEN
+        yield _RECORDING[0]
     finally:
-        _SEEN = None
+        _RECORDING.clear()
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +79,14 @@ def test_bundling_one_function_reads_only_its_closure(repo: Monorepo, tmp_path: 
     files_read = {p for e, p in seen if e == "open" and p.startswith(root + "/")}
     # a probe of a path that does not exist (Node's lookup, Prisma's other client names) reads nothing
     outside = sorted(p for p in files_read if not _inside(p, repo.closure) and p not in markers
-                     and not p.startswith(str(out)) and os.path.exists(p))
+                     and not p.startswith(str(out)) and Path(p).exists())
     assert outside == [], f"{len(outside)} files outside the function's closure were opened, e.g. {outside[:5]}"
     # folders listed: closure folders only; never another workspace or a store package the function cannot load
     listed = {p for e, p in seen if e != "open" and p.startswith(root + "/")}
     others = {str((repo.root / "packages" / ws).resolve()) for ws in WORKSPACES if ws not in (FUNCTION, "shared")}
     store = str((repo.root / "node_modules" / ".pnpm").resolve())
-    bad = sorted(p for p in listed if _inside(p, others) or (p.startswith(store + "/") and not _inside(p, repo.closure)))
+    bad = sorted(p for p in listed
+                 if _inside(p, others) or (p.startswith(store + "/") and not _inside(p, repo.closure)))
     assert bad == [], f"folders outside the closure were listed: {bad[:5]}"
     # and the artifact holds the closure: the handler, the workspace library, the engine; nothing of the others
     with zipfile.ZipFile(out / "function.zip") as zf:
