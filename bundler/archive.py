@@ -29,21 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from bundler.zipformat import DOS_EPOCH, ZIP64_LIMIT, Record, central_header, dos_time, end_records, local_header
-from bundler.zipjobs import CHUNK, HEAD_BYTES, ArchiveEntry, Packed, Whole, compressed_in_order
+from bundler.zipformat import DOS_EPOCH, ZIP64_LIMIT, central_header, dos_time, end_records, local_header
+from bundler.zipjobs import CHUNK, HEAD_BYTES, ArchiveEntry, Packed, Whole, WrittenEntry, compressed_in_order
 
 __all__ = ["DOS_EPOCH", "HEAD_BYTES", "ArchiveEntry", "ArchiveResult", "WrittenEntry", "content_digest",
            "write_zip", "zip_epoch"]
-
-
-@dataclass(frozen=True)
-class WrittenEntry:
-    arc: str
-    mode: int
-    size: int
-    compressed: int
-    sha256: str
-    head: bytes = b""  # the first HEAD_BYTES of the content (what verify needs to tell ELF files apart)
 
 
 @dataclass(frozen=True)
@@ -103,45 +93,37 @@ def write_zip(
     """Write entries, in the given order, as a zip at dest (the caller renames it into place)."""
     workers = workers or os.cpu_count() or 1
     dos = dos_time(epoch)
-    records: list[tuple[Record, int]] = []  # (record, offset of its local header), in entry order
+    central: list[bytes] = []  # built while the workers compress what comes next
     written: list[WrittenEntry] = []
-    order = iter(entries)
     with dest.open("wb") as raw:
         out = _HashingWriter(raw)
         for item in compressed_in_order(entries, level, workers, dos):
             if isinstance(item, Packed) and out.offset + len(item.block) < ZIP64_LIMIT:
                 base = out.offset
                 out.write(item.block)  # every header in it starts below 4 GiB: written as the worker built it
-                for packed in item.entries:
-                    _written(next(order), packed.record, base + packed.offset, packed.sha256, packed.head, records,
-                             written, on_entry)
+                central += [central_header(p.record, w.mode, base + p.offset, dos)
+                            for p, w in zip(item.entries, item.written)]
             elif isinstance(item, Packed):  # the rare block that crosses 4 GiB: headers again, for their offsets
                 block = memoryview(item.block)
-                for packed in item.entries:
-                    start = packed.offset + packed.header
-                    _written(next(order), packed.record, out.offset, packed.sha256, packed.head, records, written,
-                             on_entry)
-                    out.write(local_header(packed.record, out.offset, dos))
-                    out.write(block[start:start + packed.record.csize])
+                for p, w in zip(item.entries, item.written):
+                    start = p.offset + p.header
+                    central.append(central_header(p.record, w.mode, out.offset, dos))
+                    out.write(local_header(p.record, out.offset, dos))
+                    out.write(block[start:start + p.record.csize])
             else:
-                _written(next(order), item.record, out.offset, item.sha256, item.head, records, written, on_entry)
+                central.append(central_header(item.record, item.written.mode, out.offset, dos))
                 out.write(local_header(item.record, out.offset, dos))
                 _copy_payload(item, out)
+            batch = item.written if isinstance(item, Packed) else (item.written,)
+            written += batch
+            if on_entry is not None:
+                for w in batch:
+                    on_entry(w.size)
         cd_offset = out.offset
-        out.write(b"".join(central_header(record, entry.mode, offset, dos)
-                           for (record, offset), entry in zip(records, written)))
-        out.write(end_records(out.offset, len(records), out.offset - cd_offset, cd_offset))
+        out.write(b"".join(central))
+        out.write(end_records(out.offset, len(central), out.offset - cd_offset, cd_offset))
     return ArchiveResult(path=dest, sha256=out.sha.hexdigest(), zipped_size=out.offset,
                          unzipped_size=sum(w.size for w in written), entries=tuple(written))
-
-
-def _written(entry: ArchiveEntry, record: Record, offset: int, sha256: str, head: bytes,
-             records: list[tuple[Record, int]], written: list[WrittenEntry],
-             on_entry: Callable[[int], None] | None) -> None:
-    records.append((record, offset))
-    written.append(WrittenEntry(entry.arc, entry.mode, record.size, record.csize, sha256, head))
-    if on_entry is not None:
-        on_entry(record.size)
 
 
 def _copy_payload(item: Whole, out: _HashingWriter) -> None:

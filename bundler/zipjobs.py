@@ -61,12 +61,21 @@ class ArchiveEntry(Protocol):
     def data(self) -> bytes | None: ...
 
 
+class WrittenEntry(NamedTuple):
+    """What the writer reports of each entry (a named tuple: one per file, made in the workers)."""
+
+    arc: str
+    mode: int
+    size: int
+    compressed: int
+    sha256: str
+    head: bytes = b""  # the first HEAD_BYTES of the content (what verify needs to tell ELF files apart)
+
+
 class PackedEntry(NamedTuple):
     offset: int  # where its local header starts in the block
     header: int  # length of its local header (with the name)
     record: Record
-    sha256: str
-    head: bytes  # the first HEAD_BYTES of the content (what verify needs to tell ELF files apart)
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,7 @@ class Packed:
 
     block: bytes
     entries: tuple[PackedEntry, ...]
+    written: tuple[WrittenEntry, ...]
 
 
 @dataclass
@@ -82,8 +92,7 @@ class Whole:
     """A segmented entry, joined: its compressed (or stored) bytes in a spool the writer copies."""
 
     record: Record
-    sha256: str
-    head: bytes
+    written: WrittenEntry
     payload: IO[bytes]
 
 
@@ -95,21 +104,26 @@ class _Batch:
     cost: int
 
     def run(self, level: int, dos: tuple[int, int]) -> Packed:
+        compress, crc32, sha256 = _deflate.compress, _deflate.crc32, hashlib.sha256
         parts: list[bytes] = []
         packed: list[PackedEntry] = []
+        written: list[WrittenEntry] = []
         offset = 0
         for entry in self.entries:
             raw = _read_whole(entry)
-            deflated = _deflate.compress(raw, level, -15)
-            stored = len(deflated) >= len(raw)  # incompressible (or empty): stored as it is
+            deflated = compress(raw, level, -15)
+            size = len(raw)
+            stored = len(deflated) >= size  # incompressible (or empty): stored as it is
             payload = raw if stored else deflated
             name, flags = zip_name(entry.arc, entry.source)
-            record = Record(name, flags, 0 if stored else 8, _deflate.crc32(raw), len(raw), len(payload))
+            record = Record(name, flags, 0 if stored else 8, crc32(raw), size, len(payload))
             header = local_header(record, 0, dos)
             parts += (header, payload)
-            packed.append(PackedEntry(offset, len(header), record, hashlib.sha256(raw).hexdigest(), raw[:HEAD_BYTES]))
-            offset += len(header) + len(payload)
-        return Packed(b"".join(parts), tuple(packed))
+            packed.append(PackedEntry(offset, len(header), record))
+            written.append(WrittenEntry(entry.arc, entry.mode, size, record.csize, sha256(raw).hexdigest(),
+                                        raw[:HEAD_BYTES]))
+            offset += len(header) + record.csize
+        return Packed(b"".join(parts), tuple(packed), tuple(written))
 
 
 @dataclass(frozen=True)
@@ -258,8 +272,8 @@ class _Assembler:
         compressed_size = self.spool.tell()
         if compressed_size < self.size:
             self.spool.seek(0)
-            return Whole(Record(name, flags, 8, self.crc, self.size, compressed_size), self.sha.hexdigest(),
-                         self.head, self.spool)
+            return Whole(Record(name, flags, 8, self.crc, self.size, compressed_size), self._written(compressed_size),
+                         self.spool)
         self.spool.close()  # incompressible: store the file's bytes, read again (and checked) into a spool
         assert self.entry.source is not None
         stored: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX)  # noqa: SIM115 - handed on
@@ -276,7 +290,10 @@ class _Assembler:
             stored.close()
             raise _changed(self.entry)
         stored.seek(0)
-        return Whole(Record(name, flags, 0, self.crc, self.size, self.size), self.sha.hexdigest(), self.head, stored)
+        return Whole(Record(name, flags, 0, self.crc, self.size, self.size), self._written(self.size), stored)
+
+    def _written(self, compressed: int) -> WrittenEntry:
+        return WrittenEntry(self.entry.arc, self.entry.mode, self.size, compressed, self.sha.hexdigest(), self.head)
 
 
 def compressed_in_order(entries: Sequence[ArchiveEntry], level: int, workers: int,
