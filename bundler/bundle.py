@@ -25,8 +25,17 @@ from bundler.engines.local import engine_advice, engine_kind, engines_on_disk, f
 from bundler.errors import BundleError, ConfigError, VerifyError
 from bundler.installed import installed_packages, package_notes
 from bundler.limits import Limit, named_for, raise_if_over, unit_zipped_limits, unzipped_limits
-from bundler.manifest import build_manifest, merge_unit_docs
-from bundler.options import Resolved, output_dir
+from bundler.manifest import (
+    Acquired,
+    EngineRecord,
+    Manifest,
+    OutputRecord,
+    UnitRecord,
+    Verdict,
+    Verification,
+    unit_record,
+)
+from bundler.options import Options, output_dir
 from bundler.outdir import Written, check_out_dir, commit, prepare_out_dir, withdraw_previous, write_outputs, writing
 from bundler.plan import (
     ArtifactPlan,
@@ -69,22 +78,22 @@ def _rel_inside(path: Path, root: Path) -> str | None:
         return None
 
 
-def docker_build_options(options: Resolved, out_rel: str | None) -> DockerBuildOptions | None:
+def docker_build_options(options: Options, out_rel: str | None) -> DockerBuildOptions | None:
     """How to build in a container (--build docker, --engine-source docker), or None when nothing does."""
-    if options["build"] != "docker" and options["engine_source"] != "docker":
+    if options.build != "docker" and options.engine_source != "docker":
         return None
     from bundler.engines.docker import DockerBuildOptions
 
-    return DockerBuildOptions(image=options["image"], command=options["build_command"],
-                              env=dict(options["build_env"]), timeout=options["build_timeout"],
+    return DockerBuildOptions(image=options.image, command=options.build_command,
+                              env=dict(options.build_env), timeout=options.build_timeout,
                               leave_out=(out_rel,) if out_rel else ())
 
 
 @contextmanager
-def _tree(project: Project, profile: RuntimeProfile, build: DockerBuildOptions | None, options: Resolved,
+def _tree(project: Project, profile: RuntimeProfile, build: DockerBuildOptions | None, options: Options,
           log: Log) -> Iterator[Path]:
     """The folder to bundle: the project itself, or a copy built inside a matching Docker image."""
-    if options["build"] != "docker" or build is None:
+    if options.build != "docker" or build is None:
         yield project.root
         return
     from bundler.engines.docker import built_tree
@@ -102,11 +111,11 @@ class PlannedUnit:
     profile: RuntimeProfile
     runtime_why: str
     plan: BundlePlan
-    engine_info: dict[str, Any]
+    engine: EngineRecord
     limits: list[Limit]
 
 
-def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: Mapping[str, str],
+def bundle(adapter: PlatformAdapter, project_dir: Path, options: Options, env: Mapping[str, str],
            log: Log, *, progress: bool = False) -> dict[str, Any]:
     """Run the whole pipeline; returns the manifest that was written.
 
@@ -129,10 +138,10 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: 
         raise
 
 
-def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options: Resolved, env: Mapping[str, str],
+def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options: Options, env: Mapping[str, str],
             log: Log, *, progress: bool) -> dict[str, Any]:
     project = read_project(project_dir)
-    if options["build"] != "docker":  # a Docker build runs `generate` itself
+    if options.build != "docker":  # a Docker build runs `generate` itself
         refuse_ungenerated(project)
     units = adapter.units(project, options, env)
     profiles = [unit_profile(adapter, project, options, unit) for unit in units]
@@ -151,23 +160,23 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         notes: dict[str, str] = {}
         installed = installed_packages(files, notes)
         walked = {f.fspath: f for f in files}
-        engines: dict[str, tuple[EngineChoice | None, dict[str, Any]]] = {}
+        engines: dict[str, tuple[EngineChoice | None, EngineRecord]] = {}
         planned: list[PlannedUnit] = []
         for unit, (profile, runtime_why) in zip(units, profiles):
             if profile.target not in engines:
                 engines[profile.target] = _engine(project, tree, engine_files, kind, profile, options, env, stack,
                                                   progress, build, log, scanned.packages)
-            choice, engine_info = engines[profile.target]
+            choice, engine = engines[profile.target]
             plan = plan_unit(tree_project, files, installed, choice,
                              unit_plan_options(options, unit, out_rel, layout, template, scanned.client_folders),
                              problems)
             plan = replace(plan, warnings=plan.warnings + package_notes(plan, walked, notes))
-            planned.append(PlannedUnit(unit, profile, runtime_why, plan, engine_info,
+            planned.append(PlannedUnit(unit, profile, runtime_why, plan, engine,
                                        _checked_limits(adapter, unit, plan, log)))
         log_skipped_problems(problems, log)
         settings = settings_key(adapter.key, options, env)
         artifacts = [a for p in planned for a in p.plan.artifacts]
-        previous = None if options["force"] else reusable(out_dir, settings, artifacts, walked)
+        previous = None if options.force else reusable(out_dir, settings, artifacts, walked)
         state = reuse_state(tree == project.root, adapter, project_dir, options, env)
         if previous is not None:
             log("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
@@ -175,17 +184,18 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             return _record_state(state, out_dir, scanned, artifacts, previous)
         prepare_out_dir(out_dir)
         checks = LoadCheckContext(adapter.key, tree, tree_project, installed, options, env)
-        docs, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks)
+        records, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks)
         plans = [(p.unit.name, p.plan) for p in planned]
-        doc = {**merge_unit_docs(units, docs), "layout": scanned.layout.as_dict(), "out_dir": str(out_dir.resolve()),
-               "sizes": sizes_section(plans, all_written, tree_project.package, installed),
-               "inputs_fingerprint": written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written))}
-        doc["doctor"] = doctor_section(adapter, project, options, env, doc)
-        outputs = adapter.outputs(project, options, units, doc, out_dir)
-        if outputs:
-            doc["outputs"] = [{"path": str(o.path), "in_place": o.in_place, "note": o.note} for o in outputs]
+        made = Manifest(
+            platform=adapter.key, units=tuple(records), layout=scanned.layout.as_dict(), out_dir=str(out_dir.resolve()),
+            sizes=sizes_section(plans, all_written, tree_project.package, installed),
+            inputs_fingerprint=written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written)))
+        made = replace(made, doctor=doctor_section(adapter, project, options, env, made.to_json()))
+        outputs = adapter.outputs(project, options, units, made.to_json(), out_dir)
+        made = replace(made, outputs=tuple(OutputRecord(str(o.path), o.in_place, o.note) for o in outputs))
+        doc = made.to_json()
         commit(all_written, out_dir, doc, report=lambda: after_commit(
-            out_dir, doc, options["report"], lambda: file_details(plans, all_written, installed)))
+            out_dir, doc, options.report, lambda: file_details(plans, all_written, installed)))
         write_outputs(outputs, log)
         with writing(out_dir / HASHES_NAME):
             save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
@@ -211,7 +221,7 @@ def _checked_limits(adapter: PlatformAdapter, unit: Unit, plan: BundlePlan, log:
     return limits
 
 
-def doctor_section(adapter: PlatformAdapter, project: Project, options: Resolved, env: Mapping[str, str],
+def doctor_section(adapter: PlatformAdapter, project: Project, options: Options, env: Mapping[str, str],
                    doc: Mapping[str, Any]) -> dict[str, Any]:
     """The doctor's static checks for the manifest's `doctor` key (no database, no node: bundler/doctor/run.py)."""
     from bundler.doctor.run import bundle_section
@@ -221,25 +231,21 @@ def doctor_section(adapter: PlatformAdapter, project: Project, options: Resolved
 
 
 def _write_units(planned: list[PlannedUnit],
-                 adapter: PlatformAdapter, options: Resolved, out_dir: Path, env: Mapping[str, str], stack: ExitStack,
-                 kind: EngineKind, log: Log, checks: LoadCheckContext) -> tuple[list[dict[str, Any]], list[Written]]:
-    """Write, size-check, verify and load-check each unit's artifacts in temp files; their manifests and the files."""
-    docs: list[dict[str, Any]] = []
+                 adapter: PlatformAdapter, options: Options, out_dir: Path, env: Mapping[str, str], stack: ExitStack,
+                 kind: EngineKind, log: Log, checks: LoadCheckContext) -> tuple[list[UnitRecord], list[Written]]:
+    """Write, size-check, verify and load-check each unit's artifacts in temp files; their records and the files."""
+    records: list[UnitRecord] = []
     all_written: list[Written] = []
     for p in planned:
-        unit, profile, runtime_why, plan, engine_info, limits_before = (p.unit, p.profile, p.runtime_why, p.plan,
-                                                                        p.engine_info, p.limits)
-        written = write_artifacts(plan, out_dir, env, stack)
-        limits = limits_before + named_for(unit, unit_zipped_limits(adapter, options, unit, written))
-        raise_if_over(limits, plan, written)
-        verification = _verify(written, profile, kind, options, plan, log)
-        loaded = _load_check(checks, unit, profile, plan, written, kind, log)
-        unit_doc = build_manifest(adapter, profile, runtime_why, plan, written, limits, engine_info)
-        unit_doc["verify"] = verification
-        unit_doc["load_check"] = loaded
-        docs.append(unit_doc)
+        written = write_artifacts(p.plan, out_dir, env, stack)
+        limits = p.limits + named_for(p.unit, unit_zipped_limits(adapter, options, p.unit, written))
+        raise_if_over(limits, p.plan, written)
+        verification = _verify(written, p.profile, kind, options, p.plan, log)
+        loaded = _load_check(checks, p.unit, p.profile, p.plan, written, kind, log)
+        records.append(unit_record(p.unit, p.profile, p.runtime_why, p.plan, written, limits, p.engine, verification,
+                                   loaded))
         all_written += written
-    return docs, all_written
+    return records, all_written
 
 
 @dataclass(frozen=True)
@@ -250,7 +256,7 @@ class LoadCheckContext:
     tree: Path
     project: Project
     installed: Mapping[str, PackageJson]
-    options: Resolved
+    options: Options
     env: Mapping[str, str]
 
 
@@ -260,7 +266,7 @@ def _load_check(ctx: LoadCheckContext, unit: Unit, profile: RuntimeProfile, plan
     from bundler.loadcheck import Artifact, UnitCheck, client_specs, load_check
     from bundler.plan import dependency_closure
 
-    mode = ctx.options["load_check"]
+    mode = ctx.options.load_check
     if mode == "off":
         return {"skipped": True, "reason": f"turned off ({ctx.options.source('load_check')})"}
     names: tuple[str, ...] = ()
@@ -281,11 +287,11 @@ def _load_check(ctx: LoadCheckContext, unit: Unit, profile: RuntimeProfile, plan
         kind=kind, engine_arc=engine_arc, engine_artifact=plan.engine_artifact,
         engine_names=names, clients=client_specs(ctx.project), node_major=profile.runtime.node,
         layer_layout=layer_options()[0], tree=ctx.tree, package=ctx.project.package, postinstall=unit.postinstall,
-        standin=standin, image=ctx.options["image"] or profile.image, arch=profile.arch)
-    return load_check(check, mode, ctx.options["load_check_timeout"], ctx.env, log)
+        standin=standin, image=ctx.options.image or profile.image, arch=profile.arch)
+    return load_check(check, mode, ctx.options.load_check_timeout, ctx.env, log)
 
 
-def reuse_state(own_tree: bool, adapter: PlatformAdapter, project_dir: Path, options: Resolved, env: Mapping[str, str]
+def reuse_state(own_tree: bool, adapter: PlatformAdapter, project_dir: Path, options: Options, env: Mapping[str, str]
                 ) -> Callable[[Path, list[FileEntry], list[ArtifactPlan], list[FolderEntry]], None]:
     """What records the walked tree for the next run's quick no-op check (nothing for a Docker-built tree)."""
     if not own_tree:
@@ -295,11 +301,11 @@ def reuse_state(own_tree: bool, adapter: PlatformAdapter, project_dir: Path, opt
                                                                  folders)
 
 
-def _check_format(adapter: PlatformAdapter, options: Resolved, kind: EngineKind) -> None:
-    if options["format"] != "zip" and not adapter.supports_layers:
-        raise ConfigError(f"--format {options['format']}: {adapter.key} has no layers", hint="use --format zip")
-    if options["format"] != "zip" and kind == "client":
-        raise ConfigError(f"--format {options['format']}: the layer carries the native query engine, and this "
+def _check_format(adapter: PlatformAdapter, options: Options, kind: EngineKind) -> None:
+    if options.format != "zip" and not adapter.supports_layers:
+        raise ConfigError(f"--format {options.format}: {adapter.key} has no layers", hint="use --format zip")
+    if options.format != "zip" and kind == "client":
+        raise ConfigError(f"--format {options.format}: the layer carries the native query engine, and this "
                           "project's Prisma client needs none (engineType client / the prisma-client generator)",
                           hint="use --format zip")
 
@@ -313,35 +319,32 @@ def _log_units(units: list[Unit], profiles: list[tuple[RuntimeProfile, str]], lo
             log(f"warning: {unit.name + ': ' if unit.name else ''}{warning}")
 
 
-def _build_profile(profiles: list[tuple[RuntimeProfile, str]], options: Resolved) -> RuntimeProfile:
+def _build_profile(profiles: list[tuple[RuntimeProfile, str]], options: Options) -> RuntimeProfile:
     """The one profile a --build docker tree is built for."""
     targets = sorted({p.target for p, _ in profiles})
-    if options["build"] == "docker" and len(targets) > 1:
+    if options.build == "docker" and len(targets) > 1:
         raise ConfigError(f"--build docker builds one tree, but the functions need engines for {', '.join(targets)}",
                           hint="bundle them in separate runs (--runtime), or give them one runtime")
     return profiles[0][0]
 
 
-def unit_plan_options(options: Resolved, unit: Unit, out_rel: str | None, layout: dict[str, str],
+def unit_plan_options(options: Options, unit: Unit, out_rel: str | None, layout: dict[str, str],
                       template: str, client_folders: tuple[str, ...] = ()) -> PlanOptions:
-    return PlanOptions(excludes=(*unit.excludes, *options["exclude"]), includes=(*unit.includes, *options["include"]),
-                       out_rel=out_rel, format=options["format"], layer_node_modules=options["layer_node_modules"],
-                       function_filename=unit.function_filename, layer_filename=unit.layer_filename,
-                       layer_layout=layout, wrapper_template=template, app_files=unit.app_files, roots=unit.roots,
-                       ignored_modules=unit.ignored_modules, dependencies=unit.dependencies,
-                       relocate=unit.relocate, generated=unit.generated, client_folders=client_folders)
+    return PlanOptions(unit=unit, excludes=options.exclude, includes=options.include, out_rel=out_rel,
+                       format=options.format, layer_node_modules=options.layer_node_modules, layer_layout=layout,
+                       wrapper_template=template, client_folders=client_folders)
 
 
 def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: EngineKind, profile: RuntimeProfile,
-            options: Resolved, env: Mapping[str, str], stack: ExitStack, progress: bool,
+            options: Options, env: Mapping[str, str], stack: ExitStack, progress: bool,
             build: DockerBuildOptions | None, log: Log | None = None,
-            packages: Mapping[str, Path] | None = None) -> tuple[EngineChoice | None, dict[str, Any]]:
+            packages: Mapping[str, Path] | None = None) -> tuple[EngineChoice | None, EngineRecord]:
     if kind == "client":
-        return None, {"kind": "client", "target": None, "note": "Prisma client engine: no native engine needed"}
+        return None, EngineRecord("client", None, note="Prisma client engine: no native engine needed")
     from bundler.engines.acquire import EngineOptions, acquire
 
     docker = None
-    if options["engine_source"] == "docker" and build is not None:
+    if options.engine_source == "docker" and build is not None:
         from bundler.engines.docker import docker_source_for
 
         dest = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="photon-bundle-engine-")))
@@ -349,8 +352,8 @@ def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: E
     local = find_local_engine(engine_files, kind, profile)
     acquired = acquire(
         kind, profile.target, project_root=tree, local=local.path if local else None,
-        options=EngineOptions(source=options["engine_source"], mirror=options["mirror"], offline=options["offline"],
-                              version=options["engine_version"], progress=progress, env=dict(env),
+        options=EngineOptions(source=options.engine_source, mirror=options.mirror, offline=options.offline,
+                              version=options.engine_version, progress=progress, env=dict(env),
                               advice=engine_advice(project, engine_files, profile),
                               packages=dict(packages or {})),
         docker=docker, found=engines_on_disk(engine_files),
@@ -359,9 +362,7 @@ def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: E
     filename = posixpath.basename(rel) if rel else engine_filename(kind, profile.target)
     choice = EngineChoice(filename=filename, target_names=profile.accepted_targets, source=acquired.path,
                           size=acquired.path.stat().st_size, rel=rel)
-    info = {"kind": kind, "target": profile.target, "sha256": acquired.sha256, "source": acquired.source,
-            "version": acquired.version}
-    return choice, info
+    return choice, EngineRecord(kind, profile.target, Acquired(acquired.sha256, acquired.source, acquired.version))
 
 
 def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], stack: ExitStack) -> list[Written]:
@@ -381,17 +382,17 @@ def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], sta
     return written
 
 
-def _verify(written: list[Written], profile: RuntimeProfile, kind: EngineKind, options: Resolved,
-            plan: BundlePlan, log: Log) -> dict[str, Any]:
+def _verify(written: list[Written], profile: RuntimeProfile, kind: EngineKind, options: Options,
+            plan: BundlePlan, log: Log) -> Verification:
     """Check every native binary of each temp artifact against the runtime; raise before anything is renamed.
 
     Sizes are not checked here: the pipeline already held them against the platform and --max-size.
     """
-    if not options["verify"]:
-        return {"skipped": True}
+    if not options.verify:
+        return Verification(None)
     from bundler.verify import format_report, verify_artifact
 
-    results: dict[str, Any] = {}
+    results: dict[str, Verdict] = {}
     for w in written:
         expected = kind if w.plan.filename == plan.engine_artifact else None
         sources = {e.arc: e.source for e in w.plan.entries}  # the zip is not read again (bundler/verify/written.py)
@@ -400,14 +401,13 @@ def _verify(written: list[Written], profile: RuntimeProfile, kind: EngineKind, o
         report = replace(report, artifact=w.plan.filename)  # its final name, not the temp file's
         for finding in report.warnings:
             log(f"warning: {w.plan.filename}: {finding.file + ': ' if finding.file else ''}{finding.message}")
-        results[w.plan.filename] = {"verdict": report.verdict, "errors": len(report.errors),
-                                    "warnings": len(report.warnings)}
+        results[w.plan.filename] = Verdict(report.verdict, len(report.errors), len(report.warnings))
         if not report.ok:
             raise VerifyError(
                 f"{w.plan.filename} would not run on {profile.platform.title} {profile.runtime.name} "
                 f"({profile.arch}); nothing was written at the final path\n{format_report(report)}",
                 hint="see the fix under each failing file; --no-verify skips this check (not recommended)",
             )
-    return {"skipped": False, "artifacts": results}
+    return Verification(results)
 
 

@@ -18,7 +18,7 @@ from bundler.errors import ConfigError, SizeLimitError, echo
 from bundler.targets import load_matrix
 
 if TYPE_CHECKING:
-    from bundler.options import Resolved
+    from bundler.options import Options
     from bundler.outdir import Written
     from bundler.plan import BundlePlan
     from platforms.base import PlatformAdapter, Unit
@@ -106,7 +106,7 @@ def named_for(unit: Unit, limits: list[Limit]) -> list[Limit]:
     return [replace(lim, name=f"{unit.name}: {lim.name}") for lim in limits] if unit.name else limits
 
 
-def unit_zipped_limits(adapter: PlatformAdapter, options: Resolved, unit: Unit, written: list[Written]) -> list[Limit]:
+def unit_zipped_limits(adapter: PlatformAdapter, options: Options, unit: Unit, written: list[Written]) -> list[Limit]:
     """The unit's own zip limit (e.g. a now.json build's maxLambdaSize) when the adapter set one."""
     if unit.zip_limit is None:
         return zipped_limits(adapter, options, written)
@@ -126,11 +126,11 @@ def unzipped_limits(adapter: PlatformAdapter, plan: BundlePlan) -> list[Limit]:
     return [Limit(f"{info.title} unzipped size ({what})", "unzipped", info.unzipped_max - info.reserve, total)]
 
 
-def zipped_limits(adapter: PlatformAdapter, options: Resolved, written: list[Written]) -> list[Limit]:
+def zipped_limits(adapter: PlatformAdapter, options: Options, written: list[Written]) -> list[Limit]:
     """The platform's zip limit, or --max-size, on each written artifact."""
-    limit, name = adapter.zip_limit(options.values), "platform zip limit"
-    if options["max_size"] is not None:
-        limit, name = options["max_size"], f"max-size ({options.source('max_size')})"
+    limit, name = adapter.zip_limit(), "platform zip limit"
+    if options.max_size is not None:
+        limit, name = options.max_size, f"max-size ({options.source('max_size')})"
     if limit is None:
         return []
     return [Limit(f"{w.plan.filename} {name}", "zipped", limit, w.result.zipped_size) for w in written]

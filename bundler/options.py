@@ -8,10 +8,10 @@ Unknown keys in the config file fail with a "did you mean".
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from bundler.errors import ConfigError, echo
 from bundler.limits import parse_size
@@ -28,14 +28,18 @@ ENGINE_SOURCES = ("auto", "local", "cache", "mirror", "docker")
 BUILDS = ("none", "docker")
 LOAD_CHECKS = ("node", "docker", "off")  # bundler/loadcheck/
 
+T = TypeVar("T")
+E = TypeVar("E", bound="Extras")
+Convert = Callable[[object], object]
 
-def _str(value: Any) -> str:
+
+def _str(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError("expected a string")
     return value
 
 
-def _bool(value: Any) -> bool:
+def _bool(value: object) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
@@ -43,29 +47,29 @@ def _bool(value: Any) -> bool:
     raise TypeError("expected true or false")
 
 
-def _patterns(value: Any) -> tuple[str, ...]:
+def _patterns(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(p for p in value.split(",") if p)
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        return tuple(value)
+        return tuple(str(v) for v in value)
     raise TypeError("expected a list of glob patterns")
 
 
-def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
-    def convert(value: Any) -> str:
+def _choice(choices: tuple[str, ...]) -> Callable[[object], str]:
+    def convert(value: object) -> str:
         if value not in choices:
             raise TypeError(f"expected one of {', '.join(choices)}")
         return str(value)
     return convert
 
 
-def _size(value: Any) -> int:
+def _size(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise TypeError("expected a size like 25mb")
     return parse_size(value)
 
 
-def _env_pairs(value: Any) -> tuple[tuple[str, str], ...]:
+def _env_pairs(value: object) -> tuple[tuple[str, str], ...]:
     """Environment for the build container: KEY=VALUE strings (flags, PHOTON_BUNDLE_BUILD_ENV with commas)
     or a TOML table; sorted pairs."""
     if isinstance(value, dict):
@@ -76,70 +80,119 @@ def _env_pairs(value: Any) -> tuple[tuple[str, str], ...]:
             raise TypeError("expected KEY=VALUE strings or a table")
         items = []
         for line in lines:
-            key, sep, val = line.partition("=")
+            key, sep, val = str(line).partition("=")
             if not sep or not key.strip():
                 raise TypeError(f"{echo(line)} is not KEY=VALUE")
             items.append((key.strip(), val))
     return tuple(sorted(dict(items).items()))
 
 
-def _float(value: Any) -> float:
-    if isinstance(value, bool):
+def _float(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise TypeError("expected a number of seconds")
     return float(value)
 
 
-# key -> (converter, default). Keys are the config-file spelling; flags use dashes, env PHOTON_BUNDLE_<KEY>.
-KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
-    "runtime": (_str, None),
-    "arch": (_choice(("x86_64", "arm64")), "x86_64"),
-    "out": (_str, None),
-    "max_size": (_size, None),
-    "format": (_choice(FORMATS), "zip"),
-    "exclude": (_patterns, ()),
-    "include": (_patterns, ()),
-    "layer_node_modules": (_bool, False),
-    "engine_source": (_choice(ENGINE_SOURCES), "auto"),
-    "mirror": (_str, None),
-    "engine_version": (_str, None),
-    "offline": (_bool, False),
-    "verify": (_bool, True),
-    "force": (_bool, False),
-    "image": (_str, None),
-    "build": (_choice(BUILDS), "none"),
-    "build_command": (_str, None),
-    "build_env": (_env_pairs, ()),
-    "build_timeout": (_float, 900.0),
-    "load_check": (_choice(LOAD_CHECKS), "node"),
-    "load_check_timeout": (_float, 30.0),
-    "report": (_bool, False),  # report.html beside the manifest (bundler/report/)
-}
-# Keys only a flag sets (not meaningful in a shared config file).
-FLAG_ONLY = ("force",)
+def setting(convert: Callable[[object], T], default: T, *, flag_only: bool = False) -> T:
+    """A config key: the field's name is its config-file spelling (flags use dashes, the environment
+    PHOTON_BUNDLE_<KEY>); `convert` reads a raw value from any layer; `flag_only` keys are not meaningful in a
+    shared config file."""
+    made: T = field(default=default, metadata={"convert": convert, "flag_only": flag_only})
+    return made
+
+
+def optional(convert: Callable[[object], T]) -> T | None:
+    """A config key without a default (None when no layer sets it)."""
+    return setting(convert, None)
+
+
+class Extras:
+    """An adapter's own config keys (Lambda's --handler, Serverless's --stage): a frozen dataclass whose fields
+    are declared with `setting`/`optional`, like the shared ones on `Options`. The adapter names its class in
+    `extras`; `Options.extras_as(cls)` gives it back typed."""
 
 
 @dataclass(frozen=True)
-class Resolved:
-    values: Mapping[str, Any]
-    sources: Mapping[str, str]
+class NoExtras(Extras):
+    """The extras of an adapter with no config key of its own."""
 
-    def __getitem__(self, key: str) -> Any:
-        return self.values[key]
+
+@dataclass(frozen=True)
+class Options:
+    """Every setting of one run, resolved, with where each came from (`source`)."""
+
+    runtime: str | None = optional(_str)
+    arch: str = setting(_choice(("x86_64", "arm64")), "x86_64")
+    out: str | None = optional(_str)
+    max_size: int | None = optional(_size)
+    format: str = setting(_choice(FORMATS), "zip")
+    exclude: tuple[str, ...] = setting(_patterns, ())
+    include: tuple[str, ...] = setting(_patterns, ())
+    layer_node_modules: bool = setting(_bool, False)
+    engine_source: str = setting(_choice(ENGINE_SOURCES), "auto")
+    mirror: str | None = optional(_str)
+    engine_version: str | None = optional(_str)
+    offline: bool = setting(_bool, False)
+    verify: bool = setting(_bool, True)
+    force: bool = setting(_bool, False, flag_only=True)
+    image: str | None = optional(_str)
+    build: str = setting(_choice(BUILDS), "none")
+    build_command: str | None = optional(_str)
+    build_env: tuple[tuple[str, str], ...] = setting(_env_pairs, ())
+    build_timeout: float = setting(_float, 900.0)
+    load_check: str = setting(_choice(LOAD_CHECKS), "node")
+    load_check_timeout: float = setting(_float, 30.0)
+    report: bool = setting(_bool, False)  # report.html beside the manifest (bundler/report/)
+    # The adapter's own keys, and where every value (shared or the adapter's) came from.
+    extras: Extras = field(default_factory=NoExtras)
+    sources: Mapping[str, str] = field(default_factory=dict)
 
     def source(self, key: str) -> str:
+        """Where the value of `key` came from: "default", "photon-bundle.toml [lambda]", "--arch", ..."""
         return self.sources.get(key, "default")
 
+    def extras_as(self, kind: type[E]) -> E:
+        """The adapter's own settings, as the class the adapter declared."""
+        if not isinstance(self.extras, kind):
+            raise TypeError(f"these options carry {type(self.extras).__name__}, not {kind.__name__}")
+        return self.extras
 
-def output_dir(project_dir: Path, platform: str, options: Resolved) -> Path:
+    def items(self) -> Iterator[tuple[str, object]]:
+        """(key, value) of every config key, shared and the adapter's (the no-op check hashes them)."""
+        for f in settings_of(type(self)):
+            yield f.name, getattr(self, f.name)
+        for f in settings_of(type(self.extras)):
+            yield f.name, getattr(self.extras, f.name)
+
+
+def settings_of(cls: type[object]) -> list[Field[object]]:
+    """The config-key fields of an options or extras dataclass."""
+    if not hasattr(cls, "__dataclass_fields__"):
+        return []
+    return [f for f in fields(cls) if "convert" in f.metadata]  # type: ignore[arg-type]
+
+
+def option_keys(cls: type[object]) -> tuple[str, ...]:
+    """The config keys of an options or extras class."""
+    return tuple(f.name for f in settings_of(cls))
+
+
+# The shared keys, in declaration order.
+KEYS = option_keys(Options)
+# Keys only a flag sets (not meaningful in a shared config file).
+FLAG_ONLY = tuple(f.name for f in settings_of(Options) if f.metadata["flag_only"])
+
+
+def output_dir(project_dir: Path, platform: str, options: Options) -> Path:
     """--out (relative to the current folder), else <project>/.photon-bundle/<platform>."""
-    if options["out"]:
-        out = Path(options["out"])
+    if options.out:
+        out = Path(options.out)
         return out if out.is_absolute() else (Path.cwd() / out)
     return project_dir / ".photon-bundle" / platform
 
 
-def load_config(project_dir: Path, platforms: list[str], extra_keys: Mapping[str, list[str]],
-                checked: Collection[str] | None = None) -> dict[str, Any]:
+def load_config(project_dir: Path, platforms: list[str], extra_keys: Mapping[str, Collection[str]],
+                checked: Collection[str] | None = None) -> dict[str, object]:
     """The parsed config file ({} when absent), with unknown top-level keys and sections rejected, and
     unknown keys in the sections named by `checked` (default: all; a command checks its own section, so
     that it loads no other platform's adapter to learn that platform's keys)."""
@@ -147,7 +200,7 @@ def load_config(project_dir: Path, platforms: list[str], extra_keys: Mapping[str
     if not path.is_file():
         return {}
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        data: dict[str, object] = tomllib.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})",
                           hint="TOML files are UTF-8: save it as UTF-8") from None
@@ -176,32 +229,38 @@ def load_config(project_dir: Path, platforms: list[str], extra_keys: Mapping[str
 
 def resolve(
     platform: str,
-    config: Mapping[str, Any],
+    config: Mapping[str, object],
     env: Mapping[str, str],
-    flags: Mapping[str, Any],
-    extra: Mapping[str, tuple[Callable[[Any], Any], Any]] | None = None,
-) -> Resolved:
-    """Combine the layers; flags with value None count as not given."""
-    keys = dict(KEYS)
-    keys.update(extra or {})
+    flags: Mapping[str, object],
+    extras: type[Extras] = NoExtras,
+) -> Options:
+    """Combine the layers for the shared keys and the adapter's `extras`; flags with value None (or an empty
+    tuple) count as not given, flags naming no key are ignored."""
     section = config.get(platform, {})
-    values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for key, (convert, default) in keys.items():
-        layers: list[tuple[str, Any]] = [("default", default)]
-        if key in config and not isinstance(config[key], dict):
-            layers.append((CONFIG_FILE, config[key]))
-        if key in section:
-            layers.append((f"{CONFIG_FILE} [{platform}]", section[key]))
-        env_name = "PHOTON_BUNDLE_" + key.upper()
-        if env.get(env_name):
-            layers.append((env_name, env[env_name]))
-        if flags.get(key) not in (None, ()):
-            layers.append(("--" + key.replace("_", "-"), flags[key]))
-        origin, raw = layers[-1]
-        try:
-            values[key] = convert(raw) if raw is not None else None
-        except (TypeError, ValueError, OverflowError) as err:
-            raise ConfigError(f"{origin}: bad value {echo(raw)} for {key}: {err}") from None
-        sources[key] = origin
-    return Resolved(values=values, sources=sources)
+
+    def values(cls: type[object]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for f in settings_of(cls):
+            key, convert = f.name, f.metadata["convert"]
+            layers: list[tuple[str, object]] = [("default", f.default)]
+            if key in config and not isinstance(config[key], dict):
+                layers.append((CONFIG_FILE, config[key]))
+            if isinstance(section, dict) and key in section:
+                layers.append((f"{CONFIG_FILE} [{platform}]", section[key]))
+            env_name = "PHOTON_BUNDLE_" + key.upper()
+            if env.get(env_name):
+                layers.append((env_name, env[env_name]))
+            if flags.get(key) not in (None, ()):
+                layers.append(("--" + key.replace("_", "-"), flags[key]))
+            origin, raw = layers[-1]
+            try:
+                out[key] = convert(raw) if raw is not None else None
+            except (TypeError, ValueError, OverflowError) as err:
+                raise ConfigError(f"{origin}: bad value {echo(raw)} for {key}: {err}") from None
+            sources[key] = origin
+        return out
+
+    make_extras: Callable[..., Extras] = extras
+    make: Callable[..., Options] = Options
+    return make(**values(Options), extras=make_extras(**values(extras)), sources=sources)

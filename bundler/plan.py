@@ -18,6 +18,7 @@ from bundler.clients import client_packages, package_layout
 from bundler.engines import is_cli_engine, parse_engine_filename
 from bundler.project import PackageJson, Project
 from bundler.walk import FileEntry
+from platforms.base import Unit
 
 if TYPE_CHECKING:
     import pathspec
@@ -96,31 +97,33 @@ class EngineChoice:
     rel: str | None = None  # set when the engine is a file of the scanned tree
 
 
+# The unit of a platform that bundles the whole project (what plan_bundle plans when given no other).
+WHOLE_PROJECT = Unit(name="", function_filename="function.zip")
+
+
 @dataclass(frozen=True)
 class PlanOptions:
-    excludes: tuple[str, ...] = ()
-    includes: tuple[str, ...] = ()
+    """The unit to plan (its files, roots, names, relocations: platforms/base.py) and the run's settings."""
+
+    unit: Unit = WHOLE_PROJECT
+    excludes: tuple[str, ...] = ()  # --exclude lines, after the unit's own
+    includes: tuple[str, ...] = ()  # --include patterns, after the unit's own
     out_rel: str | None = None  # the output folder, relative to the root, when it is inside the project
     format: str = "zip"  # zip | layer | both
     layer_node_modules: bool = False
-    function_filename: str = "function.zip"
-    layer_filename: str = "layer.zip"
     layer_layout: Mapping[str, str] = field(default_factory=dict)
     wrapper_template: str = ""
-    # One function among several (Netlify, Now, Vercel): the files outside node_modules it bundles
-    # (None: all of them), and the modules it loads, as (folder of the requiring file, module name),
-    # which root the dependency closure instead of package.json.
-    app_files: frozenset[str] | None = None
-    roots: tuple[tuple[str, str], ...] | None = None
-    ignored_modules: frozenset[str] = frozenset()  # module names neither bundled nor followed
-    # "closure": bundle the production dependencies; "client-only": only the generated client, the
-    # platform installs the rest at deploy time (Google Cloud Functions).
-    dependencies: str = "closure"
-    relocate: tuple[tuple[str, str], ...] = ()  # (archive prefix, new prefix), applied to every entry
-    generated: tuple[tuple[str, bytes], ...] = ()  # files the platform adds (replacing a file at that path)
     # Generated client folders the layout placed ("node_modules/.prisma/"), found by the resolver wherever
     # they really are (beside pnpm's @prisma/client, a workspace's generator output): no package.json names them.
     client_folders: tuple[str, ...] = ()
+
+    @property
+    def all_excludes(self) -> tuple[str, ...]:
+        return (*self.unit.excludes, *self.excludes)
+
+    @property
+    def all_includes(self) -> tuple[str, ...]:
+        return (*self.unit.includes, *self.includes)
 
 
 def package_dir_of(rel: str) -> str | None:
@@ -233,8 +236,8 @@ class _Filters:
         out = (options.out_rel.rstrip("/") + "/",) if options.out_rel else ()
         return cls(default=_spec(DEFAULT_EXCLUDES + out), build_outputs=_spec(BUILD_OUTPUT_EXCLUDES),
                    maybe_default=default_exclude_candidate(options.out_rel),
-                   user=_spec(options.excludes) if options.excludes else None,
-                   include=_spec(options.includes) if options.includes else None)
+                   user=_spec(options.all_excludes) if options.all_excludes else None,
+                   include=_spec(options.all_includes) if options.all_includes else None)
 
     def apply(self, rel: str, reason: str | None, package: str) -> str | None:
         """The file's reason to be left out after the patterns; an include never brings back an engine."""
@@ -269,6 +272,7 @@ def plan_bundle(
     deferred = 0
     filters = _Filters.of(options)
     provider = project.schema.datasource_provider if project.schema else None
+    unit = options.unit
 
     kept: list[PlanEntry] = []
     pruned: list[Pruned] = []
@@ -279,10 +283,10 @@ def plan_bundle(
             reason, package = "engine not needed: the function does not load the Prisma client", ENGINE
         else:
             reason, package = _fate(f.rel, closure, client_dirs, installed, engine, provider)
-        if reason is None and package == APP and options.app_files is not None and f.rel not in options.app_files \
+        if reason is None and package == APP and unit.app_files is not None and f.rel not in unit.app_files \
                 and not f.rel.startswith(app_client_dirs):
             reason = "not used by this function"
-        if (reason is None and options.dependencies == "client-only" and _in_node_modules(f.rel)
+        if (reason is None and unit.dependencies == "client-only" and _in_node_modules(f.rel)
                 and not f.rel.startswith(client_dirs) and not (engine is not None and f.rel == engine.rel)):
             reason = "installed by the platform at deploy time"
             deferred += f.size
@@ -303,15 +307,15 @@ def plan_bundle(
         engine_entry = PlanEntry(arc=home + engine.filename, size=engine.size, mode=0o755, package=ENGINE,
                                  source=engine.source)
         kept.append(engine_entry)
-    if options.relocate:
-        moved = [_moved(e, _relocated(e.arc, options.relocate)) for e in kept]
+    if options.unit.relocate:
+        moved = [_moved(e, _relocated(e.arc, options.unit.relocate)) for e in kept]
         engine_entry = next((m for e, m in zip(kept, moved) if e is engine_entry), None)
         kept = moved
-    if options.generated:
-        replaced = {arc for arc, _ in options.generated}
+    if options.unit.generated:
+        replaced = {arc for arc, _ in options.unit.generated}
         kept = [e for e in kept if e.arc not in replaced]
         kept += [PlanEntry(arc=arc, size=len(data), mode=0o644, package=APP, data=data)
-                 for arc, data in options.generated]
+                 for arc, data in options.unit.generated]
     artifacts, placed = _split(kept, engine_entry, options)
     carrier = next((a.filename for a in artifacts if placed is not None and placed in a.entries), None)
     return BundlePlan(artifacts=artifacts, engine=placed, engine_artifact=carrier, pruned=tuple(pruned),
@@ -322,14 +326,14 @@ def _scope(project: Project, installed: Mapping[str, PackageJson], options: Plan
            schemas: frozenset[str] = frozenset()) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], bool]:
     """(closure, warnings, generated client folders, generated folders among the app files, uses the client).
     `schemas`: the folders holding a schema.prisma (a client generated into its own package has one)."""
-    roots = options.roots
+    roots = options.unit.roots
     client_modules = generated_client_modules(project) | {_module_of(d) for d in options.client_folders}
     client_roots = [r for r in roots or () if r[1] in client_modules]
     closure, warnings = dependency_closure(
-        project.package, installed, ignored=options.ignored_modules,
+        project.package, installed, ignored=options.unit.ignored_modules,
         roots=None if roots is None else [r for r in roots if r[1] not in client_modules])
     app_client_dirs = tuple(d for d in generated_app_dirs(project)
-                            if options.app_files is None or any(a.startswith(d) for a in options.app_files))
+                            if options.unit.app_files is None or any(a.startswith(d) for a in options.unit.app_files))
     client_dirs = tuple(dict.fromkeys([*generated_client_dirs(project, closure), *options.client_folders, *(
         c + "/" for c in sorted(closure) if package_layout(c, c in schemas) is not None)]))
     if any(name == ".prisma" for _, name in client_roots) and "node_modules/.prisma/" not in client_dirs:
@@ -473,7 +477,7 @@ def _split(kept: list[PlanEntry], engine: PlanEntry | None,
            options: PlanOptions) -> tuple[tuple[ArtifactPlan, ...], PlanEntry | None]:
     """The function artifact, the layer, or both; and the engine entry as placed."""
     if options.format == "zip":
-        return (ArtifactPlan("function", options.function_filename, _sorted(kept)),), engine
+        return (ArtifactPlan("function", options.unit.function_filename, _sorted(kept)),), engine
     layout = options.layer_layout
     layer: list[PlanEntry] = []
     function: list[PlanEntry] = []
@@ -494,10 +498,10 @@ def _split(kept: list[PlanEntry], engine: PlanEntry | None,
                   .replace("{{WRAPPER_PATH}}", f"/opt/{layout['wrapper']}"))
         data = script.encode()
         layer.append(PlanEntry(arc=layout["wrapper"], size=len(data), mode=0o755, package=ENGINE, data=data))
-    layer_plan = ArtifactPlan("layer", options.layer_filename, _sorted(layer))
+    layer_plan = ArtifactPlan("layer", options.unit.layer_filename, _sorted(layer))
     if options.format == "layer":
         return (layer_plan,), placed
-    return (ArtifactPlan("function", options.function_filename, _sorted(function)), layer_plan), placed
+    return (ArtifactPlan("function", options.unit.function_filename, _sorted(function)), layer_plan), placed
 
 
 def _moved(entry: PlanEntry, arc: str) -> PlanEntry:

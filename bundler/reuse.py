@@ -36,7 +36,7 @@ from bundler.outdir import contained
 
 if TYPE_CHECKING:
     from bundler.archive import ArchiveResult
-    from bundler.options import Resolved
+    from bundler.options import Options
     from bundler.plan import ArtifactPlan
     from bundler.walk import FileEntry, FolderEntry
 
@@ -67,11 +67,11 @@ def intact(out_dir: Path, previous: Mapping[str, Any]) -> bool:
 # ------------------------------------------------------------------------------------ inputs fingerprint
 
 
-def settings_key(platform: str, options: Resolved, env: Mapping[str, str]) -> str:
+def settings_key(platform: str, options: Options, env: Mapping[str, str]) -> str:
     """What decides the artifacts besides the files: versions, platform, options, the environment."""
     h = hashlib.sha256(f"{__version__}\n{DEFLATE_BACKEND}\n{platform}\n".encode())
-    for key in sorted(set(options.values) - NEUTRAL_OPTIONS):
-        h.update(f"{key}={options.values[key]!r}\n".encode(errors="surrogateescape"))
+    for key, value in sorted((k, v) for k, v in options.items() if k not in NEUTRAL_OPTIONS):
+        h.update(f"{key}={value!r}\n".encode(errors="surrogateescape"))
     for name in sorted(env):
         if name.startswith(ENV_PREFIXES) or name in ENV_NAMES:
             h.update(f"${name}={env[name]}\n".encode(errors="surrogateescape"))
@@ -185,7 +185,7 @@ def _save_hashes(out_dir: Path, hashes: Mapping[str, list[Any]]) -> None:
 # ------------------------------------------------------------------------------------------ tree state
 
 
-def state_key(platform: str, project_dir: Path, options: Resolved, env: Mapping[str, str], *,
+def state_key(platform: str, project_dir: Path, options: Options, env: Mapping[str, str], *,
               whole_env: bool = False) -> str:
     """The settings and the project folder: the tree state is about these very paths. With `whole_env`
     (a platform whose config reads any environment variable), every variable counts."""
@@ -265,11 +265,11 @@ def unchanged_tree(out_dir: Path, key: str) -> dict[str, Any] | None:
     return {**previous, "reused": True}
 
 
-def quick_reuse(platform: str, project_dir: Path, out_dir: Path, options: Resolved,
+def quick_reuse(platform: str, project_dir: Path, out_dir: Path, options: Options,
                 env: Mapping[str, str], *, whole_env: bool = False) -> dict[str, Any] | None:
     """The previous manifest when the tree state says nothing changed; None when a bundle must run.
 
     Never for --force, and never for --build docker (its tree is built anew each time)."""
-    if options["force"] or options["build"] == "docker":
+    if options.force or options.build == "docker":
         return None
     return unchanged_tree(out_dir, state_key(platform, project_dir, options, env, whole_env=whole_env))

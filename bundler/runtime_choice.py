@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from bundler.clients import engine_targets_on_disk
 from bundler.errors import ProjectError
-from bundler.options import Resolved
+from bundler.options import Options
 from bundler.project import Project
 from bundler.targets import (
     RuntimeProfile,
@@ -27,12 +27,12 @@ if TYPE_CHECKING:
     from platforms.base import PlatformAdapter, Unit
 
 
-def choose_runtime(adapter: PlatformAdapter, project: Project, options: Resolved) -> tuple[str, str]:
+def choose_runtime(adapter: PlatformAdapter, project: Project, options: Options) -> tuple[str, str]:
     """(runtime, why): --runtime, else the config file, else the platform's own config,
     else package.json engines.node, else the newest runtime whose engine the project's generated client
     already holds, else the newest supported runtime."""
-    if options["runtime"]:
-        return options["runtime"], options.source("runtime")
+    if options.runtime:
+        return options.runtime, options.source("runtime")
     from_platform = adapter.runtime_from_config(project)
     if from_platform:
         return from_platform
@@ -45,7 +45,7 @@ def choose_runtime(adapter: PlatformAdapter, project: Project, options: Resolved
             f'package.json engines.node "{node}" matches no supported {adapter.key} runtime',
             hint="widen engines.node or pass --runtime (see `photon-bundle targets`)",
         )
-    served = runtimes_served(adapter.key, engine_targets_on_disk(project), options["arch"])
+    served = runtimes_served(adapter.key, engine_targets_on_disk(project), options.arch)
     if served:
         runtime, held = served[0]
         return runtime, f"the project holds {held}: {runtime} is the newest runtime it serves"
@@ -67,13 +67,13 @@ def runtimes_served(platform: str, targets: Iterable[str], arch: str) -> list[tu
     return out
 
 
-def unit_profile(adapter: PlatformAdapter, project: Project, options: Resolved,
+def unit_profile(adapter: PlatformAdapter, project: Project, options: Options,
                  unit: Unit) -> tuple[RuntimeProfile, str]:
     """The unit's runtime profile: --runtime (or photon-bundle.toml) first, then what the platform's config
     says for this unit, then choose_runtime; the architecture likewise."""
-    if unit.runtime is not None and not options["runtime"]:
+    if unit.runtime is not None and not options.runtime:
         runtime, why = unit.runtime
     else:
         runtime, why = choose_runtime(adapter, project, options)
-    arch = unit.arch if unit.arch is not None and options.source("arch") == "default" else options["arch"]
+    arch = unit.arch if unit.arch is not None and options.source("arch") == "default" else options.arch
     return resolve(adapter.key, runtime, arch), why

@@ -11,7 +11,7 @@ from pathlib import Path
 import pathspec
 
 from bundler.layout import project_tree
-from bundler.options import Resolved
+from bundler.options import Options
 from bundler.pkgmanager import Layout, detect_layout
 from bundler.plan import DEFAULT_EXCLUDES, default_exclude_candidate
 from bundler.project import Project
@@ -29,7 +29,7 @@ class Scanned:
     problems: list[WalkProblem]  # paths the walks could not follow (an error only if the bundle needs one)
 
 
-def scan(tree: Path, project: Project, out_rel: str | None, options: Resolved, log: Callable[[str], None]) -> Scanned:
+def scan(tree: Path, project: Project, out_rel: str | None, options: Options, log: Callable[[str], None]) -> Scanned:
     """The npm-shaped tree to plan on (bundler/layout.py): the project's own files (its folder minus
     node_modules) and every package it can load, found by Node's lookup wherever the package manager put
     it (bundler/resolve.py) and laid out flat; the folders the no-op check watches; the layout seen; and
@@ -37,9 +37,9 @@ def scan(tree: Path, project: Project, out_rel: str | None, options: Resolved, l
     layout_seen = detect_layout(tree)
     # .yarn/ holds yarn berry's cache, install state and release: the package manager's, never loaded
     skip = {".git/", ".photon-bundle/", ".yarn/", *([out_rel + "/"] if out_rel else [])}
-    excluded_link = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *options["exclude"]])
+    excluded_link = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *options.exclude])
     # without --exclude, the cheap superset test first: a tree of many links is walked at walking speed
-    maybe = default_exclude_candidate(None) if not options["exclude"] else lambda rel: True
+    maybe = default_exclude_candidate(None) if not options.exclude else lambda rel: True
 
     def skip_link(rel: str) -> bool:
         return maybe(rel) and excluded_link.match_file(rel)

@@ -8,11 +8,11 @@ package.json engines.node or the newest runtime (bundler/bundle.py:choose_runtim
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from bundler.errors import ConfigError
-from bundler.options import Resolved, _str
+from bundler.options import Extras, Options, _str, optional
 from bundler.project import Project
 from platforms.base import AdapterDefaults, Entry, Unit, package_main, script_file, single_unit
 
@@ -20,12 +20,18 @@ from platforms.base import AdapterDefaults, Entry, Unit, package_main, script_fi
 DEFAULT_ENTRIES = ("handler.js", "index.js", "index.mjs")
 
 
+@dataclass(frozen=True)
+class LambdaExtras(Extras):
+    handler: str | None = optional(_str)  # --handler file.export
+
+
 class LambdaAdapter(AdapterDefaults):
     key = "lambda"
-    extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = {"handler": (_str, None)}
+    extras = LambdaExtras
 
-    def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
-        return single_unit(self, *lambda_entries(project, options["handler"], options.source("handler")))
+    def units(self, project: Project, options: Options, env: Mapping[str, str]) -> list[Unit]:
+        handler = options.extras_as(LambdaExtras).handler
+        return single_unit(self, *lambda_entries(project, handler, options.source("handler")))
 
 
 

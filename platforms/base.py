@@ -9,13 +9,12 @@ pipeline in bundler/bundle.py does everything else: plan, zip, limits, verify, m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Protocol
 
-from bundler.options import Resolved
+from bundler.options import Extras, NoExtras, Options
 from bundler.project import Project
 from bundler.targets import PlatformInfo, load_matrix
 
@@ -85,22 +84,24 @@ class PlatformAdapter(Protocol):
     # True when units() reads environment variables (serverless.yml ${env:X}): then the no-op check keys on
     # the whole environment, not only the variables photon-bundle itself reads.
     reads_environment: bool
-    # Config keys this platform adds to the shared ones: name -> (converter, default).
-    extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]]
+    @property
+    def extras(self) -> type[Extras]:
+        """Config keys this platform adds to the shared ones (bundler/options.py), read as options.extras_as(cls)."""
+        ...
 
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
         """(runtime, where it was read) from the platform's own config file, or None."""
         ...
 
-    def zip_limit(self, options: Mapping[str, Any]) -> int | None:
+    def zip_limit(self) -> int | None:
         """The compressed-size limit of one artifact, before --max-size."""
         ...
 
-    def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
+    def units(self, project: Project, options: Options, env: Mapping[str, str]) -> list[Unit]:
         """What to bundle: read from the platform's config file and the project, never the network."""
         ...
 
-    def outputs(self, project: Project, options: Resolved, units: list[Unit],
+    def outputs(self, project: Project, options: Options, units: list[Unit],
                 doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
         """Files to write once the artifacts are committed (doc is the manifest, out_dir the output folder)."""
         ...
@@ -114,7 +115,7 @@ class AdapterDefaults:
 
     key: str
     reads_environment: bool = False
-    extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = MappingProxyType({})
+    extras: type[Extras] = NoExtras
 
     @property
     def info(self) -> PlatformInfo:
@@ -135,10 +136,10 @@ class AdapterDefaults:
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
         return None
 
-    def zip_limit(self, options: Mapping[str, Any]) -> int | None:
+    def zip_limit(self) -> int | None:
         return self.info.zip_limit
 
-    def outputs(self, project: Project, options: Resolved, units: list[Unit],
+    def outputs(self, project: Project, options: Options, units: list[Unit],
                 doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
         return []
 

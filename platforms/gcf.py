@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bundler.errors import ConfigError, ProjectError
-from bundler.options import Resolved
+from bundler.options import Options
 from bundler.plan import generated_app_dirs
 from bundler.project import Project
 from bundler.targets import load_matrix
@@ -177,7 +177,7 @@ class GcfAdapter(AdapterDefaults):
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
         return runtime_from_deploy_command(project.root)  # the runtime is a deploy flag
 
-    def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
+    def units(self, project: Project, options: Options, env: Mapping[str, str]) -> list[Unit]:
         ignored = read_ignore_file(project.root, IGNORE_FILE, DEFAULT_GCLOUDIGNORE)
         # .gcloudignore decides about the app's files; node_modules is decided by the plan (client only).
         excludes = (*ignored, "!/node_modules/**")

@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bundler.errors import ConfigError, ProjectError
-from bundler.options import Resolved
+from bundler.options import Extras, Options, optional
 from bundler.project import Project
 from bundler.targets import load_matrix
 from platforms.base import AdapterDefaults, Entry, OutputFile, Unit
@@ -50,10 +51,15 @@ MANIFEST = "functions/manifest.json"
 LIST_KEYS = ("included_files", "external_node_modules", "ignored_node_modules")
 
 
-def _opt_str(value: Any) -> str:
+def _folder(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError("expected a folder path")
     return value
+
+
+@dataclass(frozen=True)
+class NetlifyExtras(Extras):
+    functions_dir: str | None = optional(_folder)  # --functions-dir, before netlify.toml's
 
 
 VERSION_FILES = (".nvmrc", ".node-version")
@@ -78,7 +84,7 @@ def _runtime_from_version_file(root: Path) -> tuple[str, str] | None:
 
 class NetlifyAdapter(AdapterDefaults):
     key = "netlify"
-    extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = {"functions_dir": (_opt_str, None)}
+    extras = NetlifyExtras
 
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
         config, text = read_config(project.root)
@@ -108,13 +114,13 @@ class NetlifyAdapter(AdapterDefaults):
             return match, f'{where} NODE_VERSION "{node}"'
         return _runtime_from_version_file(project.root)
 
-    def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
+    def units(self, project: Project, options: Options, env: Mapping[str, str]) -> list[Unit]:
         config, text = read_config(project.root)
         functions_cfg = config.get("functions", {})
         if not isinstance(functions_cfg, dict):
             line = toml_key_line(text, "functions")
             raise ProjectError(f"{project.root / CONFIG}:{line}: [functions] must be a table")
-        directory, where = functions_dir(project.root, config, options["functions_dir"])
+        directory, where = functions_dir(project.root, config, options.extras_as(NetlifyExtras).functions_dir)
         found = discover(project.root, directory)
         if not found:
             raise ProjectError(f"no functions in {project.root / directory} ({where})",
@@ -154,7 +160,7 @@ class NetlifyAdapter(AdapterDefaults):
             entries=(Entry(entry, None if esm else "handler"),),
         )
 
-    def outputs(self, project: Project, options: Resolved, units: list[Unit], doc: Mapping[str, Any],
+    def outputs(self, project: Project, options: Options, units: list[Unit], doc: Mapping[str, Any],
                 out_dir: Path) -> list[OutputFile]:
         sizes = {a["path"]: a["zipped_bytes"] for a in doc["artifacts"]}
         by_name = {u["name"]: u for u in doc.get("units", [])}

@@ -46,14 +46,14 @@ from typing import Any
 
 from bundler.errors import ConfigError, ProjectError, echo
 from bundler.limits import format_size, parse_size
-from bundler.options import Resolved
+from bundler.options import Options
 from bundler.project import Project, read_package_json
 from bundler.targets import load_matrix, runtime_for_node_range
 from platforms.base import AdapterDefaults, OutputFile, Unit
 from platforms.configfiles import config_outputs, dump_json, json_key_line
 from platforms.jsdeps import SCANNED
 from platforms.nowconfig import (
-    EXTRA_KEYS,
+    NowExtras,
     check_unique_names,
     checked_entries,
     entry_unit,
@@ -159,9 +159,9 @@ def node_builds(config: Mapping[str, Any], text: str, path: Path) -> list[Build]
     return builds
 
 
-def flag_limit(options: Resolved) -> tuple[int, str] | None:
+def flag_limit(options: Options) -> tuple[int, str] | None:
     """--max-size (or photon-bundle.toml max_size) for every build, refused above Now's 50mb."""
-    size = options["max_size"]
+    size = options.max_size
     if size is None:
         return None
     source = options.source("max_size")
@@ -255,7 +255,7 @@ def _own_package_json(root: Path, entry: str) -> str | None:
 
 
 def _zero_config_outputs(root: Path, path: Path, config: Mapping[str, Any] | None, text: str, units: list[Unit],
-                         out_dir: Path, options: Resolved) -> list[OutputFile]:
+                         out_dir: Path, options: Options) -> list[OutputFile]:
     """A zero-config project keeps its now.json as it is; only entries outside api/ need builds, and adding them
     would stop Now serving the static files: a warning naming them, and never written in place."""
     files = project_files(root)
@@ -276,7 +276,7 @@ def _zero_config_outputs(root: Path, path: Path, config: Mapping[str, Any] | Non
     note = (f"warning: {', '.join(u.meta['entry'] for u in extra)} is outside api/ and needs a build, but adding "
             f"\"builds\" to {path} switches zero config off: Now would stop serving "
             f"{shown or 'the functions in api/'}; wrote the copy with builds to {copy_path}, your {path.name} "
-            "was not changed" + (" (even with --write-config)" if options["write_config"] else "")
+            "was not changed" + (" (even with --write-config)" if options.extras_as(NowExtras).write_config else "")
             + "; move the function into api/ instead, or add builds for the static files yourself")
     out_text = dump_json(updated, text) if text else json.dumps(updated, indent=2) + "\n"
     return [OutputFile(copy_path, out_text, note=note)]
@@ -284,7 +284,7 @@ def _zero_config_outputs(root: Path, path: Path, config: Mapping[str, Any] | Non
 
 class NowAdapter(AdapterDefaults):
     key = "now"
-    extra_keys = EXTRA_KEYS
+    extras = NowExtras
 
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
         node = project.package.engines_node
@@ -295,7 +295,7 @@ class NowAdapter(AdapterDefaults):
         node_major = next(r.node for r in load_matrix().runtimes_for(self.key) if r.name == default)
         return default, f"@now/node runs Node {node_major} on AWS Lambda (its default without engines.node)"
 
-    def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
+    def units(self, project: Project, options: Options, env: Mapping[str, str]) -> list[Unit]:
         root = project.root
         path = root / CONFIG
         config, text = read_optional(path)
@@ -305,8 +305,9 @@ class NowAdapter(AdapterDefaults):
         forced = flag_limit(options)
         pairs: list[tuple[str, Build | None]] = []
         warnings: list[str] = []
-        if options["entry"]:
-            for entry in checked_entries(root, options["entry"]):
+        given = options.extras_as(NowExtras).entry
+        if given:
+            for entry in checked_entries(root, given):
                 pairs.append((entry, next((b for b in builds if glob_match(b.src, entry, str(path))), None)))
         elif is_zero_config(config):
             functions = zero_config_functions(project_files(root))
@@ -373,7 +374,7 @@ class NowAdapter(AdapterDefaults):
                                hint="point builds[].src at .js files, or pass --entry FILE")
         return pairs, warnings
 
-    def outputs(self, project: Project, options: Resolved, units: list[Unit],
+    def outputs(self, project: Project, options: Options, units: list[Unit],
                 doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
         path = project.root / CONFIG
         config, text = read_optional(path)
@@ -381,4 +382,4 @@ class NowAdapter(AdapterDefaults):
             return _zero_config_outputs(project.root, path, config, text, units, out_dir, options)
         updated = updated_now_json(config or {}, units)
         out_text = text if config is not None and updated == config else dump_json(updated, text)
-        return config_outputs(path, out_dir, out_text, write_config=options["write_config"])
+        return config_outputs(path, out_dir, out_text, write_config=options.extras_as(NowExtras).write_config)

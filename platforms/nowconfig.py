@@ -18,13 +18,14 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bundler.bounds import MAX_BRACE_EXPANSIONS, brace_overflow
 from bundler.errors import ProjectError
-from bundler.options import _bool
+from bundler.options import Extras, _bool, setting
 from platforms.base import ENTRY_EXTENSIONS, Entry, Unit
 from platforms.configfiles import read_json_object
 from platforms.jsdeps import SCANNED, function_scan
@@ -32,20 +33,21 @@ from platforms.jsdeps import SCANNED, function_scan
 SKIPPED_DIRS = ("node_modules",)
 
 
-def entries_option(value: Any) -> tuple[str, ...]:
+def entries_option(value: object) -> tuple[str, ...]:
     """The `entry` key: one path or a list of paths (a flag, or photon-bundle.toml `entry = [...]`)."""
     if isinstance(value, str):
         return (value,) if value else ()
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        return tuple(value)
+        return tuple(str(v) for v in value)
     raise TypeError("expected a file path or a list of file paths")
 
 
-# The extra config keys of both commands: --entry FILE (repeatable) and --write-config.
-EXTRA_KEYS: Mapping[str, tuple[Callable[[Any], Any], Any]] = {
-    "entry": (entries_option, ()),
-    "write_config": (_bool, False),
-}
+@dataclass(frozen=True)
+class NowExtras(Extras):
+    """The extra config keys of both commands (now, vercel)."""
+
+    entry: tuple[str, ...] = setting(entries_option, ())  # --entry FILE (repeatable): the functions to bundle
+    write_config: bool = setting(_bool, False)  # --write-config: update the user's now.json / vercel.json
 
 
 def read_optional(path: Path) -> tuple[dict[str, Any] | None, str]:

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from bundler.errors import ConfigError, ProjectError, echo
-from bundler.options import Resolved
+from bundler.options import Options
 from bundler.plan import DEFAULT_EXCLUDES
 from bundler.project import Project
 from bundler.targets import load_matrix, node_range_allows
@@ -234,10 +234,10 @@ class UpAdapter(AdapterDefaults):
         where = f"{CONFIG} sets no lambda.runtime" if config.exists else f"no {CONFIG}"
         return default, f"up's default ({where})"
 
-    def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
-        if options["arch"] != "x86_64":
+    def units(self, project: Project, options: Options, env: Mapping[str, str]) -> list[Unit]:
+        if options.arch != "x86_64":
             raise ConfigError(f"apex/up deploys x86_64 functions only (up.json has no architecture setting), but "
-                              f"{options.source('arch')} asks for {options['arch']}", hint="drop the arch setting")
+                              f"{options.source('arch')} asks for {options.arch}", hint="drop the arch setting")
         config = read_up_config(project.root)
         excludes, warnings = upignore_excludes(project.root)
         runtime = self._runtime(project, config, options, warnings)
@@ -263,11 +263,11 @@ class UpAdapter(AdapterDefaults):
                      excludes=excludes, meta=meta, warnings=tuple(warnings),
                      entries=(Entry(server),) if server else ())]
 
-    def _runtime(self, project: Project, config: UpConfig, options: Resolved, warnings: list[str]) -> str:
+    def _runtime(self, project: Project, config: UpConfig, options: Options, warnings: list[str]) -> str:
         """The runtime the pipeline will pick (runtime_choice.choose_runtime), with warnings where up would deploy
         another."""
-        if options["runtime"]:
-            runtime: str = options["runtime"]
+        if options.runtime:
+            runtime: str = options.runtime
             if config.runtime is not None and config.runtime != runtime:
                 warnings.append(f"{config.path}:{config.runtime_line or 1}: up deploys lambda.runtime "
                                 f"{config.runtime}, but {options.source('runtime')} bundles for {runtime}: "

@@ -37,13 +37,13 @@ from typing import Any
 
 from bundler.engines import parse_engine_filename
 from bundler.errors import ProjectError
-from bundler.options import Resolved
+from bundler.options import Options
 from bundler.project import Project
 from platforms.base import AdapterDefaults, OutputFile, Unit
 from platforms.configfiles import config_outputs, dump_json, json_key_line
 from platforms.jsdeps import SCANNED
 from platforms.nowconfig import (
-    EXTRA_KEYS,
+    NowExtras,
     anchored_lines,
     brace_members,
     check_unique_names,
@@ -165,16 +165,17 @@ class VercelAdapter(AdapterDefaults):
     # The runtime is a project setting or engines.node, never vercel.json; no zip limit (Vercel limits the
     # unzipped size): both from AdapterDefaults and runtimes.toml.
     key = "vercel"
-    extra_keys = EXTRA_KEYS
+    extras = NowExtras
 
-    def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
+    def units(self, project: Project, options: Options, env: Mapping[str, str]) -> list[Unit]:
         root = project.root
         path = root / CONFIG
         config, text = read_optional(path)
         functions = read_functions(config, text, path)
         warnings: list[str] = []
-        if options["entry"]:
-            entries = checked_entries(root, options["entry"])
+        given = options.extras_as(NowExtras).entry
+        if given:
+            entries = checked_entries(root, given)
         else:
             entries, warnings = discover(project_files(root), functions, path, text)
             if not entries:
@@ -192,7 +193,7 @@ class VercelAdapter(AdapterDefaults):
                 warnings=tuple(warnings) if n == 0 else ()))
         return units
 
-    def outputs(self, project: Project, options: Resolved, units: list[Unit],
+    def outputs(self, project: Project, options: Options, units: list[Unit],
                 doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
         path = project.root / CONFIG
         config, text = read_optional(path)
@@ -201,7 +202,7 @@ class VercelAdapter(AdapterDefaults):
         if config is None and not updated:
             return []  # nothing loads the Prisma client: no engine to include, no file to write
         out_text = text if config is not None and updated == config else dump_json(updated, text)
-        outputs = config_outputs(path, out_dir, out_text, write_config=options["write_config"])
+        outputs = config_outputs(path, out_dir, out_text, write_config=options.extras_as(NowExtras).write_config)
         notes = sorted({f"warning: {e['file']} is not in your project (photon-bundle took it from {e.get('source')}): "
                         f"Vercel builds from your sources, so add \"{e['target']}\" to the generator's binaryTargets "
                         "and run `prisma generate`"

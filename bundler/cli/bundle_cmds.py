@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bundler.cli.common import Console
+
+if TYPE_CHECKING:
+    from bundler.options import Options
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -57,7 +60,7 @@ def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None 
 
     def run(project_dir: Path, json_mode: bool, quiet: bool, debug: bool, format_: str | None,
             **flags: Any) -> None:
-        from bundler.options import load_config, output_dir, resolve
+        from bundler.options import load_config, option_keys, output_dir, resolve
         from bundler.outdir import check_out_dir
         from bundler.reuse import quick_reuse
         from platforms import REGISTRY
@@ -66,14 +69,14 @@ def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None 
         adapter = adapter_for(platform)
         console = Console(quiet=quiet, json_mode=json_mode)
         env = dict(os.environ)
-        config = load_config(project_dir, list(REGISTRY), {platform: list(adapter.extra_keys)}, checked=[platform])
+        config = load_config(project_dir, list(REGISTRY), {platform: option_keys(adapter.extras)}, checked=[platform])
         flags["format"] = format_
         flags["exclude"] = tuple(flags.get("exclude") or ())
         flags["include"] = tuple(flags.get("include") or ())
         flags["build_env"] = tuple(flags.get("build_env") or ())
         if flags.pop("no_load_check", None):
             flags["load_check"] = "off"
-        options = resolve(platform, config, env, flags, dict(adapter.extra_keys))
+        options = resolve(platform, config, env, flags, adapter.extras)
         out_dir = output_dir(project_dir, platform, options)
         check_out_dir(project_dir, out_dir, platform)
         doc = quick_reuse(platform, project_dir, out_dir, options, env, whole_env=adapter.reads_environment)
@@ -83,7 +86,7 @@ def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None 
             from bundler.bundle import bundle  # the pipeline's imports only when there is work to do
 
             doc = bundle(adapter, project_dir, options, env, console.info, progress=console.interactive)
-        if options["report"] and doc.get("reused"):  # an earlier --report run wrote it; again if it was removed
+        if options.report and doc.get("reused"):  # an earlier --report run wrote it; again if it was removed
             from bundler.report.files import ensure_report
 
             ensure_report(out_dir, doc)
@@ -99,7 +102,7 @@ def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None 
     return click.command(name=platform, help=help_text)(command)
 
 
-def summary(doc: dict[str, Any], project_dir: Path, options: Any) -> str:
+def summary(doc: dict[str, Any], project_dir: Path, options: Options) -> str:
     from bundler.limits import format_size
 
     engine = doc["engine"]
@@ -117,7 +120,7 @@ def summary(doc: dict[str, Any], project_dir: Path, options: Any) -> str:
         e = unit["engine"]
         lines.append(f"  {unit['name']}: {unit['runtime']} {unit['arch']} -> "
                      + (f"{e['target']} engine {e['file']}" if e.get("file") else "no engine"))
-    out = options["out"] or str(project_dir / ".photon-bundle" / doc["platform"])
+    out = options.out or str(project_dir / ".photon-bundle" / doc["platform"])
     if doc.get("layout"):
         lines.insert(0, f"layout: {doc['layout']['label']}")
     for a in doc["artifacts"]:
@@ -132,7 +135,7 @@ def summary(doc: dict[str, Any], project_dir: Path, options: Any) -> str:
         lines.append(f"  {format_size(slot['bytes']):>10}  {slot['files']:>6} files  {reason}")
     lines += doctor_lines(doc.get("doctor"))
     lines.append(f"manifest: {out}/manifest.json")
-    if options["report"]:
+    if options.report:
         lines.append(f"report: {out}/report.html (open it in a browser)")
     lines += [o["note"] for o in doc.get("outputs", []) if o.get("note")]
     return "\n".join(lines)

@@ -42,7 +42,7 @@ def doctor(project_dir: Path, platform: str, json_mode: bool, quiet: bool, debug
     timeouts and idle settings, and what a cold start pays. Credentials are never printed."""
     from bundler.doctor.run import DoctorOptions, diagnose
     from bundler.errors import FindingsError
-    from bundler.options import load_config, resolve
+    from bundler.options import load_config, option_keys, resolve
     from bundler.project import read_project
     from platforms import REGISTRY
     from platforms import adapter as adapter_for
@@ -50,10 +50,10 @@ def doctor(project_dir: Path, platform: str, json_mode: bool, quiet: bool, debug
     console = Console(quiet=quiet, json_mode=json_mode)
     env = dict(os.environ)
     adapter = adapter_for(platform)
-    config = load_config(project_dir, list(REGISTRY), {platform: list(adapter.extra_keys)}, checked=[platform])
+    config = load_config(project_dir, list(REGISTRY), {platform: option_keys(adapter.extras)}, checked=[platform])
     bundle_flags = {k: flags[k] for k in ("stage", "functions_dir", "out") if flags.get(k) is not None}
-    options = resolve(platform, config, env, bundle_flags, dict(adapter.extra_keys))
-    out = options["out"]
+    options = resolve(platform, config, env, bundle_flags, adapter.extras)
+    out = options.out
     dopts = DoctorOptions(max_connections=flags["max_connections"], db_instance=flags["db_instance"],
                           aurora=flags["aurora"], db_service=flags["db_service"], db_size=flags["db_size"],
                           check_database=flags["check_database"], memory=flags["memory"],

@@ -21,7 +21,7 @@ from typing import Any
 
 from bundler.doctor.data import load as load_data
 from bundler.errors import BundleError, ProjectError
-from bundler.options import Resolved
+from bundler.options import Options
 from bundler.project import Project
 
 HANDLER_EXTENSIONS = (".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".tsx")
@@ -60,7 +60,7 @@ class Deployment:
     notes: tuple[str, ...] = field(default=())
 
 
-def read_deployment(platform: str, project: Project, options: Resolved, env: Mapping[str, str], *,
+def read_deployment(platform: str, project: Project, options: Options, env: Mapping[str, str], *,
                     memory: int | None = None, concurrency: int | None = None) -> Deployment:
     """The functions of the project as the platform deploys them; --memory / --concurrency override."""
     local = dotenv(project.root, env)
@@ -192,7 +192,7 @@ def up_function(project: Project, local: Mapping[str, EnvValue]) -> FunctionConf
 # ----------------------------------------------------------------------------------- Netlify, Now, Vercel
 
 
-def adapter_functions(platform: str, project: Project, options: Resolved, env: Mapping[str, str],
+def adapter_functions(platform: str, project: Project, options: Options, env: Mapping[str, str],
                       local: Mapping[str, EnvValue]) -> list[FunctionConfig]:
     from platforms import adapter as adapter_for
     from platforms.configfiles import read_toml
@@ -235,17 +235,18 @@ def adapter_functions(platform: str, project: Project, options: Resolved, env: M
 # ------------------------------------------------------------------------------------------- Serverless
 
 
-def serverless_functions(project: Project, options: Resolved, env: Mapping[str, str],
+def serverless_functions(project: Project, options: Options, env: Mapping[str, str],
                          local: Mapping[str, EnvValue]) -> list[FunctionConfig]:
     from platforms.configfiles import load_yaml
-    from platforms.serverless import find_config, function_keys
+    from platforms.serverless import ServerlessExtras, find_config, function_keys
     from platforms.slsvars import Resolver, VariableError, dotted
 
     path = find_config(project.root)
     ydoc = load_yaml(path)
     if not isinstance(ydoc.data, Mapping):
         raise ProjectError(f"{path}:1: expected a mapping (service:, provider:, functions:) at the top level")
-    r = Resolver(ydoc.data, path, stage=options.values.get("stage"), env=env)
+    stage = options.extras.stage if isinstance(options.extras, ServerlessExtras) else None
+    r = Resolver(ydoc.data, path, stage=stage, env=env)
     memory, concurrency, timeout = _defaults("serverless")
 
     def read(keys: tuple[Any, ...], notes: list[str]) -> Any:
@@ -300,7 +301,7 @@ def serverless_functions(project: Project, options: Resolved, env: Mapping[str, 
     return out
 
 
-def safe_read(platform: str, project: Project, options: Resolved, env: Mapping[str, str]
+def safe_read(platform: str, project: Project, options: Options, env: Mapping[str, str]
               ) -> tuple[Deployment | None, str | None]:
     """read_deployment for the bundle path: a config problem becomes a note instead of failing the bundle."""
     try:

@@ -24,7 +24,7 @@ from bundler.doctor.dburl import DbUrl
 from bundler.doctor.deployment import Deployment, FunctionConfig, read_deployment
 from bundler.doctor.findings import Finding, bundle_warnings, render_text, report_doc
 from bundler.errors import BundleError, ConfigError
-from bundler.options import Resolved
+from bundler.options import Options
 from bundler.project import Project
 from bundler.targets import closest
 
@@ -69,7 +69,7 @@ class DoctorResult:
         return sum(1 for f in self.findings if f.severity == "warning")
 
 
-def diagnose(platform: str, project: Project, options: Resolved, env: Mapping[str, str],
+def diagnose(platform: str, project: Project, options: Options, env: Mapping[str, str],
              dopts: DoctorOptions) -> DoctorResult:
     data = load_data()
     deployment = read_deployment(platform, project, options, env, memory=dopts.memory,
@@ -92,7 +92,7 @@ def diagnose(platform: str, project: Project, options: Resolved, env: Mapping[st
     return DoctorResult(tuple(findings), facts, secrets)
 
 
-def bundle_section(platform: str, project: Project, options: Resolved, env: Mapping[str, str],
+def bundle_section(platform: str, project: Project, options: Options, env: Mapping[str, str],
                    doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The doctor's static findings for a bundle's manifest (`doctor` key) and summary warnings. Never fails
     the bundle: a config the doctor cannot read becomes a note."""

@@ -16,15 +16,15 @@ def lambda_bundle(project_dir: Path, flags: Mapping[str, Any], env: Mapping[str,
                   rebuild: bool, progress: bool = False, platform: str = "lambda") -> tuple[dict[str, Any], Path]:
     """(manifest, output folder). With `rebuild`, exactly what `photon-bundle PLATFORM` with these flags does: the
     artifacts are reused when nothing changed and bundled anew otherwise; without, the manifest that is there."""
-    from bundler.options import load_config, output_dir, resolve
+    from bundler.options import load_config, option_keys, output_dir, resolve
     from bundler.outdir import check_out_dir
     from platforms import REGISTRY
     from platforms import adapter as adapter_for
 
     adapter = adapter_for(platform)
-    config = load_config(project_dir, list(REGISTRY), {platform: list(adapter.extra_keys)}, checked=[platform])
+    config = load_config(project_dir, list(REGISTRY), {platform: option_keys(adapter.extras)}, checked=[platform])
     options = resolve(platform, config, env, {k: v for k, v in flags.items() if v is not None},
-                      dict(adapter.extra_keys))
+                      adapter.extras)
     out_dir = output_dir(project_dir, platform, options)
     if rebuild:
         from bundler.reuse import quick_reuse

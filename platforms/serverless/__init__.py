@@ -43,7 +43,7 @@ The package: `config.py` (reading serverless.yml), `patterns.py` (package patter
 
 from __future__ import annotations
 
-from platforms.serverless.adapter import SHARED_UNIT, ServerlessAdapter, function_unit
+from platforms.serverless.adapter import SHARED_UNIT, ServerlessAdapter, ServerlessExtras, function_unit
 from platforms.serverless.config import (
     CONFIG_NAMES,
     SHARED_ZIP,
@@ -76,6 +76,7 @@ __all__ = [
     "Function",
     "Pattern",
     "ServerlessAdapter",
+    "ServerlessExtras",
     "Service",
     "Setting",
     "expand_braces",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bundler.errors import ProjectError
-from bundler.options import Resolved, _bool, _str
+from bundler.options import Extras, Options, _bool, _str, optional, setting
 from bundler.project import Project
 from bundler.runtime_choice import unit_profile
 from platforms.base import AdapterDefaults, OutputFile, Unit
@@ -32,10 +32,16 @@ from platforms.serverless.yamlwrite import function_nodes, lossy_reason, set_art
 SHARED_UNIT = "(service)"
 
 
+@dataclass(frozen=True)
+class ServerlessExtras(Extras):
+    stage: str | None = optional(_str)  # --stage: which provider.stage ${sls:stage} / ${opt:stage} read
+    write_config: bool = setting(_bool, False)  # --write-config: update serverless.yml's artifact keys in place
+
+
 class ServerlessAdapter(AdapterDefaults):
     key = "serverless"
     reads_environment = True
-    extra_keys: Mapping[str, tuple[Callable[[Any], Any], Any]] = {"stage": (_str, None), "write_config": (_bool, False)}
+    extras = ServerlessExtras
 
     def runtime_from_config(self, project: Project) -> tuple[str, str] | None:
         """provider.runtime when written without variables (units() resolves variables and carries it)."""
@@ -47,8 +53,8 @@ class ServerlessAdapter(AdapterDefaults):
             return str(runtime), f"{path.name}:{yaml_line(provider, 'runtime')} provider.runtime"
         return None
 
-    def units(self, project: Project, options: Resolved, env: Mapping[str, str]) -> list[Unit]:
-        service = read_service(project.root, options["stage"], env)
+    def units(self, project: Project, options: Options, env: Mapping[str, str]) -> list[Unit]:
+        service = read_service(project.root, options.extras_as(ServerlessExtras).stage, env)
         warnings = list(service.warnings)
         for fn in service.functions:
             warnings += check_function(fn, service, options)
@@ -62,7 +68,7 @@ class ServerlessAdapter(AdapterDefaults):
             units[0] = replace(units[0], warnings=(*warnings, *units[0].warnings))
         return units
 
-    def _shared_unit(self, project: Project, options: Resolved, service: Service, functions: list[Function],
+    def _shared_unit(self, project: Project, options: Options, service: Service, functions: list[Function],
                      *, named: bool) -> Unit:
         package = service.resolver.raw(("package",))
         if package is not None and not isinstance(package, Mapping):
@@ -90,7 +96,7 @@ class ServerlessAdapter(AdapterDefaults):
                     meta={"functions": [fn.name for fn in functions], "artifact": "package.artifact"},
                     warnings=tuple(warnings), entries=tuple(handler_entry_of(fn) for fn in functions))
 
-    def outputs(self, project: Project, options: Resolved, units: list[Unit],
+    def outputs(self, project: Project, options: Options, units: list[Unit],
                 doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
         path = find_config(project.root)
         ydoc = load_yaml(path)
@@ -103,11 +109,12 @@ class ServerlessAdapter(AdapterDefaults):
                 set_artifact(ydoc.data, artifact)
             else:
                 set_artifact(nodes[name][1], artifact)
-        return config_outputs(path, out_dir, ydoc.dump(), write_config=options["write_config"], exact=exact,
+        write_config = options.extras_as(ServerlessExtras).write_config
+        return config_outputs(path, out_dir, ydoc.dump(), write_config=write_config, exact=exact,
                               lossy_reason="" if exact else lossy_reason(ydoc))
 
 
-def function_unit(project: Project, options: Resolved, service: Service, fn: Function) -> Unit:
+def function_unit(project: Project, options: Options, service: Service, fn: Function) -> Unit:
     found = function_scan(project.root, [fn.entry])
     excludes, includes = pattern_lines([*service.excludes, *fn.excludes, *service.includes, *fn.includes])
     return Unit(name=fn.name, function_filename=f"functions/{fn.name}.zip", runtime=_runtime(fn), arch=_arch(fn),

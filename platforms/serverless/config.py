@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bundler.errors import ConfigError, ProjectError
-from bundler.options import Resolved
+from bundler.options import Options
 from bundler.targets import closest, load_matrix
 from platforms.base import Entry
 from platforms.configfiles import load_yaml
@@ -233,12 +233,12 @@ def flag(r: Resolver, keys: Key) -> bool:
     return value
 
 
-def check_function(fn: Function, service: Service, options: Resolved) -> list[str]:
+def check_function(fn: Function, service: Service, options: Options) -> list[str]:
     """Runtime and architecture errors with their line; warnings when --runtime / --arch override them."""
     warnings: list[str] = []
     runtimes = {rt.name: rt for rt in load_matrix().runtimes_for("serverless")}
-    flag_runtime = options["runtime"]
-    flag_arch = options["arch"] if options.source("arch") != "default" else None
+    flag_runtime = options.runtime
+    flag_arch = options.arch if options.source("arch") != "default" else None
     r = service.resolver
     if fn.arch is not None and fn.arch.value not in ARCHES:
         raise ConfigError(f"{r.where(fn.arch.keys)}: {dotted(fn.arch.keys)}: {fn.arch.value!r} is not a Lambda "

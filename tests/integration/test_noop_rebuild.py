@@ -43,7 +43,7 @@ def bundle(project: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra:
 def quick(project: Path, out: Path) -> dict[str, Any] | None:
     """What the command's first, stat-only check says (before any walk or plan)."""
     env = dict(os.environ)
-    options = resolve("lambda", {}, env, {"out": str(out), "offline": True}, dict(adapter("lambda").extra_keys))
+    options = resolve("lambda", {}, env, {"out": str(out), "offline": True}, adapter("lambda").extras)
     return quick_reuse("lambda", project, out, options, env)
 
 

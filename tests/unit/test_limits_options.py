@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import pytest
 
 from bundler.errors import ConfigError
 from bundler.limits import breakdown, parse_size
-from bundler.options import load_config, resolve
+from bundler.options import FLAG_ONLY, KEYS, NoExtras, load_config, option_keys, resolve
+from platforms.aws_lambda import LambdaExtras
+from platforms.serverless import ServerlessExtras
 
 
 @pytest.mark.parametrize(("text", "size"), [
@@ -34,16 +37,16 @@ def test_precedence(tmp_path: Path) -> None:
         'runtime = "nodejs18.x"\nmax_size = "40mb"\nexclude = ["docs/**"]\n[lambda]\nruntime = "nodejs20.x"\n')
     config = load_config(tmp_path, ["lambda", "gcf"], {})
     opts = resolve("lambda", config, {"PHOTON_BUNDLE_MAX_SIZE": "30mb"}, {"arch": "arm64", "runtime": None})
-    assert opts["runtime"] == "nodejs20.x"
+    assert opts.runtime == "nodejs20.x"
     assert opts.source("runtime") == "photon-bundle.toml [lambda]"
-    assert opts["max_size"] == 30 << 20
+    assert opts.max_size == 30 << 20
     assert opts.source("max_size") == "PHOTON_BUNDLE_MAX_SIZE"
-    assert opts["arch"] == "arm64"
+    assert opts.arch == "arm64"
     assert opts.source("arch") == "--arch"
-    assert opts["exclude"] == ("docs/**",)
-    assert opts["format"] == "zip"
+    assert opts.exclude == ("docs/**",)
+    assert opts.format == "zip"
     gcf = resolve("gcf", config, {}, {})
-    assert gcf["runtime"] == "nodejs18.x"
+    assert gcf.runtime == "nodejs18.x"
 
 
 def test_unknown_key_suggests(tmp_path: Path) -> None:
@@ -70,7 +73,7 @@ def test_a_command_checks_its_own_section(tmp_path: Path) -> None:
     (tmp_path / "photon-bundle.toml").write_text('[lambda]\nruntime = "nodejs20.x"\n[netlify]\nfunctons_dir = "f"\n')
     platforms = ["lambda", "netlify"]
     extra = {"netlify": ["functions_dir"]}
-    assert load_config(tmp_path, platforms, {}, checked=["lambda"])["lambda"]["runtime"] == "nodejs20.x"
+    assert load_config(tmp_path, platforms, {}, checked=["lambda"])["lambda"] == {"runtime": "nodejs20.x"}
     with pytest.raises(ConfigError, match=r"(?s)unknown key .functons_dir. in \[netlify\].*did you mean functions_dir"):
         load_config(tmp_path, platforms, extra, checked=["netlify"])
     (tmp_path / "photon-bundle.toml").write_text('[netlfy]\nruntime = "nodejs20.x"\n')
@@ -105,3 +108,36 @@ def test_config_file_that_is_not_utf8(tmp_path: Path) -> None:
     (tmp_path / "photon-bundle.toml").write_bytes(b'runtime = "\xff"\n')
     with pytest.raises(ConfigError, match="not UTF-8 text"):
         load_config(tmp_path, ["lambda"], {})
+
+
+def test_options_are_typed_and_frozen_with_the_adapters_extras_and_their_sources(tmp_path: Path) -> None:
+    (tmp_path / "photon-bundle.toml").write_text('[serverless]\nstage = "prod"\n')
+    config = load_config(tmp_path, ["serverless"], {"serverless": option_keys(ServerlessExtras)})
+    opts = resolve("serverless", config, {"PHOTON_BUNDLE_WRITE_CONFIG": "yes"}, {"handler": "ignored.x"},
+                   ServerlessExtras)
+    extras = opts.extras_as(ServerlessExtras)
+    assert (extras.stage, extras.write_config) == ("prod", True)
+    assert opts.source("stage") == "photon-bundle.toml [serverless]"
+    assert opts.source("write_config") == "PHOTON_BUNDLE_WRITE_CONFIG"
+    assert opts.source("handler") == "default"  # a flag naming no key of this platform is not read
+    with pytest.raises(TypeError, match="carry ServerlessExtras, not LambdaExtras"):
+        opts.extras_as(LambdaExtras)
+    with pytest.raises(FrozenInstanceError):
+        opts.runtime = "nodejs20.x"  # type: ignore[misc]
+    items = dict(opts.items())
+    assert set(items) == {*KEYS, "stage", "write_config"}
+    assert items["stage"] == "prod" and items["build_timeout"] == 900.0
+    with pytest.raises(ConfigError, match=r"--write-config: bad value 'maybe' for write_config"):
+        resolve("serverless", {}, {}, {"write_config": "maybe"}, ServerlessExtras)
+
+
+def test_only_flags_set_flag_only_keys_and_extras_keys_are_checked_in_their_section(tmp_path: Path) -> None:
+    assert FLAG_ONLY == ("force",)
+    (tmp_path / "photon-bundle.toml").write_text('force = true\n')
+    with pytest.raises(ConfigError, match="unknown key 'force'"):
+        load_config(tmp_path, ["lambda"], {})
+    (tmp_path / "photon-bundle.toml").write_text('[lambda]\nhandler = "src/app.handler"\n')
+    assert load_config(tmp_path, ["lambda"], {"lambda": option_keys(LambdaExtras)})["lambda"] == {
+        "handler": "src/app.handler"}
+    with pytest.raises(ConfigError, match=r"unknown key 'handler' in \[lambda\]"):
+        load_config(tmp_path, ["lambda"], {"lambda": option_keys(NoExtras)})

@@ -5,6 +5,7 @@ Prisma kept it; GCF reads the runtime from the deploy command."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from bundler.clients import find_clients, layouts, package_layout, refuse_ungene
 from bundler.engines.version import engines_version
 from bundler.errors import ConfigError, ProjectError
 from bundler.installed import installed_packages
-from bundler.plan import EngineChoice, PlanOptions, dependency_closure, plan_bundle
+from bundler.plan import WHOLE_PROJECT, EngineChoice, PlanOptions, dependency_closure, plan_bundle
 from bundler.project import PackageJson, Project, parse_package_json, read_project
 from bundler.walk import walk_tree
 from platforms.gcf import deploy_commands, runtime_from_deploy_command
@@ -129,7 +130,8 @@ def test_engine_from_elsewhere_goes_to_the_preview_clients_runtime_folder(tmp_pa
     target = "debian-openssl-1.1.x"
     engine = EngineChoice(filename=f"query-engine-{target}", target_names=frozenset({target}), source=tmp_path / "x",
                           size=3)
-    plan = plan_bundle(project, files, installed, engine, PlanOptions(dependencies="client-only"))
+    client_only = PlanOptions(unit=replace(WHOLE_PROJECT, dependencies="client-only"))
+    plan = plan_bundle(project, files, installed, engine, client_only)
     assert plan.engine is not None
     assert plan.engine.arc == "node_modules/@prisma/photon/runtime/query-engine-debian-openssl-1.1.x"
     arcs = {e.arc for a in plan.artifacts for e in a.entries}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from bundler.plan import EngineChoice, PlanOptions, dependency_closure, plan_bundle
+from bundler.plan import WHOLE_PROJECT, EngineChoice, PlanOptions, dependency_closure, plan_bundle
 from bundler.project import PackageJson, Project, parse_schema
 from bundler.walk import FileEntry
 
@@ -61,8 +62,8 @@ def test_ignored_modules_are_not_followed() -> None:
 
 
 def test_function_with_prisma_gets_its_own_files_its_closure_and_one_engine() -> None:
-    kept = arcs(PlanOptions(app_files=frozenset({"functions/users.js", "lib/db.js"}),
-                            roots=(("functions", "@prisma/client"), ("lib", "a"))))
+    kept = arcs(PlanOptions(unit=replace(WHOLE_PROJECT, app_files=frozenset({"functions/users.js", "lib/db.js"}),
+                                         roots=(("functions", "@prisma/client"), ("lib", "a")))))
     assert kept == ["functions/users.js", "lib/db.js", "node_modules/.prisma/client/index.js",
                     ENGINE, "node_modules/.prisma/client/package.json", "node_modules/@prisma/client/index.js",
                     "node_modules/a/index.js", "node_modules/b/index.js"]
@@ -70,7 +71,8 @@ def test_function_with_prisma_gets_its_own_files_its_closure_and_one_engine() ->
 
 def test_function_without_prisma_carries_no_engine_and_no_client() -> None:
     plan = plan_bundle(PROJECT, FILES, INSTALLED, CHOICE,
-                       PlanOptions(app_files=frozenset({"functions/health.js"}), roots=(("functions", "c"),)))
+                       PlanOptions(unit=replace(WHOLE_PROJECT, app_files=frozenset({"functions/health.js"}),
+                                                roots=(("functions", "c"),))))
     assert [e.arc for e in plan.artifacts[0].entries] == ["functions/health.js", "node_modules/c/index.js"]
     assert plan.engine is None
     reasons = {p.rel: p.reason for p in plan.pruned}
@@ -79,14 +81,15 @@ def test_function_without_prisma_carries_no_engine_and_no_client() -> None:
 
 
 def test_requiring_dot_prisma_directly_counts_as_using_the_client() -> None:
-    kept = arcs(PlanOptions(app_files=frozenset({"functions/users.js"}), roots=(("functions", ".prisma"),)))
+    kept = arcs(PlanOptions(unit=replace(WHOLE_PROJECT, app_files=frozenset({"functions/users.js"}),
+                                         roots=(("functions", ".prisma"),))))
     assert ENGINE in kept and "node_modules/@prisma/client/index.js" not in kept
 
 
 def test_client_only_keeps_the_generated_client_relocated_and_counts_the_rest() -> None:
-    plan = plan_bundle(PROJECT, FILES, INSTALLED, CHOICE, PlanOptions(
-        dependencies="client-only", relocate=(("node_modules/", "vendor/node_modules/"),),
-        generated=(("package.json", b'{"name": "app"}\n'), ("vendor/restore.js", b"//\n"))))
+    plan = plan_bundle(PROJECT, FILES, INSTALLED, CHOICE, PlanOptions(unit=replace(
+        WHOLE_PROJECT, dependencies="client-only", relocate=(("node_modules/", "vendor/node_modules/"),),
+        generated=(("package.json", b'{"name": "app"}\n'), ("vendor/restore.js", b"//\n")))))
     entries = {e.arc: e for e in plan.artifacts[0].entries}
     assert sorted(a for a in entries if "node_modules" in a) == [
         "vendor/node_modules/.prisma/client/index.js", "vendor/" + ENGINE,

@@ -378,7 +378,7 @@ def test_shared_zip_needs_a_top_level_package_mapping_to_write_into(tmp_path: Pa
     service(tmp_path, "custom: {pkg: {patterns: ['!docs/**']}}\npackage: ${self:custom.pkg}\n"
                       "functions: {a: {handler: src/a.handler}}\n")
     adapter = ServerlessAdapter()
-    options = resolve_options("serverless", {}, {}, {}, dict(adapter.extra_keys))
+    options = resolve_options("serverless", {}, {}, {}, adapter.extras)
     with pytest.raises(ProjectError, match=r"serverless.yml:2: package: must be a mapping written in the file"):
         adapter.units(read_project(tmp_path), options, {})
 
