@@ -241,6 +241,7 @@ def scaling(sizes: list[int], *, runs: int = 3, log: Any = print) -> list[dict[s
         rows.append({"files": repo.files, "walked_files": samples[0]["walk_files"],
                      "planned_files": samples[0]["planned_files"],
                      "walk_plan_s": statistics.median(s["walk_plan_s"] for s in samples),
+                     "walk_plan_cpu_s": statistics.median(s["walk_plan_cpu_s"] for s in samples),
                      "scan_s": statistics.median(s["scan_s"] for s in samples),
                      "plan_s": statistics.median(s["plan_s"] for s in samples),
                      "load1": [round(s["load_avg"], 2) for s in samples]})
@@ -248,17 +249,17 @@ def scaling(sizes: list[int], *, runs: int = 3, log: Any = print) -> list[dict[s
 
 
 def scaling_table(rows: list[dict[str, Any]], target_s: float) -> str:
-    lines = ["| monorepo files | function's tree (walked) | bundled | walk + plan | scan | plan | per 1,000 "
-             "walked | load |", "|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = ["| monorepo files | function's tree (walked) | bundled | walk + plan | its CPU time | scan | plan | "
+             "CPU per 1,000 walked | load |", "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         lines.append(f"| {r['files']:,} | {r['walked_files']:,} | {r['planned_files']:,} | {r['walk_plan_s']:.3f} s | "
-                     f"{r['scan_s']:.3f} s | {r['plan_s']:.3f} s | "
-                     f"{1000 * r['walk_plan_s'] / max(1, r['walked_files']) * 1000:.1f} ms | "
+                     f"{r['walk_plan_cpu_s']:.3f} s | {r['scan_s']:.3f} s | {r['plan_s']:.3f} s | "
+                     f"{1e6 * r['walk_plan_cpu_s'] / max(1, r['walked_files']):.1f} ms | "
                      f"{min(r['load1']):.1f}-{max(r['load1']):.1f} |")
     biggest = max(rows, key=lambda r: r["files"])
     met = "met" if biggest["walk_plan_s"] < target_s else "**missed**"
-    lines.append(f"\nwalk + plan at {biggest['files']:,} files: {biggest['walk_plan_s']:.2f} s (target < {target_s} s: "
-                 f"{met})")
+    lines.append(f"\nwalk + plan at {biggest['files']:,} files: {biggest['walk_plan_s']:.2f} s, "
+                 f"{biggest['walk_plan_cpu_s']:.2f} s of CPU (target < {target_s} s: {met})")
     return "\n".join(lines)
 
 
@@ -266,9 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.monorepo", description=__doc__.split("\n")[0])
     parser.add_argument("--files", default="10000,25000,50000,100000", help="sizes, comma-separated")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=WORK / "scaling.json", help="where to write the rows as JSON")
     args = parser.parse_args(argv)
     rows = scaling([int(n) for n in args.files.split(",")], runs=args.runs,
                    log=lambda m: print(m, file=sys.stderr))
+    args.output.write_text(json.dumps(rows, indent=2) + "\n")
     print(scaling_table(rows, 1.5))
     return 0
 

@@ -250,6 +250,7 @@ def bench(project: GeneratedProject, label: str, runs: int, log: TextIO, *,  # n
         "targets": _summary(targets) if targets else None,
         "phases": {
             "walk_plan_s": median([p["walk_plan_s"] for p in phases]),
+            "walk_plan_cpu_s": median([p["walk_plan_cpu_s"] for p in phases]),
             "scan_s": median([p["scan_s"] for p in phases]),
             "plan_s": median([p["plan_s"] for p in phases]),
             "content_check_s": median([p["content_check_s"] for p in phases]),
@@ -324,8 +325,8 @@ def _column(r: dict[str, Any]) -> dict[str, str]:
                      f"{_s(ph['write_1_worker_s'])}, byte-identical: {ph['write_identical_serial_parallel']})",
         "noop": f"{_s(r['noop']['median_s'])} = {ratios['noop_share'] * 100:.1f} % of a full bundle (reused every "
                 f"time: {r['noop']['reused_every_time']})",
-        "walk_plan": f"{_s(ph['walk_plan_s'])} ({ph['walked_files']:,} files: scan {_s(ph['scan_s'])}, plan "
-                     f"{_s(ph['plan_s'])})",
+        "walk_plan": f"{_s(ph['walk_plan_s'])}, CPU {_s(ph['walk_plan_cpu_s'])} ({ph['walked_files']:,} files: scan "
+                     f"{_s(ph['scan_s'])}, plan {_s(ph['plan_s'])})",
         "content_check": _s(ph["content_check_s"]),
         "rss": f"{rss['photon_bundle']:.0f} MiB (no-op {rss['noop']:.0f} MiB, zip {rss['zip']:.0f} MiB)",
         "load_check": (f"{_s(r['load_check']['median_s'])} with it: the load check costs "
