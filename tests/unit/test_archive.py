@@ -307,3 +307,31 @@ def test_a_file_name_that_is_not_utf8_is_a_project_error(tmp_path: Path) -> None
     entry = PlanEntry(arc=name, size=0, mode=0o644, package="(app)", data=b"")
     with pytest.raises(ProjectError, match=r"b'caf\\xe9.js' is not UTF-8"):
         write_zip([entry], tmp_path / "a.zip")
+
+
+def test_a_small_file_is_zipped_as_it_is_when_read_even_if_its_size_changed_since_the_walk(tmp_path: Path) -> None:
+    """A small file is read whole: one read of the walked size (plus one byte) when it did not change, more reads
+    when it grew, fewer bytes when it shrank; the zip holds what was read, with its own size and CRC."""
+    grown, shrunk, same = text(50_000, 1), text(300, 2), text(7000, 3)
+    for name, data in (("grown", grown), ("shrunk", shrunk), ("same", same)):
+        (tmp_path / name).write_bytes(data)
+    entries = [SizedEntry("grown.js", source=tmp_path / "grown", size=1000),
+               SizedEntry("shrunk.js", source=tmp_path / "shrunk", size=5000),
+               SizedEntry("same.js", source=tmp_path / "same", size=7000)]
+    result = write_zip(entries, tmp_path / "out.zip", workers=2)
+    with zipfile.ZipFile(tmp_path / "out.zip") as zf:
+        assert zf.testzip() is None
+        assert [zf.read(n) for n in ("grown.js", "shrunk.js", "same.js")] == [grown, shrunk, same]
+    assert [w.size for w in result.entries] == [50_000, 300, 7000]
+
+
+def test_blocks_written_entry_by_entry_near_4_gib_give_the_same_bytes(tmp_path: Path, mixed: list[Entry],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's block that would cross 4 GiB is written entry by entry with headers made for their offsets;
+    below 4 GiB those headers are the workers' own, so moving the threshold down must not change a byte."""
+    from bundler import archive
+
+    reference = write_zip(mixed, tmp_path / "a.zip", workers=2)
+    monkeypatch.setattr(archive, "ZIP64_LIMIT", 1)  # every block takes the entry-by-entry path
+    assert write_zip(mixed, tmp_path / "b.zip", workers=2).sha256 == reference.sha256
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
