@@ -360,7 +360,8 @@ def table(r: dict[str, Any]) -> str:
     lines = [
         f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), Python {m['python']}, zlib {m['zlib']}, "
         f"deflate {m['deflate']}, Info-ZIP zip {m['zip']}; load average {r['load_before'][0]:.2f} before, "
-        f"{r['load_after'][0]:.2f} after (each sample's load is in the JSON). Medians of {r['runs']} runs.",
+        f"{r['load_after'][0]:.2f} after (each sample's load is in the JSON). Medians of {r['runs']} runs"
+        + (f"; code: {r['bundler']}." if r.get("bundler") else "."),
         "",
         f"| measurement | {head} | target |",
         "|---|" + "---|" * len(projects) + "---|",
@@ -399,8 +400,11 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [p.strip() for p in args.projects.split(",") if p.strip()]
     say = lambda message: print(message, file=log)  # noqa: E731
     load_before = os.getloadavg()
+    import bundler
+
+    # the code measured: the console script imports bundler the way this process does (PYTHONPATH first)
     results: dict[str, Any] = {"machine": machine(), "load_before": load_before, "runs": max(1, args.runs),
-                               "projects": []}
+                               "projects": [], "bundler": str(Path(bundler.__file__).parent)}
     for which in chosen:
         if which == "real":
             project = ensure_real_app(log=say)
