@@ -56,9 +56,11 @@ def walk_and_plan(root: Path, out: Path) -> tuple[dict[str, Any], list[Any]]:
         return scanned
 
     names = vars(pipeline)  # the pipeline module's globals: its scan, plan_unit and _write_units, wrapped
-    originals = {name: names[name] for name in ("scan", "plan_unit", "_write_units")}
+    originals = {name: names[name] for name in ("scan", "plan_unit", "_write_units", "Prefetch")}
     timed_scan = _timed(originals["scan"], marks, "scan_s")
-    names.update(scan=scan, plan_unit=_timed(originals["plan_unit"], marks, "plan_s"), _write_units=stop)
+    prefetch = originals["Prefetch"]
+    names.update(scan=scan, plan_unit=_timed(originals["plan_unit"], marks, "plan_s"), _write_units=stop,
+                 Prefetch=lambda files: prefetch(files, workers=0))  # walk + plan alone: no compression ahead
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
         cli.main(args=["lambda", str(root), "--out", str(out), "--force", "--no-load-check", "-q"],

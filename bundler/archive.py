@@ -30,7 +30,16 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bundler.zipformat import DOS_EPOCH, ZIP64_LIMIT, central_header, dos_time, end_records, local_header
-from bundler.zipjobs import CHUNK, HEAD_BYTES, ArchiveEntry, Packed, Whole, WrittenEntry, compressed_in_order
+from bundler.zipjobs import (
+    CHUNK,
+    HEAD_BYTES,
+    ArchiveEntry,
+    Cache,
+    Packed,
+    Whole,
+    WrittenEntry,
+    compressed_in_order,
+)
 
 __all__ = ["DOS_EPOCH", "HEAD_BYTES", "ArchiveEntry", "ArchiveResult", "WrittenEntry", "content_digest",
            "write_zip", "zip_epoch"]
@@ -89,15 +98,17 @@ def write_zip(
     level: int = 6,
     workers: int | None = None,
     on_entry: Callable[[int], None] | None = None,
+    prefetched: Cache | None = None,
 ) -> ArchiveResult:
-    """Write entries, in the given order, as a zip at dest (the caller renames it into place)."""
+    """Write entries, in the given order, as a zip at dest (the caller renames it into place). `prefetched`:
+    small files already compressed while the plan was made (bundler/prefetch.py); the bytes are the same."""
     workers = workers or os.cpu_count() or 1
     dos = dos_time(epoch)
     central: list[bytes] = []  # built while the workers compress what comes next
     written: list[WrittenEntry] = []
     with dest.open("wb") as raw:
         out = _HashingWriter(raw)
-        for item in compressed_in_order(entries, level, workers, dos):
+        for item in compressed_in_order(entries, level, workers, dos, prefetched):
             if isinstance(item, Packed) and out.offset + len(item.block) < ZIP64_LIMIT:
                 base = out.offset
                 out.write(item.block)  # every header in it starts below 4 GiB: written as the worker built it

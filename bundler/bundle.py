@@ -43,6 +43,7 @@ from bundler.plan import (
     EngineChoice,
     PlanOptions,
 )
+from bundler.prefetch import Prefetch
 from bundler.problems import log_skipped_problems, plan_unit
 from bundler.project import PackageJson, Project, read_project
 from bundler.report.files import after_commit
@@ -151,7 +152,7 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         build = docker_build_options(options, out_rel)
         tree = stack.enter_context(_tree(project, _build_profile(profiles, options), build, options, log))
         tree_project = project if tree == project.root else read_project(tree)
-        scanned = scan(tree, tree_project, out_rel, options, log)
+        scanned, prefetch = _scan_and_prefetch(tree, tree_project, out_rel, options, log, stack)
         files, folders, problems = scanned.files, scanned.folders, scanned.problems
         engine_files = [f for f in files if parse_engine_filename(posixpath.basename(f.rel))]  # one pass for all
         kind = engine_kind(project, engine_files, env)
@@ -184,7 +185,8 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             return _record_state(state, out_dir, scanned, artifacts, previous)
         prepare_out_dir(out_dir)
         checks = LoadCheckContext(adapter.key, tree, tree_project, installed, options, env)
-        records, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks)
+        records, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks,
+                                            prefetch)
         plans = [(p.unit.name, p.plan) for p in planned]
         made = Manifest(
             platform=adapter.key, units=tuple(records), layout=scanned.layout.as_dict(), out_dir=str(out_dir.resolve()),
@@ -201,6 +203,13 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
             state(out_dir, files, artifacts, folders)
     return doc
+
+
+def _scan_and_prefetch(tree: Path, project: Project, out_rel: str | None, options: Options, log: Log,
+                       stack: ExitStack) -> tuple[Scanned, Prefetch]:
+    """The tree to plan on, and its small files already compressing on the idle cores while the plan is made."""
+    scanned = scan(tree, project, out_rel, options, log)
+    return scanned, stack.enter_context(Prefetch(scanned.files))
 
 
 def _record_state(state: Callable[[Path, list[FileEntry], list[ArtifactPlan], list[FolderEntry]], None],
@@ -232,12 +241,13 @@ def doctor_section(adapter: PlatformAdapter, project: Project, options: Options,
 
 def _write_units(planned: list[PlannedUnit],
                  adapter: PlatformAdapter, options: Options, out_dir: Path, env: Mapping[str, str], stack: ExitStack,
-                 kind: EngineKind, log: Log, checks: LoadCheckContext) -> tuple[list[UnitRecord], list[Written]]:
+                 kind: EngineKind, log: Log, checks: LoadCheckContext,
+                 prefetch: Prefetch | None = None) -> tuple[list[UnitRecord], list[Written]]:
     """Write, size-check, verify and load-check each unit's artifacts in temp files; their records and the files."""
     records: list[UnitRecord] = []
     all_written: list[Written] = []
     for p in planned:
-        written = write_artifacts(p.plan, out_dir, env, stack)
+        written = write_artifacts(p.plan, out_dir, env, stack, prefetch)
         limits = p.limits + named_for(p.unit, unit_zipped_limits(adapter, options, p.unit, written))
         raise_if_over(limits, p.plan, written)
         verification = _verify(written, p.profile, kind, options, p.plan, log)
@@ -365,9 +375,12 @@ def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: E
     return choice, EngineRecord(kind, profile.target, Acquired(acquired.sha256, acquired.source, acquired.version))
 
 
-def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], stack: ExitStack) -> list[Written]:
+def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], stack: ExitStack,
+                    prefetch: Prefetch | None = None) -> list[Written]:
     """Each artifact into a temp file beside its final path; temps are removed unless committed."""
     epoch = zip_epoch(dict(env))
+    if prefetch is not None:
+        prefetch.stop()  # the write's workers take the cores; what was prefetched is used
     written: list[Written] = []
     for artifact in plan.artifacts:
         final = out_dir / artifact.filename  # may be in a subfolder (Netlify's functions/<name>.zip)
@@ -377,7 +390,7 @@ def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], sta
             os.close(fd)
             tmp_path = Path(tmp)
             stack.callback(tmp_path.unlink, missing_ok=True)
-            result = write_zip(artifact.entries, tmp_path, epoch=epoch)
+            result = write_zip(artifact.entries, tmp_path, epoch=epoch, prefetched=prefetch)
         written.append(Written(artifact, final, result))
     return written
 

@@ -96,32 +96,59 @@ class Whole:
     payload: IO[bytes]
 
 
+class Compressed(NamedTuple):
+    """One small file's bytes as the zip stores them, with what the entry records of them."""
+
+    size: int
+    method: int  # 8 deflate, 0 stored
+    payload: bytes
+    crc: int
+    sha256: str
+    head: bytes
+
+
+def compress_whole(raw: bytes, level: int) -> Compressed:
+    """A small file in one call: deflated, or stored when deflate does not make it smaller (or it is empty)."""
+    deflated = _deflate.compress(raw, level, -15)
+    stored = len(deflated) >= len(raw)
+    return Compressed(len(raw), 0 if stored else 8, raw if stored else deflated, _deflate.crc32(raw),
+                      hashlib.sha256(raw).hexdigest(), raw[:HEAD_BYTES])
+
+
+class Cache(Protocol):
+    """Files compressed ahead of the write (bundler/prefetch.py), by source path and the size the walk saw."""
+
+    level: int
+
+    def take(self, source: str, size: int) -> Compressed | None: ...
+
+
 @dataclass(frozen=True)
 class _Batch:
     """Consecutive small entries compressed by one worker: one job per BATCH_BYTES, not per file."""
 
     entries: tuple[ArchiveEntry, ...]
     cost: int
+    cache: Cache | None = None
 
     def run(self, level: int, dos: tuple[int, int]) -> Packed:
-        compress, crc32, sha256 = _deflate.compress, _deflate.crc32, hashlib.sha256
+        cache = self.cache if self.cache is not None and self.cache.level == level else None
         parts: list[bytes] = []
         packed: list[PackedEntry] = []
         written: list[WrittenEntry] = []
         offset = 0
         for entry in self.entries:
-            raw = _read_whole(entry)
-            deflated = compress(raw, level, -15)
-            size = len(raw)
-            stored = len(deflated) >= size  # incompressible (or empty): stored as it is
-            payload = raw if stored else deflated
+            size = getattr(entry, "size", None)
+            done = cache.take(str(entry.source), size) if cache and entry.data is None and isinstance(size, int) \
+                else None
+            if done is None:
+                done = compress_whole(_read_whole(entry), level)
             name, flags = zip_name(entry.arc, entry.source)
-            record = Record(name, flags, 0 if stored else 8, crc32(raw), size, len(payload))
+            record = Record(name, flags, done.method, done.crc, done.size, len(done.payload))
             header = local_header(record, 0, dos)
-            parts += (header, payload)
+            parts += (header, done.payload)
             packed.append(PackedEntry(offset, len(header), record))
-            written.append(WrittenEntry(entry.arc, entry.mode, size, record.csize, sha256(raw).hexdigest(),
-                                        raw[:HEAD_BYTES]))
+            written.append(WrittenEntry(entry.arc, entry.mode, done.size, record.csize, done.sha256, done.head))
             offset += len(header) + record.csize
         return Packed(b"".join(parts), tuple(packed), tuple(written))
 
@@ -150,7 +177,7 @@ _Result = Union[Packed, _Segment]
 _Work = Union[_Job, _Batch]
 
 
-def _jobs(entries: Sequence[ArchiveEntry]) -> Iterator[_Work]:
+def _jobs(entries: Sequence[ArchiveEntry], cache: Cache | None = None) -> Iterator[_Work]:
     """The work, in entry order: small entries batched together, a job per SEGMENT of each large file.
 
     How entries are cut and grouped depends only on their sizes, never on the number of workers."""
@@ -162,17 +189,17 @@ def _jobs(entries: Sequence[ArchiveEntry]) -> Iterator[_Work]:
             batch.append(entry)
             cost += max(size, 1)
             if cost >= BATCH_BYTES or len(batch) >= BATCH_MAX:
-                yield _Batch(tuple(batch), cost)
+                yield _Batch(tuple(batch), cost, cache)
                 batch, cost = [], 0
             continue
         if batch:
-            yield _Batch(tuple(batch), cost)
+            yield _Batch(tuple(batch), cost, cache)
             batch, cost = [], 0
         for offset in range(0, size, SEGMENT):
             length = min(SEGMENT, size - offset)
             yield _Job(entry, offset, length, offset + length >= size, length)
     if batch:
-        yield _Batch(tuple(batch), cost)
+        yield _Batch(tuple(batch), cost, cache)
 
 
 def _source_size(entry: ArchiveEntry) -> int:
@@ -297,11 +324,11 @@ class _Assembler:
 
 
 def compressed_in_order(entries: Sequence[ArchiveEntry], level: int, workers: int,
-                        dos: tuple[int, int]) -> Iterator[Packed | Whole]:
+                        dos: tuple[int, int], cache: Cache | None = None) -> Iterator[Packed | Whole]:
     """The entries compressed, in the order given: a Packed per batch, a Whole per segmented entry."""
     assembler: _Assembler | None = None
     try:
-        for job, result in _run_jobs(_jobs(entries), level, workers, dos):
+        for job, result in _run_jobs(_jobs(entries, cache), level, workers, dos):
             if isinstance(result, Packed):
                 yield result
                 continue

@@ -138,3 +138,30 @@ def test_pinned_artifact_unpacks_to_the_fixture(tmp_path: Path, fixture_entries:
             assert zf.read(entry.arc) == data
             assert written.sha256 == hashlib.sha256(data).hexdigest()
             assert written.head == data[:HEAD_BYTES]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_files_compressed_ahead_give_the_pinned_bytes(tmp_path: Path, fixture_entries: list[Entry],
+                                                      workers: int) -> None:
+    """Files compressed while the plan is made (bundler/prefetch.py) are taken by the write: same digest. A file
+    whose size is not the one prefetched is compressed again by the write."""
+    from bundler.prefetch import Prefetch
+
+    zip_sha, content = pinned(deflate.DEFLATE_BACKEND)
+
+    @dataclass(frozen=True)
+    class Walked:
+        rel: str
+        fspath: str
+        size: int
+
+    walked = [Walked(e.arc, str(e.source), e.size or 0) for e in fixture_entries if e.source is not None]
+    with Prefetch(walked, budget=1 << 40, workers=2) as prefetch:
+        prefetch.join()
+        small = [w for w in walked if 0 < w.size < SPLIT_MIN]
+        assert prefetch.prefetched == len(small) > 2000
+        assert prefetch.take(small[0].fspath, small[0].size + 1) is None  # another size: not this result
+        result = write_zip(fixture_entries, tmp_path / "function.zip", epoch=EPOCH, workers=workers,
+                           prefetched=prefetch)
+        assert prefetch.prefetched == 0  # every one was taken
+    assert (result.sha256, result.content_digest) == (zip_sha, content)
