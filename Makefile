@@ -15,8 +15,8 @@ tools:
 	@command -v unzip >/dev/null && command -v zip >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zip unzip >/dev/null; }
 
-# pnpm, yarn 1 and yarn berry at pinned versions, from the npm registry into .tools/ (the layout tests drive
-# them offline; idempotent, quick when present).
+# pnpm, yarn 1, yarn berry and esbuild (with @esbuild/linux-x64) at pinned versions, from the npm registry into
+# .tools/ (the layout and --bundler esbuild tests drive them offline; idempotent, quick when present).
 node-tools:
 	bash scripts/install-node-tools.sh
 

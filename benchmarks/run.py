@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from benchmarks import bundlers
 from benchmarks.generate import WORK, GeneratedProject, ensure_project
 from benchmarks.realapp import ensure_real_app
 from bundler.deflate import DEFLATE_BACKEND
@@ -422,8 +423,10 @@ def main(argv: list[str] | None = None) -> int:
         results["scaling"] = scaling([int(n) for n in args.scaling.split(",")], runs=3, log=say)
     results["load_after"] = os.getloadavg()
     results["self_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    results["bench_s"] = time.perf_counter() - started
     results["table"] = table(results)
+    results["bundlers"] = bundlers.measure(args.runs, log)  # bundled vs unbundled (benchmarks/bundlers.py)
+    results["table"] += "\n\n" + results["bundlers"].get("table", results["bundlers"].get("skipped", ""))
+    results["bench_s"] = time.perf_counter() - started
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     if args.json:

@@ -13,7 +13,7 @@ import posixpath
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from bundler.engines import EngineKind, engine_filename, parse_engine_filename
 from bundler.engines.local import engine_advice, engine_kind, engines_on_disk, find_local_engine
 from bundler.errors import BundleError, ConfigError, VerifyError
 from bundler.installed import installed_packages, package_notes
+from bundler.jsbundle.pipeline import prepare
 from bundler.limits import Limit, named_for, raise_if_over, unit_zipped_limits, unzipped_limits
 from bundler.manifest import (
     Acquired,
@@ -152,39 +153,50 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         build = docker_build_options(options, out_rel)
         tree = stack.enter_context(_tree(project, _build_profile(profiles, options), build, options, log))
         tree_project = project if tree == project.root else read_project(tree)
-        scanned, prefetch = _scan_and_prefetch(tree, tree_project, out_rel, options, log, stack)
+        scanned = scan(tree, tree_project, out_rel, options, log)
         files, folders, problems = scanned.files, scanned.folders, scanned.problems
-        engine_files = [f for f in files if parse_engine_filename(posixpath.basename(f.rel))]  # one pass for all
-        kind = engine_kind(project, engine_files, env)
+        kind = engine_kind(project, engine_files := [f for f in files if parse_engine_filename(  # one pass for all
+            posixpath.basename(f.rel))], env)
         layout, template = layer_options()
         _check_format(adapter, options, kind)
         notes: dict[str, str] = {}
         installed = installed_packages(files, notes)
         walked = {f.fspath: f for f in files}
+        prepared = prepare(adapter.key, tree, tree_project, units, [p for p, _ in profiles], files, installed,
+                           options, kind, env, stack, log)  # --bundler esbuild / --prebuilt: bundler/jsbundle/
+        # the units as prepared, and the tree's small files compressing on the idle cores while the plan is made
+        # (bundler/prefetch.py; not when a JS bundler made the code: the plan then ships its output instead)
+        units, prefetch = [p.unit for p in prepared], stack.enter_context(
+            Prefetch(files if all(p.bundled is None for p in prepared) else ()))
         engines: dict[str, tuple[EngineChoice | None, EngineRecord]] = {}
         planned: list[PlannedUnit] = []
-        for unit, (profile, runtime_why) in zip(units, profiles):
+        for unit, (profile, runtime_why), ready in zip(units, profiles, prepared):
             if profile.target not in engines:
                 engines[profile.target] = _engine(project, tree, engine_files, kind, profile, options, env, stack,
                                                   progress, build, log, scanned.packages)
             choice, engine = engines[profile.target]
-            plan = plan_unit(tree_project, files, installed, choice,
-                             unit_plan_options(options, unit, out_rel, layout, template, scanned.client_folders),
-                             problems)
-            plan = replace(plan, warnings=plan.warnings + package_notes(plan, walked, notes))
+            plan = _noted(plan_unit(tree_project, files, installed, choice,
+                                    replace(unit_plan_options(options, unit, out_rel, layout, template,
+                                                              scanned.client_folders),
+                                            engine_home=ready.bundled.engine_home if ready.bundled else None,
+                                            bundled_files=ready.bundled.inputs if ready.bundled else frozenset()),
+                                    problems), walked, notes)
             planned.append(PlannedUnit(unit, profile, runtime_why, plan, engine,
                                        _checked_limits(adapter, unit, plan, log)))
         log_skipped_problems(problems, log)
         settings = settings_key(adapter.key, options, env)
         artifacts = [a for p in planned for a in p.plan.artifacts]
         previous = None if options.force else reusable(out_dir, settings, artifacts, walked)
-        state = reuse_state(tree == project.root, adapter, project_dir, options, env)
+        # a bundle is made from files the plan does not list: no quick no-op check (the content check still runs)
+        state = reuse_state(tree == project.root and all(p.bundled is None for p in prepared), adapter, project_dir,
+                            options, env)
         if previous is not None:
             log("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
             write_outputs(adapter.outputs(project, options, units, previous, out_dir), log)
             return _record_state(state, out_dir, scanned, artifacts, previous)
         prepare_out_dir(out_dir)
-        checks = LoadCheckContext(adapter.key, tree, tree_project, installed, options, env)
+        checks = LoadCheckContext(adapter.key, tree, tree_project, installed, options, env,
+                                  {p.unit.name: c for p in prepared if (c := p.load_check_clients()) is not None})
         records, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks,
                                             prefetch)
         plans = [(p.unit.name, p.plan) for p in planned]
@@ -205,11 +217,9 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
     return doc
 
 
-def _scan_and_prefetch(tree: Path, project: Project, out_rel: str | None, options: Options, log: Log,
-                       stack: ExitStack) -> tuple[Scanned, Prefetch]:
-    """The tree to plan on, and its small files already compressing on the idle cores while the plan is made."""
-    scanned = scan(tree, project, out_rel, options, log)
-    return scanned, stack.enter_context(Prefetch(scanned.files))
+def _noted(plan: BundlePlan, walked: Mapping[str, FileEntry], notes: Mapping[str, str]) -> BundlePlan:
+    """The plan with the installed packages' notes among its warnings."""
+    return replace(plan, warnings=plan.warnings + package_notes(plan, walked, notes))
 
 
 def _record_state(state: Callable[[Path, list[FileEntry], list[ArtifactPlan], list[FolderEntry]], None],
@@ -268,6 +278,7 @@ class LoadCheckContext:
     installed: Mapping[str, PackageJson]
     options: Options
     env: Mapping[str, str]
+    bundled_clients: Mapping[str, tuple[dict[str, str], ...]] = field(default_factory=dict)  # unit -> bundles
 
 
 def _load_check(ctx: LoadCheckContext, unit: Unit, profile: RuntimeProfile, plan: BundlePlan, written: list[Written],
@@ -295,7 +306,8 @@ def _load_check(ctx: LoadCheckContext, unit: Unit, profile: RuntimeProfile, plan
         platform=ctx.platform, unit=unit.name, entries=unit.entries,
         artifacts=tuple(Artifact(w.plan.kind, w.plan.filename, w.result.path) for w in written),
         kind=kind, engine_arc=engine_arc, engine_artifact=plan.engine_artifact,
-        engine_names=names, clients=client_specs(ctx.project), node_major=profile.runtime.node,
+        engine_names=names, clients=ctx.bundled_clients.get(unit.name, client_specs(ctx.project)),
+        node_major=profile.runtime.node,
         layer_layout=layer_options()[0], tree=ctx.tree, package=ctx.project.package, postinstall=unit.postinstall,
         standin=standin, image=ctx.options.image or profile.image, arch=profile.arch)
     return load_check(check, mode, ctx.options.load_check_timeout, ctx.env, log)

@@ -27,6 +27,7 @@ FORMATS = ("zip", "layer", "both")
 ENGINE_SOURCES = ("auto", "local", "cache", "mirror", "docker")
 BUILDS = ("none", "docker")
 LOAD_CHECKS = ("node", "docker", "off")  # bundler/loadcheck/
+BUNDLERS = ("none", "esbuild")  # bundler/jsbundle/
 
 T = TypeVar("T")
 E = TypeVar("E", bound="Extras")
@@ -143,6 +144,12 @@ class Options:
     load_check: str = setting(_choice(LOAD_CHECKS), "node")
     load_check_timeout: float = setting(_float, 30.0)
     report: bool = setting(_bool, False)  # report.html beside the manifest (bundler/report/)
+    # bundler/jsbundle/: bundle the entry points with esbuild (None: as the platform's config says, netlify.toml
+    # node_bundler or serverless.yml custom.esbuild), or take an already-bundled folder as the app.
+    bundler: str | None = optional(_choice(BUNDLERS))
+    sourcemap: bool | None = optional(_bool)
+    minify: bool | None = optional(_bool)
+    prebuilt: str | None = optional(_str)
     # The adapter's own keys, and where every value (shared or the adapter's) came from.
     extras: Extras = field(default_factory=NoExtras)
     sources: Mapping[str, str] = field(default_factory=dict)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +41,7 @@ CLI_PACKAGES = ("prisma", "prisma2", "@prisma/cli", "@prisma/engines")
 JUNK_DIRS = ("node_modules/.cache/", "node_modules/.bin/")
 JUNK_FILES = ("node_modules/.package-lock.json", "node_modules/.yarn-integrity", "node_modules/.modules.yaml")
 _WASM = re.compile(r"^query_(?:engine|compiler(?:_fast|_small)?)_bg\.(?P<provider>\w+)\.wasm(?:-base64\.js)?$")
+BUNDLED = "bundled: its code is in the function's bundle (--bundler esbuild)"
 APP = "(app)"
 ENGINE = "(engine)"
 
@@ -116,6 +117,10 @@ class PlanOptions:
     # Generated client folders the layout placed ("node_modules/.prisma/"), found by the resolver wherever
     # they really are (beside pnpm's @prisma/client, a workspace's generator output): no package.json names them.
     client_folders: tuple[str, ...] = ()
+    # The folder beside a bundle that holds Prisma's client code (bundler/jsbundle/): the one engine goes there,
+    # the generated client's own folders are not shipped (their code is in the bundle). None: not bundled.
+    engine_home: str | None = None
+    bundled_files: frozenset[str] = frozenset()  # files esbuild read into the bundles (their reason to be out)
 
     @property
     def all_excludes(self) -> tuple[str, ...]:
@@ -266,6 +271,8 @@ def plan_bundle(
 ) -> BundlePlan:
     """Decide every file's fate. `engine` None means the client needs no native engine (Prisma 7)."""
     schemas = frozenset(posixpath.dirname(f.rel) for f in files if f.rel.endswith("/schema.prisma"))
+    if options.engine_home is not None and engine is not None and engine.rel is not None:
+        engine = replace(engine, rel=None)  # a bundle's engine goes beside the bundle, not where it was generated
     closure, warnings, client_dirs, app_client_dirs, uses_client = _scope(project, installed, options, schemas)
     if not uses_client:
         engine = None
@@ -290,6 +297,8 @@ def plan_bundle(
                 and not f.rel.startswith(client_dirs) and not (engine is not None and f.rel == engine.rel)):
             reason = "installed by the platform at deploy time"
             deferred += f.size
+        if reason is not None and f.rel in options.bundled_files:
+            reason = BUNDLED
         reason = filters.apply(f.rel, reason, package)
         if reason is not None:
             pruned.append(Pruned(f.rel, f.size, reason))
@@ -303,7 +312,8 @@ def plan_bundle(
         kept.append(entry)
 
     if engine is not None and engine_entry is None:
-        home = _engine_home(files, client_dirs, app_client_dirs, engine_homes(project, closure, schemas))
+        home = options.engine_home if options.engine_home is not None else \
+            _engine_home(files, client_dirs, app_client_dirs, engine_homes(project, closure, schemas))
         engine_entry = PlanEntry(arc=home + engine.filename, size=engine.size, mode=0o755, package=ENGINE,
                                  source=engine.source)
         kept.append(engine_entry)
@@ -332,6 +342,8 @@ def _scope(project: Project, installed: Mapping[str, PackageJson], options: Plan
     closure, warnings = dependency_closure(
         project.package, installed, ignored=options.unit.ignored_modules,
         roots=None if roots is None else [r for r in roots if r[1] not in client_modules])
+    if options.engine_home is not None:  # the client's code is in a bundle: only its engine is placed
+        return closure, warnings, (), (), True
     app_client_dirs = tuple(d for d in generated_app_dirs(project)
                             if options.unit.app_files is None or any(a.startswith(d) for a in options.unit.app_files))
     client_dirs = tuple(dict.fromkeys([*generated_client_dirs(project, closure), *options.client_folders, *(

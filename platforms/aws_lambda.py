@@ -18,6 +18,7 @@ from platforms.base import AdapterDefaults, Entry, Unit, package_main, script_fi
 
 # What Lambda loads when no --handler says: package.json main, else these files at the root.
 DEFAULT_ENTRIES = ("handler.js", "index.js", "index.mjs")
+TYPESCRIPT = (".ts", ".mts", ".cts")
 
 
 @dataclass(frozen=True)
@@ -31,19 +32,23 @@ class LambdaAdapter(AdapterDefaults):
 
     def units(self, project: Project, options: Options, env: Mapping[str, str]) -> list[Unit]:
         handler = options.extras_as(LambdaExtras).handler
-        return single_unit(self, *lambda_entries(project, handler, options.source("handler")))
+        return single_unit(self, *lambda_entries(project, handler, options.source("handler"),
+                                                 typescript=options.bundler == "esbuild"))
 
 
 
-def lambda_entries(project: Project, handler: str | None, where: str) -> tuple[tuple[Entry, ...], tuple[str, ...]]:
+def lambda_entries(project: Project, handler: str | None, where: str, *,
+                   typescript: bool = False) -> tuple[tuple[Entry, ...], tuple[str, ...]]:
     """(the files Lambda loads, warnings): --handler's file and export, else package.json main, else
-    handler.js / index.js at the root."""
+    handler.js / index.js at the root. With `typescript` (--bundler esbuild writes the .js) a .ts file too."""
     if handler:
         base = posixpath.basename(handler)
         if "." not in base or base.startswith("."):
             raise ConfigError(f"{where}: handler {handler!r} is not file.export", hint="e.g. --handler src/app.handler")
         stem = posixpath.join(posixpath.dirname(handler), base.split(".", 1)[0])
         found = script_file(project.root, stem)
+        if found is None and typescript:
+            found = next((stem + ext for ext in TYPESCRIPT if (project.root / (stem + ext)).is_file()), None)
         if found is None or found == f"{stem}/index.js":
             raise ConfigError(f"{where}: handler {handler!r}: no file {stem}.js (or .mjs, .cjs) in {project.root}",
                               hint="name the handler as Lambda does: file path without extension, a dot, the export")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from bundler.jsbundle.model import EsbuildSettings
 from bundler.options import Extras, NoExtras, Options
 from bundler.project import Project
 from bundler.targets import PlatformInfo, load_matrix
@@ -57,6 +58,9 @@ class Unit:
     # What the platform runs after installing the dependencies (GCF: the zip's postinstall), as its `&&` steps in
     # order: the user's own command first, photon-bundle's restore last. The load check runs them.
     postinstall: tuple[str, ...] = ()
+    # The platform's config asks for esbuild (netlify.toml node_bundler, serverless.yml custom.esbuild): bundled
+    # unless --bundler none (bundler/jsbundle/).
+    esbuild: EsbuildSettings | None = None
 
 
 @dataclass(frozen=True)

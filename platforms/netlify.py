@@ -11,7 +11,10 @@ Config (netlify.toml, read only — photon-bundle never writes it):
     (read by Netlify's build), else engines.node, else the newest runtime the engines on disk serve, else
     the newest;
   * `[functions]` `included_files`, `external_node_modules`, `ignored_node_modules`, for all functions,
-    and per function in `[functions."name"]` (the name may be a glob such as "api_*").
+    and per function in `[functions."name"]` (the name may be a glob such as "api_*");
+  * `[functions] node_bundler = "esbuild"`: each function is bundled (bundler/jsbundle/), TypeScript
+    functions (.ts, .mts, .cts) are found too, and `external_node_modules` stay out of the bundle and ship
+    with their closure; `--bundler none` turns it off, `--bundler esbuild` on for any node_bundler.
 
 Functions are found like Netlify finds them: a file `functions/hello.js` (.mjs, .cjs) is the function
 `hello`; a folder `functions/hello/` with `hello.js` or `index.js` is the function `hello` (every file
@@ -33,11 +36,12 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bundler.errors import ConfigError, ProjectError
+from bundler.jsbundle.model import EsbuildSettings
 from bundler.options import Extras, Options, optional
 from bundler.project import Project
 from bundler.targets import load_matrix
@@ -49,6 +53,8 @@ CONFIG = "netlify.toml"
 DEFAULT_DIR = "netlify/functions"
 MANIFEST = "functions/manifest.json"
 LIST_KEYS = ("included_files", "external_node_modules", "ignored_node_modules")
+TYPESCRIPT = (".ts", ".mts", ".cts")
+TYPESCRIPT_OUTPUT = {".ts": ".js", ".mts": ".mjs", ".cts": ".cjs"}
 
 
 def _folder(value: object) -> str:
@@ -121,17 +127,23 @@ class NetlifyAdapter(AdapterDefaults):
             line = toml_key_line(text, "functions")
             raise ProjectError(f"{project.root / CONFIG}:{line}: [functions] must be a table")
         directory, where = functions_dir(project.root, config, options.extras_as(NetlifyExtras).functions_dir)
-        found = discover(project.root, directory)
+        bundler = functions_cfg.get("node_bundler")
+        esbuild = options.bundler == "esbuild" or (bundler == "esbuild" and options.bundler is None)
+        found = discover(project.root, directory, (*SCANNED, *TYPESCRIPT) if esbuild else SCANNED)
         if not found:
             raise ProjectError(f"no functions in {project.root / directory} ({where})",
                                hint="put hello.js or hello/index.js there, or pass --functions-dir")
-        bundler = functions_cfg.get("node_bundler")
         general: list[str] = []
-        if bundler not in (None, "zisi", "none"):
+        if bundler not in (None, "zisi", "none", "esbuild"):
             general.append(f'netlify.toml node_bundler = "{bundler}": photon-bundle zips the functions\' files '
-                           "as they are (like zisi) and does not run esbuild")
-        return [self._unit(project, text, functions_cfg, name, main, files, general)
-                for name, main, files in found]
+                           "as they are (like zisi); node_bundler = \"esbuild\" or --bundler esbuild bundles them")
+        units = [self._unit(project, text, functions_cfg, name, main, files, general) for name, main, files in found]
+        if bundler != "esbuild":
+            return units
+        where_set = f"{CONFIG}:{toml_key_line(text, 'node_bundler')} [functions] node_bundler"
+        return [replace(u, esbuild=EsbuildSettings(source=where_set, external=tuple(u.meta.get("external", ())),
+                                                   exclude=tuple(sorted(u.ignored_modules))))
+                for u in units]
 
     def _unit(self, project: Project, text: str, functions_cfg: dict[str, Any], name: str, main: str,
               files: list[str], general: list[str]) -> Unit:
@@ -140,21 +152,23 @@ class NetlifyAdapter(AdapterDefaults):
         app_files = found.files
         roots = {*found.modules, *(("", m) for m in settings["external_node_modules"])}
         generated: tuple[tuple[str, bytes], ...] = ()
-        entry = main
-        ext = "." + main.rsplit(".", 1)[-1]
+        stem, ext = main.rsplit(".", 1)[0], "." + main.rsplit(".", 1)[-1]
+        ext = TYPESCRIPT_OUTPUT.get(ext, ext)  # a TypeScript function (bundled only) is loaded as its bundle
+        entry = built = stem + ext
         esm = ext == ".mjs" or (ext == ".js" and is_esm(project))
         if "/" in main:
             entry = f"{name}{ext}"
             if entry in app_files:
                 raise ProjectError(f"function {name}: its entry file {entry} would replace the project's own {entry}",
                                    hint="rename the function or that file")
-            generated = ((entry, entry_file(main, esm=esm)),)
+            generated = ((entry, entry_file(built, esm=esm)),)
         warnings = [*general, *(f"{m} (add the file to included_files if it is loaded)" for m in found.missing)]
         return Unit(
             name=name, function_filename=f"functions/{name}.zip", app_files=app_files,
             roots=tuple(sorted(roots)), includes=tuple(anchored(p) for p in settings["included_files"]),
             ignored_modules=frozenset(settings["ignored_node_modules"]), generated=generated,
-            meta={"main_file": main, "entry": entry, "handler": f"{entry.rsplit('.', 1)[0]}.handler"},
+            meta={"main_file": main, "entry": entry, "handler": f"{entry.rsplit('.', 1)[0]}.handler",
+                  **({"external": settings["external_node_modules"]} if settings["external_node_modules"] else {})},
             warnings=tuple(warnings),
             # Lambda calls `handler`; an ES module may be a Netlify v2 function (a default export) instead.
             entries=(Entry(entry, None if esm else "handler"),),
@@ -208,18 +222,19 @@ def functions_dir(root: Path, config: Mapping[str, Any], flag: str | None) -> tu
                        hint="set [functions] directory in netlify.toml or pass --functions-dir")
 
 
-def discover(root: Path, directory: str) -> list[tuple[str, str, list[str]]]:
-    """(name, main file, every other file of a folder function), sorted by name; paths relative to root."""
+def discover(root: Path, directory: str, extensions: tuple[str, ...] = SCANNED) -> list[tuple[str, str, list[str]]]:
+    """(name, main file, every other file of a folder function), sorted by name; paths relative to root.
+    TypeScript functions are found when they are bundled (`extensions`)."""
     base = root / directory
     prefix = "" if directory == "." else directory + "/"
     found: list[tuple[str, str, list[str]]] = []
     for child in sorted(base.iterdir()):
         if child.name.startswith((".", "_")) or child.name == "node_modules":
             continue
-        if child.is_file() and child.suffix in SCANNED:
+        if child.is_file() and child.suffix in extensions and not child.name.endswith(".d.ts"):
             found.append((child.stem, prefix + child.name, []))
         elif child.is_dir():
-            main = next((f"{prefix}{child.name}/{stem}{ext}" for stem in (child.name, "index") for ext in SCANNED
+            main = next((f"{prefix}{child.name}/{stem}{ext}" for stem in (child.name, "index") for ext in extensions
                          if (child / f"{stem}{ext}").is_file()), None)
             if main is not None:
                 files = sorted(p.relative_to(root).as_posix() for p in child.rglob("*")

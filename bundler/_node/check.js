@@ -118,15 +118,20 @@ function loadedRuntime(mainFile) {
   return null;
 }
 
-function generatedConfig(mainFile, clientDir) {
+// The same lookup inside a bundle (esbuild, webpack): the runtime's code is in the bundle, where a minifier may
+// have renamed the variable that holds `eval("__dirname")`, which is then the bundle's own folder.
+var BUNDLED_LOOKUP = /resolve\([\w$]+,\s*"\.\.\/\.\.\/\.\.\/\.prisma\/client"\)\s*,\s*"\/tmp\/prisma-engines"/;
+
+function generatedConfig(mainFile, clientDir, bundled) {
   // What the generated index.js puts in its config (Prisma 4-6): `dirname` (its own folder, or under the
   // working folder when its schema.prisma is not beside it), the generator's `output` (the build machine's
   // absolute path) and `relativePath` (to the schema folder, which becomes the client's `cwd`).
-  var runtime = loadedRuntime(mainFile);
+  // In a bundle, the generated index.js and the runtime are both inlined: `__dirname` is the bundle's folder.
+  var runtime = bundled ? mainFile : loadedRuntime(mainFile);
   if (!runtime) return null;
   try {
     // the order below is this runtime's: its resolveEnginePath lists ../../../.prisma/client, /tmp/prisma-engines
-    if (!LOOKUP.test(fs.readFileSync(runtime, 'utf8'))) return null;
+    if (!(bundled ? BUNDLED_LOOKUP : LOOKUP).test(fs.readFileSync(runtime, 'utf8'))) return null;
   } catch (e) {
     return null;
   }
@@ -218,12 +223,17 @@ function checkClient(fromDir, client) {
       clientDir = real(packageDir(mainFile, client.module));
       var cut = clientDir.lastIndexOf('/node_modules/' + client.module);
       if (cut >= 0) clientDir = clientDir.slice(0, cut) + '/node_modules/' + client.module;
+    } else if (client.kind === 'bundled') {
+      // the client's code is inside this bundle (--bundler esbuild, --prebuilt): it was required as an entry
+      // point (or is here), and its `__dirname` is the bundle's folder
+      mainFile = path.join(root, client.path);
+      clientDir = path.dirname(mainFile);
     } else {
       clientDir = path.join(root, client.path);
       mainFile = resolveFrom(root, clientDir);
     }
     where.client = clientDir;
-    require(mainFile);
+    if (client.kind !== 'bundled' || !isEsm(mainFile)) require(mainFile);
   } catch (err) {
     where.error = errorEvent(err);
     fail(Object.assign({ event: 'client-fail' }, where));
@@ -231,7 +241,7 @@ function checkClient(fromDir, client) {
   }
   report(Object.assign({ event: 'client' }, where));
   if (!spec.engine) return;
-  var config = mainFile ? generatedConfig(mainFile, clientDir) : null;
+  var config = mainFile ? generatedConfig(mainFile, clientDir, client.kind === 'bundled') : null;
   var result = engineLookup(clientDir, spec.engine, config);
   var bundled = real(spec.engine.path);
   var event = { event: 'engine', client: clientDir, searched: result.searched, found: result.found,

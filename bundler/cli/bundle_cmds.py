@@ -46,6 +46,14 @@ COMMON_OPTIONS: list[Decorator] = [
                       "(node: the local one; docker: inside the runtime's image) [default: node]."),
     click.option("--no-load-check", is_flag=True, default=None, help="Skip the load check (same as --load-check off)."),
     click.option("--load-check-timeout", type=float, help="Seconds each artifact's load check may take [default: 30]."),
+    click.option("--bundler", type=click.Choice(["none", "esbuild"]),
+                 help="Bundle each entry point with the project's own esbuild (engine and schema.prisma beside it) "
+                      "[default: the platform's config, else none]."),
+    click.option("--sourcemap/--no-sourcemap", default=None, help="With --bundler esbuild: write .js.map files."),
+    click.option("--minify/--no-minify", default=None, help="With --bundler esbuild: minify the bundles."),
+    click.option("--prebuilt", metavar="DIR",
+                 help="Take DIR, the output of your own bundler, as the function's files; add the engine, "
+                      "schema.prisma and the externals' node_modules."),
     click.option("--report", is_flag=True, default=None,
                  help="Write report.html beside the manifest: treemaps of each artifact and of what was left out."),
     click.option("--force", is_flag=True, default=None, help="Rebuild even when nothing changed."),

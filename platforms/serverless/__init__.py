@@ -27,7 +27,9 @@ Packaging, as Serverless decides it (lib/plugins/package/lib/package-service.js)
     file of that name); photon-bundle's secrets excludes (.env, *.pem, .npmrc) are not put back by a
     pattern (use --include).
   * handler `src/users.handler` (Lambda splits the file name at its first dot) -> src/users.js, .mjs or
-    .cjs. A .ts handler needs a build first (serverless-esbuild, tsc): point the handler at the output.
+    .cjs. A .ts handler needs a build first: with the serverless-esbuild plugin (its custom.esbuild:
+    external, exclude, minify, sourcemap) or --bundler esbuild photon-bundle bundles it (bundler/jsbundle/);
+    else point the handler at tsc's output.
 
 Variables (${self:...}, ${opt:stage}, ${sls:stage}, ${env:X}, fallbacks): see platforms/slsvars.py. Only
 the fields photon-bundle reads are resolved; any other variable is left as it is in the written copy.

@@ -15,6 +15,7 @@ from platforms.base import AdapterDefaults, OutputFile, Unit
 from platforms.configfiles import config_outputs, load_yaml, relpath_for_config, yaml_line
 from platforms.jsdeps import function_scan
 from platforms.serverless.config import (
+    NEEDS_BUILD,
     SHARED_ZIP,
     Function,
     Service,
@@ -54,7 +55,7 @@ class ServerlessAdapter(AdapterDefaults):
         return None
 
     def units(self, project: Project, options: Options, env: Mapping[str, str]) -> list[Unit]:
-        service = read_service(project.root, options.extras_as(ServerlessExtras).stage, env)
+        service = read_service(project.root, options.extras_as(ServerlessExtras).stage, env, options.bundler)
         warnings = list(service.warnings)
         for fn in service.functions:
             warnings += check_function(fn, service, options)
@@ -94,7 +95,8 @@ class ServerlessAdapter(AdapterDefaults):
         return Unit(name=SHARED_UNIT if named else "", function_filename=SHARED_ZIP, runtime=probe.runtime,
                     arch=probe.arch, excludes=excludes, includes=includes,
                     meta={"functions": [fn.name for fn in functions], "artifact": "package.artifact"},
-                    warnings=tuple(warnings), entries=tuple(handler_entry_of(fn) for fn in functions))
+                    warnings=tuple(warnings), entries=tuple(handler_entry_of(fn) for fn in functions),
+                    esbuild=service.esbuild)
 
     def outputs(self, project: Project, options: Options, units: list[Unit],
                 doc: Mapping[str, Any], out_dir: Path) -> list[OutputFile]:
@@ -115,10 +117,10 @@ class ServerlessAdapter(AdapterDefaults):
 
 
 def function_unit(project: Project, options: Options, service: Service, fn: Function) -> Unit:
-    found = function_scan(project.root, [fn.entry])
+    found = function_scan(project.root, [] if fn.entry.endswith(NEEDS_BUILD) else [fn.entry])
     excludes, includes = pattern_lines([*service.excludes, *fn.excludes, *service.includes, *fn.includes])
     return Unit(name=fn.name, function_filename=f"functions/{fn.name}.zip", runtime=_runtime(fn), arch=_arch(fn),
                 app_files=found.files, roots=found.modules, excludes=excludes,
                 includes=includes, meta={"function": fn.name, "handler": fn.handler, "entry": fn.entry},
                 warnings=tuple(f"{m} (name the file in package.patterns if it is loaded)" for m in found.missing),
-                entries=(handler_entry_of(fn),))
+                entries=(handler_entry_of(fn),), esbuild=service.esbuild)

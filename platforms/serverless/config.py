@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bundler.errors import ConfigError, ProjectError
+from bundler.jsbundle.model import EsbuildSettings
 from bundler.options import Options
 from bundler.targets import closest, load_matrix
 from platforms.base import Entry
@@ -70,6 +71,7 @@ class Service:
     includes: tuple[Pattern, ...]  # package.include + package.patterns
     functions: tuple[Function, ...]
     warnings: tuple[str, ...]
+    esbuild: EsbuildSettings | None = None  # plugin serverless-esbuild with its custom.esbuild settings
 
 
 def find_config(root: Path) -> Path:
@@ -84,7 +86,8 @@ def find_config(root: Path) -> Path:
     raise ProjectError(f"no serverless.yml in {root}", hint="run in (or pass) the Serverless service folder")
 
 
-def read_service(root: Path, stage: str | None, env: Mapping[str, str]) -> Service:
+def read_service(root: Path, stage: str | None, env: Mapping[str, str], bundler: str | None = None) -> Service:
+    """The service as photon-bundle needs it; `bundler` is --bundler (None: as the plugins say)."""
     path = find_config(root)
     ydoc = load_yaml(path)
     if not isinstance(ydoc.data, Mapping):
@@ -112,20 +115,54 @@ def read_service(root: Path, stage: str | None, env: Mapping[str, str]) -> Servi
     individually = flag(r, ("package", "individually"))
     plugins = r.raw(("plugins",))
     plugin_list = plugins.get("modules") if isinstance(plugins, Mapping) else plugins
-    for plugin in plugin_list if isinstance(plugin_list, list) else ():
-        if plugin in BUILD_PLUGINS:
+    plugin_names = [p for p in plugin_list if isinstance(p, str)] if isinstance(plugin_list, list) else []
+    esbuild = esbuild_settings(r) if "serverless-esbuild" in plugin_names and bundler != "none" else None
+    for plugin in plugin_names:
+        if plugin in BUILD_PLUGINS and esbuild is None:
             warnings.append(f"{path.name}: plugin {plugin} builds the functions, but photon-bundle zips the handler "
-                            "files as they are: point the handlers at the built files or bundle the build's output")
+                            "files as they are: point the handlers at the built files, bundle the build's output "
+                            "(--prebuilt DIR) or bundle with --bundler esbuild")
+    built = esbuild is not None or bundler == "esbuild"
     functions: list[Function] = []
     for name, keys in function_keys(r):
-        fn = read_function(root, r, name, keys, provider_runtime, provider_arch, individually, warnings)
+        fn = read_function(root, r, name, keys, provider_runtime, provider_arch, individually, warnings, built)
         if fn is not None:
             functions.append(fn)
     if not functions:
         raise ProjectError(f"{path}: no Node.js function to bundle",
                            hint="add functions with a handler (e.g. handler: src/users.handler) and a nodejs runtime")
     return Service(path=path, resolver=r, excludes=(*excludes, *pkg_excludes), includes=pkg_includes,
-                   functions=tuple(functions), warnings=tuple(warnings))
+                   functions=tuple(functions), warnings=tuple(warnings), esbuild=esbuild)
+
+
+def esbuild_settings(r: Resolver) -> EsbuildSettings:
+    """serverless-esbuild's custom.esbuild: external (bundled out, shipped with their closure), exclude (bundled
+    out, not shipped; its default is aws-sdk, which Lambda provides), minify, sourcemap."""
+    keys: Key = ("custom", "esbuild")
+    raw = r.value(keys, {})
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise r.error(keys, "must be a mapping (serverless-esbuild's settings)")
+
+    def names(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = raw.get(key)
+        if value is None:
+            return default
+        if value == "*":
+            raise r.error((*keys, key), f"{key}: '*' (every package) is not supported: name the packages",
+                          hint="list the packages to keep out of the bundle")
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise r.error((*keys, key), f"{key} must be a list of package names")
+        return tuple(value)
+
+    if raw.get("bundle") is False:
+        raise r.error((*keys, "bundle"), "bundle: false (serverless-esbuild only transpiles) is not supported",
+                      hint="remove it to bundle, or run serverless-esbuild and pass its output with --prebuilt")
+    return EsbuildSettings(source=f"{r.path.name}:{r.line(keys)} custom.esbuild (serverless-esbuild)",
+                           external=names("external", ()), exclude=names("exclude", ("aws-sdk",)),
+                           minify=bool(raw["minify"]) if "minify" in raw else None,
+                           sourcemap=bool(raw["sourcemap"]) if "sourcemap" in raw else None)
 
 
 def function_keys(r: Resolver) -> list[tuple[str, Key]]:
@@ -156,7 +193,8 @@ def function_keys(r: Resolver) -> list[tuple[str, Key]]:
 
 
 def read_function(root: Path, r: Resolver, name: str, keys: Key, provider_runtime: Setting | None,
-                  provider_arch: Setting | None, service_individually: bool, warnings: list[str]) -> Function | None:
+                  provider_arch: Setting | None, service_individually: bool, warnings: list[str],
+                  built: bool = False) -> Function | None:
     raw = r.raw(keys)
     if not isinstance(raw, Mapping):
         raise r.error(keys, "must be a mapping (handler:, runtime:, ...) written in the file",
@@ -190,13 +228,15 @@ def read_function(root: Path, r: Resolver, name: str, keys: Key, provider_runtim
     if not isinstance(handler, str):
         raise r.error(handler_keys, f"handler must be a string like src/users.handler, not {handler!r}")
     excludes, includes = package_patterns(r, keys)
-    return Function(name=name, keys=keys, handler=handler, entry=handler_entry(root, r, name, handler, handler_keys),
+    return Function(name=name, keys=keys, handler=handler,
+                    entry=handler_entry(root, r, name, handler, handler_keys, built=built),
                     runtime=runtime, arch=setting(r, (*keys, "architecture")) or provider_arch,
                     individually=individually, excludes=excludes, includes=includes)
 
 
-def handler_entry(root: Path, r: Resolver, name: str, handler: str, keys: Key) -> str:
-    """The handler's file: Lambda splits the last path segment at its first dot (file.export.path)."""
+def handler_entry(root: Path, r: Resolver, name: str, handler: str, keys: Key, *, built: bool = False) -> str:
+    """The handler's file: Lambda splits the last path segment at its first dot (file.export.path). A TypeScript
+    file when the functions are bundled (`built`: esbuild writes the .js Lambda loads)."""
     base = posixpath.basename(handler)
     if "." not in base or base.startswith("."):
         raise r.error(keys, f"handler {handler!r} of function {name} is not file.export",
@@ -209,6 +249,8 @@ def handler_entry(root: Path, r: Resolver, name: str, handler: str, keys: Key) -
             return stem + ext
     for ext in NEEDS_BUILD:
         if (root / (stem + ext)).is_file():
+            if built:
+                return stem + ext
             raise r.error(keys, f"function {name}: handler {handler!r} is {stem}{ext}, which Lambda cannot run "
                                 "without a build", hint="compile it first (tsc, esbuild) and point the handler at "
                                                         "the .js output, e.g. dist/users.handler")
