@@ -63,6 +63,8 @@ from bundler.reuse import (
 )
 from bundler.runtime_choice import unit_profile
 from bundler.scan import Scanned, scan
+from bundler.shared_cache.artifacts import Fetched, Sharing, fetch_planned
+from bundler.shared_cache.store import shared_store
 from bundler.targets import RuntimeProfile
 from bundler.walk import FileEntry, FolderEntry
 from platforms.base import PlatformAdapter, Unit
@@ -194,16 +196,16 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             log("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
             write_outputs(adapter.outputs(project, options, units, previous, out_dir), log)
             return _record_state(state, out_dir, scanned, artifacts, previous)
-        prepare_out_dir(out_dir)
         checks = LoadCheckContext(adapter.key, tree, tree_project, installed, options, env,
                                   {p.unit.name: c for p in prepared if (c := p.load_check_clients()) is not None})
-        records, all_written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks,
-                                            prefetch)
+        records, all_written, sharing = _produce(planned, adapter, settings, walked, out_dir, stack, kind, log, checks,
+                                                 prefetch)
         plans = [(p.unit.name, p.plan) for p in planned]
         made = Manifest(
             platform=adapter.key, units=tuple(records), layout=scanned.layout.as_dict(), out_dir=str(out_dir.resolve()),
             sizes=sizes_section(plans, all_written, tree_project.package, installed),
-            inputs_fingerprint=written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written)))
+            inputs_fingerprint=written_fingerprint(settings, ((w.plan.filename, w.result) for w in all_written)),
+            shared_cache=sharing.url)
         made = replace(made, doctor=doctor_section(adapter, project, options, env, made.to_json()))
         outputs = adapter.outputs(project, options, units, made.to_json(), out_dir)
         made = replace(made, outputs=tuple(OutputRecord(str(o.path), o.in_place, o.note) for o in outputs))
@@ -214,7 +216,30 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         with writing(out_dir / HASHES_NAME):
             save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
             state(out_dir, files, artifacts, folders)
+        sharing.share(made, all_written)
     return doc
+
+
+def _produce(planned: list[PlannedUnit], adapter: PlatformAdapter, settings: str, walked: Mapping[str, FileEntry],
+             out_dir: Path, stack: ExitStack, kind: EngineKind, log: Log, checks: LoadCheckContext,
+             prefetch: Prefetch | None = None) -> tuple[list[UnitRecord], list[Written], Sharing]:
+    """The units' records and artifacts in temp files, and what shares them once committed: the artifacts come
+    from the shared cache (`--cache s3://...`, bundler/shared_cache/) when it has this plan's contents, else they
+    are written (--force always writes)."""
+    options, env = checks.options, checks.env
+    prepare_out_dir(out_dir)
+    store = shared_store(options.cache, options.offline, env, log)
+    fetched = None if store is None or options.force else fetch_planned(
+        store, settings, planned_units(planned), walked, out_dir, stack, log)
+    if fetched is not None and prefetch is not None:
+        prefetch.stop()  # nothing is written
+    records, written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks, fetched,
+                                    prefetch)
+    return records, written, Sharing(store, fetched, options.load_check != "off", log)
+
+
+def planned_units(planned: list[PlannedUnit]) -> dict[str, list[ArtifactPlan]]:
+    return {p.unit.name: list(p.plan.artifacts) for p in planned}
 
 
 def _noted(plan: BundlePlan, walked: Mapping[str, FileEntry], notes: Mapping[str, str]) -> BundlePlan:
@@ -249,19 +274,22 @@ def doctor_section(adapter: PlatformAdapter, project: Project, options: Options,
     return section
 
 
-def _write_units(planned: list[PlannedUnit],
-                 adapter: PlatformAdapter, options: Options, out_dir: Path, env: Mapping[str, str], stack: ExitStack,
-                 kind: EngineKind, log: Log, checks: LoadCheckContext,
-                 prefetch: Prefetch | None = None) -> tuple[list[UnitRecord], list[Written]]:
-    """Write, size-check, verify and load-check each unit's artifacts in temp files; their records and the files."""
+def _write_units(planned: list[PlannedUnit], adapter: PlatformAdapter, options: Options, out_dir: Path,
+                 env: Mapping[str, str], stack: ExitStack, kind: EngineKind, log: Log, checks: LoadCheckContext,
+                 fetched: Fetched | None = None, prefetch: Prefetch | None = None,
+                 ) -> tuple[list[UnitRecord], list[Written]]:
+    """Write, size-check, verify and load-check each unit's artifacts in temp files; their records and the files.
+    With `fetched` (from the shared cache, contents checked against the plan), its temp files are taken instead
+    of written, and the load check's record is the one that proved these contents (bundler/shared_cache/)."""
     records: list[UnitRecord] = []
     all_written: list[Written] = []
     for p in planned:
-        written = write_artifacts(p.plan, out_dir, env, stack, prefetch)
+        written = write_artifacts(p.plan, out_dir, env, stack, prefetch) if fetched is None else fetched.of(p.plan)
         limits = p.limits + named_for(p.unit, unit_zipped_limits(adapter, options, p.unit, written))
         raise_if_over(limits, p.plan, written)
         verification = _verify(written, p.profile, kind, options, p.plan, log)
-        loaded = _load_check(checks, p.unit, p.profile, p.plan, written, kind, log)
+        loaded = (_load_check(checks, p.unit, p.profile, p.plan, written, kind, log) if fetched is None
+                  else fetched.load_checks[p.unit.name])
         records.append(unit_record(p.unit, p.profile, p.runtime_why, p.plan, written, limits, p.engine, verification,
                                    loaded))
         all_written += written
@@ -377,7 +405,7 @@ def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: E
         options=EngineOptions(source=options.engine_source, mirror=options.mirror, offline=options.offline,
                               version=options.engine_version, progress=progress, env=dict(env),
                               advice=engine_advice(project, engine_files, profile),
-                              packages=dict(packages or {})),
+                              packages=dict(packages or {}), shared_cache=options.cache),
         docker=docker, found=engines_on_disk(engine_files),
     )
     rel = local.rel if local is not None and acquired.source == "local" else None

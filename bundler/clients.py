@@ -4,13 +4,15 @@ Each era put the generated client and its query engine somewhere else: the 2019 
 node_modules/@generated/photon, the 2.0 previews inside the `@prisma/photon` (later `@prisma/client`) package
 itself with binary engines in its `runtime/` folder, Prisma 2.0.0 and later in node_modules/.prisma/client.
 The table says where; this module answers, for a project: which layouts are generated, which are still the
-stub the package ships before `generate`, and which engine targets are on disk. The look-ups are a few
-stat calls and directory listings in known folders (no walk), so the runtime choice can use them before
-the tree is walked.
+stub the package ships before `generate`, and which engine targets are on disk. Each client is looked up as
+Node loads it (bundler/resolve.py: from the project up to the repository root, links followed into pnpm's
+store; `.prisma/client` from the real @prisma/client folder): a few stat calls and directory listings, no
+walk, so the runtime choice can use them before the tree is walked.
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
 import sys
 from dataclasses import dataclass
@@ -19,7 +21,9 @@ from pathlib import Path
 
 from bundler.engines import parse_engine_filename
 from bundler.errors import ProjectError
+from bundler.pkgmanager import repository_root
 from bundler.project import Project
+from bundler.resolve import find_module, installed_packages
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -95,7 +99,39 @@ class FoundClient:
 
 
 def _rel(root: Path, path: Path) -> str:
-    return path.relative_to(root).as_posix().rstrip("/") + "/"
+    """`path` relative to the project ("../../node_modules/.prisma/client/" when a parent folder holds it)."""
+    return os.path.relpath(os.path.realpath(path), os.path.realpath(root)).replace(os.sep, "/").rstrip("/") + "/"
+
+
+class _Installed:
+    """Packages as Node finds them from the project (bundler/resolve.py): a few stat calls for a package the
+    project reaches by itself, the resolver's whole graph (read once) for one only a dependency reaches (a
+    pnpm workspace member whose @prisma/client is a dependency of its shared db package)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.repo = repository_root(root)
+        self._graph: dict[str, Path] | None = None
+
+    def package(self, name: str) -> Path | None:
+        direct = find_module(self.root, name, self.repo)
+        if direct is not None or not (self.root / "package.json").is_file():
+            return direct
+        if self._graph is None:
+            try:
+                self._graph = installed_packages(self.root)
+            except ProjectError:  # an unreadable package.json: the inspector reports it
+                self._graph = {}
+        return self._graph.get(name)
+
+    def generated(self, layout: ClientLayout) -> Path | None:
+        """Where Node loads this layout's generated client from: the module itself when the app requires it by
+        name, else the generated module as its package loads it from the package's real folder (Prisma writes
+        `.prisma/client` beside the real @prisma/client: a parent's node_modules, pnpm's store)."""
+        if layout.generated == layout.package:
+            return self.package(layout.package)
+        owner = self.package(layout.package)
+        return find_module(owner if owner is not None else self.root, layout.generated, self.repo)
 
 
 def _state(folder: Path, layout: ClientLayout) -> bool | None:
@@ -128,18 +164,20 @@ def generator_dirs(project: Project) -> list[str]:
 
 
 def find_clients(project: Project) -> list[FoundClient]:
-    """The clients at the project's top-level node_modules and in the generators' output folders."""
+    """The clients Node's lookup reaches from the project (bundler/resolve.py: a workspace root's node_modules,
+    pnpm's store) and those in the generators' output folders."""
     root = project.root
+    installed = _Installed(root)
     found: list[FoundClient] = []
     for layout in layouts():
-        folder = root / "node_modules" / layout.generated
-        state = _state(folder, layout) if (folder / "index.js").is_file() else None
-        if state is not None:
+        folder = installed.generated(layout)
+        state = _state(folder, layout) if folder is not None and (folder / "index.js").is_file() else None
+        if folder is not None and state is not None:
             found.append(FoundClient(layout, _rel(root, folder), state))
     photon = project.schema is not None and project.schema.is_photon
     for out in generator_dirs(project):
         folder = root / out
-        if (folder / "index.js").is_file():
+        if (folder / "index.js").is_file() and not any(c.dir == out for c in found):
             layout = _output_layout(out, photon, found)
             found.append(FoundClient(layout, out, _state(folder, layout) is not False))
     return found
@@ -151,7 +189,7 @@ def _output_layout(out: str, photon: bool, found: list[FoundClient]) -> ClientLa
     if photon:
         return by_key["photon-preview"]
     for client in found:
-        if client.layout.key in ("photon-preview", "client-preview") and client.dir.startswith("node_modules/"):
+        if client.layout.key in ("photon-preview", "client-preview") and "node_modules/" in client.dir:
             return client.layout
     return by_key["client"]
 
@@ -179,7 +217,7 @@ def generate_command(project: Project, layout: ClientLayout | None = None) -> st
     """The command that generates this project's client: the CLI it has installed (prisma2 or prisma)."""
     pkg = project.package
     declared = {*pkg.dependencies, *pkg.dev, *pkg.optional}
-    if "prisma2" in declared or (project.root / "node_modules" / "prisma2").is_dir():
+    if "prisma2" in declared or _Installed(project.root).package("prisma2") is not None:
         return "npx prisma2 generate"
     if layout is not None and layout.generate.startswith("prisma2"):
         return "npx prisma2 generate"

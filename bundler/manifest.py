@@ -140,7 +140,7 @@ class Acquired:
     """Where the unit's engine came from (bundler/engines/acquire.py)."""
 
     sha256: str
-    source: str  # local | cache | prisma-cache | mirror | docker
+    source: str  # local | cache | prisma-cache | s3 | mirror | docker
     version: str | None
 
 
@@ -275,6 +275,7 @@ class Manifest:
     doctor: JsonObject | None = None  # bundler/doctor/run.py
     outputs: tuple[OutputRecord, ...] | None = None
     reused: bool = False
+    shared_cache: str | None = None  # the S3 index the artifacts came from (bundler/shared_cache/), when they did
 
     @property
     def single(self) -> bool:
@@ -327,6 +328,8 @@ class Manifest:
             doc["doctor"] = dict(self.doctor)
         if self.outputs:
             doc["outputs"] = [{"path": o.path, "in_place": o.in_place, "note": o.note} for o in self.outputs]
+        if self.shared_cache:
+            doc["shared_cache"] = self.shared_cache
         return doc
 
 

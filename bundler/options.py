@@ -88,23 +88,32 @@ def _env_pairs(value: object) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(dict(items).items()))
 
 
+def _s3_url(value: object) -> str:
+    """The shared cache, `s3://bucket/prefix` (bundler/shared_cache/)."""
+    from bundler.shared_cache.location import parse_location
+
+    if not isinstance(value, str):
+        raise TypeError("expected s3://bucket/prefix")
+    return parse_location(value).url
+
+
 def _float(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise TypeError("expected a number of seconds")
     return float(value)
 
 
-def setting(convert: Callable[[object], T], default: T, *, flag_only: bool = False) -> T:
+def setting(convert: Callable[[object], T], default: T, *, flag_only: bool = False, env: str | None = None) -> T:
     """A config key: the field's name is its config-file spelling (flags use dashes, the environment
-    PHOTON_BUNDLE_<KEY>); `convert` reads a raw value from any layer; `flag_only` keys are not meaningful in a
-    shared config file."""
-    made: T = field(default=default, metadata={"convert": convert, "flag_only": flag_only})
+    PHOTON_BUNDLE_<KEY> unless `env` names another variable); `convert` reads a raw value from any layer;
+    `flag_only` keys are not meaningful in a shared config file."""
+    made: T = field(default=default, metadata={"convert": convert, "flag_only": flag_only, "env": env})
     return made
 
 
-def optional(convert: Callable[[object], T]) -> T | None:
+def optional(convert: Callable[[object], T], *, env: str | None = None) -> T | None:
     """A config key without a default (None when no layer sets it)."""
-    return setting(convert, None)
+    return setting(convert, None, env=env)
 
 
 class Extras:
@@ -144,6 +153,8 @@ class Options:
     load_check: str = setting(_choice(LOAD_CHECKS), "node")
     load_check_timeout: float = setting(_float, 30.0)
     report: bool = setting(_bool, False)  # report.html beside the manifest (bundler/report/)
+    # the shared cache on S3 (bundler/shared_cache/); PHOTON_BUNDLE_CACHE is the local engine cache folder
+    cache: str | None = optional(_s3_url, env="PHOTON_BUNDLE_SHARED_CACHE")
     # bundler/jsbundle/: bundle the entry points with esbuild (None: as the platform's config says, netlify.toml
     # node_bundler or serverless.yml custom.esbuild), or take an already-bundled folder as the app.
     bundler: str | None = optional(_choice(BUNDLERS))
@@ -188,6 +199,8 @@ def option_keys(cls: type[object]) -> tuple[str, ...]:
 KEYS = option_keys(Options)
 # Keys only a flag sets (not meaningful in a shared config file).
 FLAG_ONLY = tuple(f.name for f in settings_of(Options) if f.metadata["flag_only"])
+# Sections that are not a platform's, each checked by the command that reads it.
+COMMAND_SECTIONS = ("publish",)  # bundler/publish/config.py
 
 
 def output_dir(project_dir: Path, platform: str, options: Options) -> Path:
@@ -221,9 +234,10 @@ def load_config(project_dir: Path, platforms: list[str], extra_keys: Mapping[str
     known = [k for k in KEYS if k not in FLAG_ONLY]
     for key, value in data.items():
         if isinstance(value, dict):
-            if key not in platforms:
-                raise ConfigError(f"{path}: unknown section [{key}]", hint=closest(key, platforms))
-            if checked is not None and key not in checked:
+            if key not in platforms and key not in COMMAND_SECTIONS:
+                raise ConfigError(f"{path}: unknown section [{key}]", hint=closest(key, [*platforms,
+                                                                                       *COMMAND_SECTIONS]))
+            if key in COMMAND_SECTIONS or (checked is not None and key not in checked):
                 continue
             allowed = known + list(extra_keys.get(key, []))
             for sub in value:
@@ -255,7 +269,7 @@ def resolve(
                 layers.append((CONFIG_FILE, config[key]))
             if isinstance(section, dict) and key in section:
                 layers.append((f"{CONFIG_FILE} [{platform}]", section[key]))
-            env_name = "PHOTON_BUNDLE_" + key.upper()
+            env_name = f.metadata.get("env") or "PHOTON_BUNDLE_" + key.upper()
             if env.get(env_name):
                 layers.append((env_name, env[env_name]))
             if flags.get(key) not in (None, ()):

@@ -158,13 +158,25 @@ def resolve_package(from_dir: str, name: str, installed: Mapping[str, PackageJso
         directory = posixpath.dirname(directory)
 
 
+def vendored_dirs(files: Iterable[FileEntry]) -> tuple[str, ...]:
+    """node_modules folders among the app's own files with no package.json beside them ("src/node_modules/"):
+    vendored code the app requires by name, which Node finds in every parent folder's node_modules
+    (bundler/scan.py walks them). Nothing says which of it the app loads: all of it is the app's."""
+    app = [f.rel for f in files if not f.rel.startswith("node_modules/")]
+    manifests = {posixpath.dirname(rel) for rel in app if posixpath.basename(rel) == "package.json"}
+    return tuple(sorted({rel.split("/node_modules/", 1)[0] + "/node_modules/" for rel in app if "/node_modules/" in rel
+                         and rel.split("/node_modules/", 1)[0] not in manifests}))
+
+
 def dependency_closure(root: PackageJson, installed: Mapping[str, PackageJson], *,
                        roots: Iterable[tuple[str, str]] | None = None,
-                       ignored: frozenset[str] = frozenset()) -> tuple[set[str], list[str]]:
+                       ignored: frozenset[str] = frozenset(),
+                       vendored: Iterable[str] = ()) -> tuple[set[str], list[str]]:
     """Package folders the production code can load, and warnings for required packages not installed.
 
-    The closure starts at package.json's production dependencies, or at `roots` (folder of the requiring
-    file, module name) when a function's own requires are known; `ignored` names are never followed.
+    The closure starts at package.json's production dependencies and the `vendored` package folders, or at
+    `roots` (folder of the requiring file, module name) when a function's own requires are known (Node's
+    lookup from there reaches vendored ones by itself); `ignored` names are never followed.
     """
     seen: set[str] = set()
     warnings: list[str] = []
@@ -172,6 +184,9 @@ def dependency_closure(root: PackageJson, installed: Mapping[str, PackageJson], 
     if roots is None:
         queue = [("", name, name in root.optional and name not in root.dependencies, "package.json")
                  for name in root.runtime_dependencies]
+        for folder in vendored:
+            from_dir, _, name = folder.rpartition("/node_modules/")
+            queue.append((from_dir, name, False, "the app's files"))
     else:
         queue = [(from_dir, name, False, f"{from_dir or '.'}/") for from_dir, name in sorted(set(roots))]
     while queue:
@@ -273,7 +288,8 @@ def plan_bundle(
     schemas = frozenset(posixpath.dirname(f.rel) for f in files if f.rel.endswith("/schema.prisma"))
     if options.engine_home is not None and engine is not None and engine.rel is not None:
         engine = replace(engine, rel=None)  # a bundle's engine goes beside the bundle, not where it was generated
-    closure, warnings, client_dirs, app_client_dirs, uses_client = _scope(project, installed, options, schemas)
+    closure, warnings, client_dirs, app_client_dirs, uses_client = _scope(
+        project, installed, options, schemas, vendored := vendored_dirs(files))
     if not uses_client:
         engine = None
     deferred = 0
@@ -289,12 +305,14 @@ def plan_bundle(
         if not uses_client and parse_engine_filename(posixpath.basename(f.rel)) is not None:
             reason, package = "engine not needed: the function does not load the Prisma client", ENGINE
         else:
-            reason, package = _fate(f.rel, closure, client_dirs, installed, engine, provider)
+            reason, package = _fate(f.rel, closure, client_dirs, installed, engine, provider,
+                                    vendored if unit.roots is None else ())
         if reason is None and package == APP and unit.app_files is not None and f.rel not in unit.app_files \
                 and not f.rel.startswith(app_client_dirs):
             reason = "not used by this function"
         if (reason is None and unit.dependencies == "client-only" and _in_node_modules(f.rel)
-                and not f.rel.startswith(client_dirs) and not (engine is not None and f.rel == engine.rel)):
+                and not f.rel.startswith((*client_dirs, *vendored))
+                and not (engine is not None and f.rel == engine.rel)):
             reason = "installed by the platform at deploy time"
             deferred += f.size
         if reason is not None and f.rel in options.bundled_files:
@@ -333,14 +351,17 @@ def plan_bundle(
 
 
 def _scope(project: Project, installed: Mapping[str, PackageJson], options: PlanOptions,
-           schemas: frozenset[str] = frozenset()) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], bool]:
+           schemas: frozenset[str] = frozenset(),
+           vendored: tuple[str, ...] = ()) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], bool]:
     """(closure, warnings, generated client folders, generated folders among the app files, uses the client).
-    `schemas`: the folders holding a schema.prisma (a client generated into its own package has one)."""
+    `schemas`: the folders holding a schema.prisma (a client generated into its own package has one);
+    `vendored`: the vendored node_modules folders (vendored_dirs), whose packages are in the closure."""
     roots = options.unit.roots
     client_modules = generated_client_modules(project) | {_module_of(d) for d in options.client_folders}
     client_roots = [r for r in roots or () if r[1] in client_modules]
     closure, warnings = dependency_closure(
         project.package, installed, ignored=options.unit.ignored_modules,
+        vendored=[d for d in installed if vendored and d.startswith(vendored)],
         roots=None if roots is None else [r for r in roots if r[1] not in client_modules])
     if options.engine_home is not None:  # the client's code is in a bundle: only its engine is placed
         return closure, warnings, (), (), True
@@ -411,8 +432,10 @@ def _fate(
     installed: Mapping[str, PackageJson],
     engine: EngineChoice | None,
     provider: str | None,
+    vendored: tuple[str, ...] = (),
 ) -> tuple[str | None, str]:
-    """(why the file is left out or None, owning package label)."""
+    """(why the file is left out or None, owning package label). Files of `vendored` node_modules folders
+    (vendored_dirs) ship whole, as the app's other files."""
     name = posixpath.basename(rel)
     parsed = parse_engine_filename(name)
     if parsed is not None and not (engine is not None and rel == engine.rel):
@@ -424,7 +447,7 @@ def _fate(
     wasm = _WASM.match(name)
     if wasm and provider and not provider.startswith("env:") and wasm.group("provider") != provider:
         return "query engines for other databases", ENGINE
-    if not rel.startswith("node_modules/") and "/node_modules/" not in rel:
+    if (not rel.startswith("node_modules/") and "/node_modules/" not in rel) or (vendored and rel.startswith(vendored)):
         return None, APP
     if rel.startswith(JUNK_DIRS) or rel in JUNK_FILES:
         return "node_modules cache and tool links", "(node_modules)"

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bundler.errors import ProjectError
+from bundler.pkgmanager import repository_root
 from bundler.project import SCHEMA_CANDIDATES, package_json_text, parse_schema
 
 if sys.version_info >= (3, 11):
@@ -158,15 +159,36 @@ class _Lookup:
             directory = parent
 
 
+def find_module(start: Path, name: str, repo_root: Path) -> Path | None:
+    """The real folder Node loads the package `name` from when a file in `start` requires it: `node_modules/<name>`
+    in `start` and each parent up to `repo_root` (links followed: pnpm's store, workspace links), else None. A
+    few stat calls: for look-ups made before the tree is walked (the client era, the engine version)."""
+    stop = os.path.realpath(repo_root)
+    real = os.path.realpath(start)
+    found = _Lookup(stop if _inside(real, stop) else real).find(real, name)
+    return Path(found) if found is not None else None
+
+
+def installed_packages(project: Path) -> dict[str, Path]:
+    """Each package name the project's own lookup reaches (dev dependencies included, so the Prisma CLI's
+    @prisma/engines-version too), as resolve_project finds it: for commands that need an installed package's
+    folder without bundling (`engines fetch`)."""
+    schema = next((c for c in SCHEMA_CANDIDATES if (project / c).is_file()), None)
+    return resolve_project(project, repository_root(project), schema_path=schema).packages_by_name()
+
+
 def resolve_project(project: Path, repo_root: Path, *, implicit: Implicit | None = None,
-                    schema_path: str | None = None, app_packages: tuple[str, ...] = ()) -> Resolution:
+                    schema_path: str | None = None, app_packages: tuple[str, ...] = (),
+                    vendored: tuple[str, ...] = ()) -> Resolution:
     """Every package folder the project's files, and the packages they load, can reach.
 
     `schema_path` is the project's schema.prisma relative to the project (its generator outputs are
     modules the project loads). `app_packages` are folders among the project's own files that hold a
     package.json of their own (e.g. ZEIT Now's `api/`): their production dependencies are looked up from
-    there, as Node does for the files in them. A required package that is not installed is left for the
-    plan to report."""
+    there, as Node does for the files in them. `vendored` are node_modules folders among the project's own
+    files (no package.json beside them): their packages ship at their paths as app files (each is one of
+    `app_packages`, so its dependencies are looked up from there), so a lookup that lands in one is no
+    package to place. A required package that is not installed is left for the plan to report."""
     implicit = implicit_edges() if implicit is None else implicit
     root = os.path.realpath(project)
     stop = os.path.realpath(repo_root)
@@ -191,6 +213,7 @@ def resolve_project(project: Path, repo_root: Path, *, implicit: Implicit | None
         key = "app:" + rel  # its files stay in the app: a requirer of its own, never a placed package
         subroots.append((rel, key))
         queue.append((key, folder, _requires(_read_json(posixpath.join(folder, "package.json")), dev=False)))
+    in_app = tuple(posixpath.join(root, v.rstrip("/")) for v in vendored)
     generated: set[str] = set()
     implicit_names = {m for ms in implicit.edges.values() for m in ms} | set(implicit.generators.values())
     while queue:
@@ -198,7 +221,7 @@ def resolve_project(project: Path, repo_root: Path, *, implicit: Implicit | None
         found_here = edges.setdefault(key, {})
         for name, _optional in requires:
             real = pins.get(key, {}).get(name) or lookup.find(real_dir, name)
-            if real is None or real == root or name in found_here:
+            if real is None or real == root or name in found_here or any(_inside(real, v) for v in in_app):
                 continue
             found_here[name] = real
             if name in implicit_names or name in pins.get(key, {}):

@@ -46,10 +46,15 @@ STATE_NAME = ".photon-bundle-state.json"
 HASHES_NAME = ".photon-bundle-hashes.json"
 STATE_VERSION = 1
 # Options that do not change what is written (force: whether to reuse; offline/mirror: where an engine
-# with a known sha256 comes from).
-NEUTRAL_OPTIONS = frozenset({"force", "offline", "mirror"})
+# with a known sha256 comes from; cache: the shared cache artifacts may come from, keyed by this fingerprint;
+# out: where they are put; the files it leaves out of the walk show in the content digests).
+NEUTRAL_OPTIONS = frozenset({"force", "offline", "mirror", "cache", "out"})
 ENV_PREFIXES = ("PRISMA_", "PHOTON_BUNDLE_")
 ENV_NAMES = ("BINARY_DOWNLOAD_VERSION", "SOURCE_DATE_EPOCH")
+# Variables that say where things are kept, not what is written: the local engine cache folder, the shared
+# cache, and the neutral options' own variables (CI runners with different folders share artifacts).
+ENV_NEUTRAL = frozenset({"PHOTON_BUNDLE_CACHE", "PHOTON_BUNDLE_SHARED_CACHE",
+                         *(f"PHOTON_BUNDLE_{key.upper()}" for key in NEUTRAL_OPTIONS)})
 
 
 
@@ -73,7 +78,7 @@ def settings_key(platform: str, options: Options, env: Mapping[str, str]) -> str
     for key, value in sorted((k, v) for k, v in options.items() if k not in NEUTRAL_OPTIONS):
         h.update(f"{key}={value!r}\n".encode(errors="surrogateescape"))
     for name in sorted(env):
-        if name.startswith(ENV_PREFIXES) or name in ENV_NAMES:
+        if (name.startswith(ENV_PREFIXES) or name in ENV_NAMES) and name not in ENV_NEUTRAL:
             h.update(f"${name}={env[name]}\n".encode(errors="surrogateescape"))
     return h.hexdigest()
 

@@ -29,9 +29,18 @@ class Scanned:
     problems: list[WalkProblem]  # paths the walks could not follow (an error only if the bundle needs one)
 
 
+def _installed_by_package(tree: Path, rel: str) -> bool:
+    """Whether the node_modules folder `rel` (of the app's files, not the project's own) sits beside a
+    package.json: that package's install, which its dependencies describe. Without one it is vendored: code
+    the app keeps there so that its files require it by name, which Node finds in every parent folder's
+    node_modules; nothing says which of it the app loads, so all of it is the app's, at its path."""
+    return (tree / rel[: -len("node_modules/")] / "package.json").is_file()
+
+
 def scan(tree: Path, project: Project, out_rel: str | None, options: Options, log: Callable[[str], None]) -> Scanned:
-    """The npm-shaped tree to plan on (bundler/layout.py): the project's own files (its folder minus
-    node_modules) and every package it can load, found by Node's lookup wherever the package manager put
+    """The npm-shaped tree to plan on (bundler/layout.py): the project's own files (its folder minus its
+    node_modules and the installs of app folders with a package.json, vendored node_modules folders included)
+    and every package it can load, found by Node's lookup wherever the package manager put
     it (bundler/resolve.py) and laid out flat; the folders the no-op check watches; the layout seen; and
     each package name's real folder (for the engine version)."""
     layout_seen = detect_layout(tree)
@@ -46,11 +55,23 @@ def scan(tree: Path, project: Project, out_rel: str | None, options: Options, lo
 
     folders: list[FolderEntry] = []
     problems: list[WalkProblem] = []
-    app = walk_tree(tree, skip_dir=lambda rel: rel in skip or rel == "node_modules/" or rel.endswith("/node_modules/"),
-                    skip_link=skip_link, folders=folders, problems=problems)
+    vendored: list[str] = []
+
+    def skip_dir(rel: str) -> bool:
+        if rel in skip or rel == "node_modules/":
+            return True
+        if not rel.endswith("/node_modules/") or rel.startswith(tuple(vendored)):
+            return False  # inside vendored code, all of it is the app's (its packages' own node_modules too)
+        if _installed_by_package(tree, rel):
+            return True  # a package's own install (a function folder's): the resolver follows its package.json
+        vendored.append(rel)
+        return False
+
+    app = walk_tree(tree, skip_dir=skip_dir, skip_link=skip_link, folders=folders, problems=problems)
     schema = project.schema.path if project.schema else None
     own_packages = tuple(posixpath.dirname(f.rel) for f in app if f.rel.endswith("/package.json"))
-    resolution = resolve_project(tree, layout_seen.repo_root, schema_path=schema, app_packages=own_packages)
+    resolution = resolve_project(tree, layout_seen.repo_root, schema_path=schema, app_packages=own_packages,
+                                 vendored=tuple(vendored))
     for warning in resolution.warnings:
         log(f"warning: {warning}")
     built = project_tree(resolution, app, folders, skip_link=skip_link, problems=problems)

@@ -11,7 +11,7 @@ import pytest
 
 # The Docker fixtures (docker_client, images, registry) and the database servers (postgres, mariadb) for any
 # test that asks for them.
-pytest_plugins = ("tests.integration.docker_fixtures", "tests.integration.db_servers")
+pytest_plugins = ("tests.integration.docker_fixtures", "tests.integration.db_servers", "tests.aws_server")
 
 
 @pytest.fixture(scope="session")

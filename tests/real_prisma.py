@@ -119,3 +119,52 @@ def make_real_project(root: Path) -> Path:
 def clean_node_env() -> dict[str, str]:
     """PATH only: no NODE_PATH, no PRISMA_* variable that would change the client's engine lookup."""
     return {"PATH": os.environ["PATH"]}
+
+
+# A query engine library the real client can load: a gcc-built Node-API module with what Prisma 5.22's
+# LibraryEngine uses while it instantiates (`QueryEngine`, constructed with the schema and a log callback, and
+# `version()`). With `fail` its QueryEngine constructor throws, as an engine that cannot start does: the client's
+# engine loading then rejects asynchronously, after `new PrismaClient()` has returned.
+NAPI_ENGINE_C = """\
+#include <node_api.h>
+static napi_value query_engine(napi_env env, napi_callback_info info) {
+  napi_value self;
+  napi_get_cb_info(env, info, NULL, NULL, &self, NULL);
+#ifdef FAIL_MESSAGE
+  napi_throw_error(env, NULL, FAIL_MESSAGE);
+  return NULL;
+#else
+  return self;
+#endif
+}
+static napi_value version(napi_env env, napi_callback_info info) {
+  napi_value out, v, c;
+  (void)info;
+  napi_create_object(env, &out);
+  napi_create_string_utf8(env, "5.22.0-standin", NAPI_AUTO_LENGTH, &v);
+  napi_create_string_utf8(env, MARKER, NAPI_AUTO_LENGTH, &c);
+  napi_set_named_property(env, out, "version", v);
+  napi_set_named_property(env, out, "commit", c);
+  return out;
+}
+NAPI_MODULE_INIT() {
+  napi_value qe, ver;
+  napi_define_class(env, "QueryEngine", NAPI_AUTO_LENGTH, query_engine, NULL, 0, NULL, &qe);
+  napi_set_named_property(env, exports, "QueryEngine", qe);
+  napi_create_function(env, "version", NAPI_AUTO_LENGTH, version, NULL, &ver);
+  napi_set_named_property(env, exports, "version", ver);
+  return exports;
+}
+"""
+NODE_API_HEADERS = Path("/usr/include/node")
+
+
+def napi_engine(dest: Path, *, marker: str, fail: str | None = None) -> Path:
+    """Compile the Node-API stand-in engine to `dest` (needs gcc and node's headers, /usr/include/node)."""
+    src = dest.with_name(dest.name + ".c")
+    src.write_text(NAPI_ENGINE_C)
+    defines = [f'-DMARKER="{marker}"', *([f'-DFAIL_MESSAGE="{fail}"'] if fail else [])]
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O1", f"-I{NODE_API_HEADERS}", *defines, "-o", str(dest), str(src)],
+                   check=True)
+    src.unlink()
+    return dest

@@ -4,6 +4,17 @@
 // client really resolved. It reports JSON events on stdout (lines starting with the marker); the Python side
 // (bundler/loadcheck.py) turns them into the manifest and the error message. Plain ES2015 and old APIs only:
 // the runtime's own Node (8 and later) may run this inside its build image.
+//
+// Asynchronous failures count: Prisma 5's `new PrismaClient()` returns at once and loads its engine in a
+// promise (LibraryEngine.libraryInstantiationPromise: platform detection, resolveEnginePath, dlopen, then the
+// engine's QueryEngine constructor), so an engine that cannot load surfaces as an unhandled rejection after the
+// entry point has loaded; on Lambda the runtime then exits (Runtime.UnhandledPromiseRejection). The check
+// constructs the real client itself and awaits that promise when it runs on the platform's own target (the
+// client's own platform detection says so: inside the runtime's image, or a machine of that target), lets the
+// entry points' asynchronous work settle (until the event loop is idle, at most spec.settleMs), and fails on any
+// unhandled rejection or uncaught exception. One is only noted: the real client's "could not locate the Query
+// Engine for runtime X" when X is this machine's target and not the platform's, which cannot happen there (the
+// lookup for the platform's target is the emulation in engineLookup).
 'use strict';
 var fs = require('fs');
 var path = require('path');
@@ -14,6 +25,8 @@ var report = state.report;
 var spec = JSON.parse(process.argv[2]);
 var root = spec.root;
 var failed = false;
+var lastEntry = null; // the entry point loaded last: an asynchronous error shows after its require returned
+var engineLoads = []; // generated clients whose real runtime loads its engine (constructed after the lookups)
 
 function fail(event) {
   failed = true;
@@ -242,6 +255,11 @@ function checkClient(fromDir, client) {
   report(Object.assign({ event: 'client' }, where));
   if (!spec.engine) return;
   var config = mainFile ? generatedConfig(mainFile, clientDir, client.kind === 'bundled') : null;
+  // the real client is constructed once the lookups are done (loadEngine); a bundled client's code is the
+  // bundle itself, whose exports are the entry point's, not the client's
+  if (config && client.kind !== 'bundled' && !engineLoads.some(function (l) { return l.mainFile === mainFile; })) {
+    engineLoads.push({ mainFile: mainFile, client: clientDir });
+  }
   var result = engineLookup(clientDir, spec.engine, config);
   var bundled = real(spec.engine.path);
   var event = { event: 'engine', client: clientDir, searched: result.searched, found: result.found,
@@ -258,6 +276,87 @@ function checkClient(fromDir, client) {
   if (event.problem) fail(Object.assign(event, { event: 'engine-fail' })); else report(event);
 }
 
+var QUERY_ENGINE_FOR = /could not locate the Query Engine for runtime "([^"]+)"/;
+
+function offPlatform(message) {
+  // the real client's lookup failed for this machine's target, which is not the platform's
+  var m = QUERY_ENGINE_FOR.exec(message);
+  return !!(m && spec.engine && (spec.engine.targets || []).indexOf(m[1]) < 0) ? m[1] : null;
+}
+
+function loadEngine(item) {
+  // Construct the real client and await its engine loading (Prisma 5's LibraryEngine); no query is sent and the
+  // guard keeps any connection from opening.
+  var client;
+  var engine;
+  try {
+    var PrismaClient = require(item.mainFile).PrismaClient;
+    if (typeof PrismaClient !== 'function') return Promise.resolve();
+    client = new PrismaClient();
+    engine = client._engine;
+  } catch (err) {
+    fail({ event: 'engine-load-fail', client: item.client, stage: 'construct', error: errorEvent(err),
+      bundled: spec.engine.path });
+    return Promise.resolve();
+  }
+  if (!engine || !engine.libraryInstantiationPromise || typeof engine.getCurrentBinaryTarget !== 'function') {
+    report({ event: 'engine-load-skipped', client: item.client,
+      reason: 'the client loads its engine only when it connects (' + (engine && engine.name || 'no engine') + ')' });
+    return Promise.resolve();
+  }
+  var pending = engine.libraryInstantiationPromise;
+  pending.catch(function () { /* judged below: never left unhandled */ });
+  return Promise.resolve().then(function () { return engine.getCurrentBinaryTarget(); }).then(function (target) {
+    if ((spec.engine.targets || []).indexOf(target) < 0) {
+      report({ event: 'engine-load-skipped', client: item.client, target: target,
+        reason: 'this machine is ' + target + ', the platform ' + (spec.engine.targets || []).join(', ') });
+      return null;
+    }
+    return pending.then(function () {
+      var loaded = real(String(engine.config && engine.config.prismaPath || ''));
+      if (loaded !== real(spec.engine.path)) {
+        fail({ event: 'engine-load-fail', client: item.client, stage: 'other-file', target: target, loaded: loaded,
+          bundled: spec.engine.path });
+      } else {
+        report({ event: 'engine-loaded', client: item.client, target: target, path: loaded,
+          version: engine.versionInfo || null });
+      }
+    }, function (err) {
+      fail({ event: 'engine-load-fail', client: item.client, stage: 'load', target: target, error: errorEvent(err),
+        bundled: spec.engine.path });
+    });
+  }, function (err) {
+    report({ event: 'engine-load-skipped', client: item.client,
+      reason: 'the client cannot tell this machine\'s target: ' + String(err && err.message || err).split('\n')[0] });
+  });
+}
+
+function settle() {
+  // Let what the entry points started finish: until the event loop is idle, or spec.settleMs at most (a timer
+  // or a guarded server may keep it busy for ever).
+  return new Promise(function (resolve) {
+    var done = false;
+    function finish() {
+      if (!done) { done = true; resolve(); }
+    }
+    process.once('beforeExit', finish);
+    var timer = setTimeout(finish, spec.settleMs || 2000);
+    if (timer.unref) timer.unref();
+  });
+}
+
+function asyncError(kind, reason) {
+  var message = String(reason && reason.message || reason).split('\n')[0];
+  var machine = offPlatform(String(reason && reason.message || reason));
+  var event = { event: 'async-error', kind: kind, after: lastEntry, message: message };
+  if (reason && reason.stack) event.stack = errorEvent(reason).stack;
+  if (machine) {
+    report(Object.assign(event, { offPlatform: machine }));
+  } else {
+    fail(Object.assign(event, { event: 'async-fail' }));
+  }
+}
+
 function walk(value, dotted) {
   // Lambda's handler export may be a path: file.routes.get
   return dotted.split('.').reduce(function (v, key) { return v == null ? undefined : v[key]; }, value);
@@ -270,6 +369,7 @@ function run() {
     chain = chain.then(function () {
       var file = path.join(root, entry.path);
       report({ event: 'entry-start', path: entry.path });
+      lastEntry = entry.path;
       return load(file).then(function (mod) {
         var names = mod && (typeof mod === 'object' || typeof mod === 'function') ? Object.keys(mod).slice(0, 20) : [];
         if (entry.export) {
@@ -296,15 +396,16 @@ function run() {
         checkClient(abs, client);
       });
     });
-  });
+  }).then(function () {
+    var loads = spec.engine && spec.engine.kind === 'library' ? engineLoads : [];
+    return loads.reduce(function (chain2, item) {
+      return chain2.then(function () { return loadEngine(item); });
+    }, Promise.resolve());
+  }).then(settle);
 }
 
-process.on('unhandledRejection', function (reason) {
-  report({ event: 'async-error', message: String(reason && reason.message || reason).split('\n')[0] });
-});
-process.on('uncaughtException', function (err) {
-  report({ event: 'async-error', message: String(err && err.message || err).split('\n')[0] });
-});
+process.on('unhandledRejection', function (reason) { asyncError('unhandled rejection', reason); });
+process.on('uncaughtException', function (err) { asyncError('uncaught exception', err); });
 
 run().then(function () {
   state.loading = false;

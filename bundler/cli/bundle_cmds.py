@@ -33,6 +33,9 @@ COMMON_OPTIONS: list[Decorator] = [
     click.option("--mirror", help="Engine mirror base URL (else PRISMA_ENGINES_MIRROR, else Prisma's)."),
     click.option("--engine-version", help="prisma-engines commit hash, when the project does not say."),
     click.option("--offline", is_flag=True, default=None, help="Never touch the network."),
+    click.option("--cache", metavar="s3://BUCKET/PREFIX",
+                 help="Shared cache on S3: engines and whole artifacts (by inputs fingerprint) are read from it and "
+                      "written to it; credentials from the standard AWS chain."),
     click.option("--image", help="Docker image for --build docker / --engine-source docker."),
     click.option("--build", type=click.Choice(["none", "docker"]),
                  help="docker: install and generate inside an image matching the runtime [default: none]."),
@@ -134,7 +137,8 @@ def summary(doc: dict[str, Any], project_dir: Path, options: Options) -> str:
     for a in doc["artifacts"]:
         lines.append(f"wrote {out}/{a['path']}: {format_size(a['zipped_bytes'])} zipped, "
                      f"{format_size(a['unzipped_bytes'])} unzipped, {a['files']} files"
-                     + (" (unchanged, reused)" if doc.get("reused") else ""))
+                     + (" (unchanged, reused)" if doc.get("reused") else "")
+                     + (" (from the shared cache, not rebuilt)" if doc.get("shared_cache") else ""))
     for lim in doc["limits"]:
         lines.append(f"  {lim['name']}: {format_size(lim['headroom'])} headroom of {format_size(lim['limit'])}")
     pruned = doc["pruned"]

@@ -18,7 +18,7 @@ import click
 from bundler.cli.common import Console
 from bundler.engines import EngineKind, engine_filename
 from bundler.engines.version import ENV_OVERRIDE, check_version, engines_version
-from bundler.errors import ConfigError, EngineNotFoundError, echo
+from bundler.errors import ConfigError, EngineNotFoundError, ProjectError, echo
 from bundler.targets import CURRENT_TARGETS, canonical_target, closest, is_known_target
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def _version_options(func: _F) -> _F:
         "--version",
         "version",
         metavar="HASH",
-        help="prisma-engines commit hash (default: from node_modules/@prisma/engines-version in this folder).",
+        help="prisma-engines commit hash (default: from @prisma/engines-version as Node finds it from this folder).",
     )(func)
 
 
@@ -60,6 +60,9 @@ def engines() -> None:
 @_version_options
 @click.option("--mirror", metavar="URL", help="Engine mirror (default $PRISMA_ENGINES_MIRROR or binaries.prisma.sh).")
 @click.option("--offline", is_flag=True, help="Never touch the network: only the caches.")
+@click.option("--cache", "shared", metavar="s3://BUCKET/PREFIX",
+              help="Shared cache on S3: read before the mirror, filled after it "
+                   "[default: $PHOTON_BUNDLE_SHARED_CACHE].")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True, help="Network timeout (s).")
 @_output_options
 def fetch(
@@ -68,6 +71,7 @@ def fetch(
     kind: str,
     mirror: str | None,
     offline: bool,
+    shared: str | None,
     timeout: float,
     cache_dir: Path | None,
     json_mode: bool,
@@ -86,13 +90,15 @@ def fetch(
     names = [_target(t) for t in targets]
     resolved = _version(version, env, console)
     options = EngineOptions(
-        mirror=mirror, offline=offline, cache_dir=cache_dir, timeout=timeout, progress=console.interactive, env=env
+        mirror=mirror, offline=offline, cache_dir=cache_dir, timeout=timeout, progress=console.interactive, env=env,
+        shared_cache=_shared(shared or env.get("PHOTON_BUNDLE_SHARED_CACHE") or None),
     )
     results: list[AcquiredEngine] = []
     for name in names:
         got = fetch_engine(engine_kind, name, resolved, options)
         results.append(got)
-        verb = "downloaded" if got.source == "mirror" else f"found in {_SOURCE_WORDS.get(got.source, got.source)}"
+        where = _SOURCE_WORDS.get(got.source, got.source)
+        verb = "downloaded" if got.source == "mirror" else f"{'from' if got.source == 's3' else 'found in'} {where}"
         console.info(f"{name}: {verb}: {got.path}")
     if json_mode:
         console.data([_engine_json(r) for r in results])
@@ -187,7 +193,7 @@ def clear(cache_dir: Path | None, json_mode: bool, quiet: bool) -> None:
 
 # ----------------------------------------------------------------------------------------- helpers
 
-_SOURCE_WORDS = {"cache": "the photon-bundle cache", "prisma-cache": "Prisma's cache"}
+_SOURCE_WORDS = {"cache": "the photon-bundle cache", "prisma-cache": "Prisma's cache", "s3": "the shared cache"}
 
 
 def _target(name: str) -> str:
@@ -202,6 +208,15 @@ def _target(name: str) -> str:
     return target
 
 
+def _shared(url: str | None) -> str | None:
+    from bundler.shared_cache.location import parse_location
+
+    try:
+        return parse_location(url).url if url else None
+    except ValueError as err:
+        raise ConfigError(f"--cache {echo(url)}: {err}", hint="e.g. --cache s3://my-ci-cache/photon-bundle") from None
+
+
 def _version(flag: str | None, env: dict[str, str], console: Console) -> str:
     if flag:
         version = check_version(flag, origin="--version")
@@ -209,7 +224,15 @@ def _version(flag: str | None, env: dict[str, str], console: Console) -> str:
         if override and override != version:
             console.warn(f"--version {version} wins over ${ENV_OVERRIDE}={override}")
         return version
-    return engines_version(Path.cwd(), None, env, flag="--version")
+    from bundler.resolve import installed_packages
+
+    project = Path.cwd()
+    # found as Node finds them (a workspace root's node_modules, pnpm's store), as the bundle command does
+    try:
+        packages = installed_packages(project) if (project / "package.json").is_file() else None
+    except ProjectError:  # an unreadable package.json: the parent-folder look-up below still applies
+        packages = None
+    return engines_version(project, None, env, flag="--version", packages=packages)
 
 
 def _engine_json(got: AcquiredEngine) -> dict[str, Any]:

@@ -19,8 +19,9 @@ def publish() -> None:
 @publish.command(name="lambda")
 @click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path), default=".", required=False)
 @click.option("--function", "function", help="The Lambda function's name (or ARN).")
-@click.option("--platform", type=click.Choice(["lambda", "serverless", "netlify"]), default="lambda",
-              help="Whose bundle to publish: serverless and netlify bundles hold several functions [default: lambda].")
+@click.option("--platform", type=click.Choice(["lambda", "serverless", "netlify"]),
+              help="Whose bundle to publish: serverless and netlify bundles hold several functions [default: "
+                   "[publish] platform, else lambda].")
 @click.option("--function-map", multiple=True, metavar="NAME=LAMBDA",
               help="With --platform serverless|netlify: deploy the bundle's function NAME to LAMBDA (repeatable).")
 @click.option("--out", help="The bundle's output folder [default: <project>/.photon-bundle/lambda].")
@@ -28,9 +29,10 @@ def publish() -> None:
 @click.option("--arch", type=click.Choice(["x86_64", "arm64"]), help="As for `photon-bundle lambda`.")
 @click.option("--format", "format_", type=click.Choice(["zip", "layer", "both"]), help="As for `photon-bundle lambda`.")
 @click.option("--handler", help="The function's handler (file.export) for --create and the bundle's load check.")
+@click.option("--cache", metavar="s3://BUCKET/PREFIX", help="As for `photon-bundle lambda`: the shared cache on S3.")
 @click.option("--no-bundle", is_flag=True, help="Publish the output folder as it is; never bundle.")
 @click.option("--s3-bucket", help="Upload zips through this bucket (needed over 50 MB; same region as the function).")
-@click.option("--s3-prefix", default="", help="Key prefix in --s3-bucket; keys are <prefix><content digest>/<zip>.")
+@click.option("--s3-prefix", help="Key prefix in --s3-bucket; keys are <prefix><content digest>/<zip>.")
 @click.option("--via-s3", is_flag=True, help="Go through --s3-bucket even for zips under 50 MB.")
 @click.option("--layer-name", help="The layer's name [default: <function>-prisma-engine].")
 @click.option("--publish-version", is_flag=True, help="Publish a function version after the update.")
@@ -41,34 +43,32 @@ def publish() -> None:
 @click.option("--json", "json_mode", is_flag=True, help="Print what was done as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-def publish_lambda(project_dir: Path, function: str | None, platform: str, function_map: tuple[str, ...],
-                   out: str | None, runtime: str | None, arch: str | None,
-                   format_: str | None, handler: str | None, no_bundle: bool, s3_bucket: str | None, s3_prefix: str,
-                   via_s3: bool, layer_name: str | None, publish_version: bool, alias: str | None, create: bool,
-                   role: str | None, dry_run: bool, json_mode: bool, quiet: bool, debug: bool) -> None:
+def publish_lambda(project_dir: Path, function: str | None, platform: str | None, function_map: tuple[str, ...],
+                   out: str | None, runtime: str | None, arch: str | None, format_: str | None,
+                   handler: str | None, cache: str | None, no_bundle: bool, s3_bucket: str | None,
+                   s3_prefix: str | None, via_s3: bool, layer_name: str | None, publish_version: bool,
+                   alias: str | None, create: bool, role: str | None, dry_run: bool, json_mode: bool, quiet: bool,
+                   debug: bool) -> None:
     """Deploy PROJECT's lambda bundle to the function: code (through S3 when over 50 MB), engine layer, version,
-    alias. Bundles first when the artifacts are missing or stale; publishes nothing that is already deployed."""
-    from bundler.errors import ConfigError
+    alias. Bundles first when the artifacts are missing or stale; publishes nothing that is already deployed.
+    Defaults for the flags come from the [publish] table of photon-bundle.toml; flags win."""
+    from bundler.publish.config import check_choices, choose, publish_table, region_env
     from bundler.publish.plan import Request, bundle_from_manifest
     from bundler.publish.source import lambda_bundle
 
     console = Console(quiet=quiet, json_mode=json_mode)
-    if create and not role:
-        raise ConfigError("--create needs --role ROLE_ARN: the execution role of the new function",
-                          hint="e.g. --role arn:aws:iam::123456789012:role/lambda-exec")
-    if via_s3 and not s3_bucket:
-        raise ConfigError("--via-s3 needs --s3-bucket BUCKET")
-    if platform == "lambda" and (not function or function_map):
-        raise ConfigError("publish lambda needs --function NAME (--function-map is for --platform serverless|netlify)")
-    if platform != "lambda" and (function or not function_map or format_ in ("layer", "both")):
-        raise ConfigError(f"--platform {platform} publishes every function of the bundle: give --function-map "
-                          "NAME=LAMBDA for each (not --function); zips only, no layer")
-    env = dict(os.environ)
-    flags = {"out": out, "runtime": runtime, "arch": arch, "format": format_, "handler": handler}
+    table = publish_table(project_dir)
+    env = region_env(table, os.environ)
+    chosen = choose(table, platform=platform, function=function, function_map=function_map, s3_bucket=s3_bucket,
+                    s3_prefix=s3_prefix, layer_name=layer_name, alias=alias)
+    platform, function, function_map = chosen.platform, chosen.function, chosen.function_map
+    s3_bucket, alias = chosen.s3_bucket, chosen.alias
+    check_choices(chosen, format_=format_, create=create, role=role, via_s3=via_s3)
+    flags = {"out": out, "runtime": runtime, "arch": arch, "format": format_, "handler": handler, "cache": cache}
     doc, out_dir = lambda_bundle(project_dir, flags, env, console.info, rebuild=not no_bundle and not dry_run,
                                  progress=console.interactive, platform=platform)
-    base = Request(function="", layer_name="", s3_bucket=s3_bucket, s3_prefix=s3_prefix, via_s3=via_s3, create=create,
-                   role=role, publish_version=publish_version or bool(alias), alias=alias)
+    base = Request(function="", layer_name="", s3_bucket=s3_bucket, s3_prefix=chosen.s3_prefix, via_s3=via_s3,
+                   create=create, role=role, publish_version=publish_version or bool(alias), alias=alias)
     if platform != "lambda":
         from bundler.publish.functions import check_mapping, function_bundles, parse_function_map
 
@@ -81,7 +81,7 @@ def publish_lambda(project_dir: Path, function: str | None, platform: str, funct
         assert function is not None
         targets = [(bundle_from_manifest(doc, str(out_dir.resolve())),
                     replace(base, function=function, handler=handler,
-                            layer_name=layer_name or f"{function.rsplit(':', 1)[-1]}-prisma-engine"))]
+                            layer_name=chosen.layer_name or f"{function.rsplit(':', 1)[-1]}-prisma-engine"))]
     if dry_run:
         from bundler.publish.dryrun import dry_run_calls
 

@@ -2,7 +2,8 @@
 
 Sources (`--engine-source`):
 
-    auto    the project's own engine on disk → photon-bundle's cache → Prisma's cache → the mirror
+    auto    the project's own engine on disk → photon-bundle's cache → Prisma's cache → the shared cache on S3
+            (`--cache s3://...`, bundler/shared_cache/) → the mirror
     local   only the project's engine on disk
     cache   only the caches (photon-bundle's, then Prisma's): never the network
     mirror  download from the mirror (into photon-bundle's cache), skipping cached copies
@@ -20,7 +21,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bundler.engines import EngineKind, engine_filename
 from bundler.engines.cache import CacheEntry, EngineCache, cache_root
@@ -32,12 +33,15 @@ from bundler.errors import BundleError, ConfigError, EngineFetchError, EngineNot
 from bundler.hashing import sha256_file
 from bundler.targets import closest
 
+if TYPE_CHECKING:
+    from bundler.shared_cache.store import SharedStore
+
 log = logging.getLogger(__name__)
 
 SOURCES: tuple[str, ...] = ("auto", "local", "cache", "mirror", "docker")
-Step = str  # "cache" | "prisma-cache" | "mirror"
+Step = str  # "cache" | "prisma-cache" | "s3" | "mirror"
 STEPS_FOR_SOURCE: dict[str, tuple[Step, ...]] = {
-    "auto": ("cache", "prisma-cache", "mirror"),
+    "auto": ("cache", "prisma-cache", "s3", "mirror"),
     "cache": ("cache", "prisma-cache"),
     "mirror": ("mirror",),
 }
@@ -72,12 +76,13 @@ class EngineOptions:
     # package name -> real folder, as the resolver found them (pnpm's store, a workspace root): where the
     # engine version is read first (bundler/resolve.py)
     packages: Mapping[str, Path] = field(default_factory=dict)
+    shared_cache: str | None = None  # --cache s3://bucket/prefix: read before the mirror, filled after it
 
 
 @dataclass(frozen=True)
 class AcquiredEngine:
     path: Path  # the engine file on disk (never inside the user's project unless source == "local")
-    source: str  # "local" | "cache" | "prisma-cache" | "mirror" | "docker"
+    source: str  # "local" | "cache" | "prisma-cache" | "s3" | "mirror" | "docker"
     sha256: str
     kind: EngineKind
     target: str
@@ -168,7 +173,8 @@ def fetch_engine(
 ) -> AcquiredEngine:
     """The engine of a known version from the caches and/or the mirror (no project involved).
 
-    `steps` is a subset of ("cache", "prisma-cache", "mirror"), tried in that order. `failures` are
+    `steps` is a subset of ("cache", "prisma-cache", "s3", "mirror"), tried in that order ("s3" only with a
+    shared cache, never --offline); an engine the mirror gives is then shared. `failures` are
     earlier sources' reasons, repeated in the error when every step fails.
     """
     filename = _native_filename(kind, target)
@@ -197,6 +203,14 @@ def fetch_engine(
                 return found(path, "prisma-cache", hit.sha256)
             roots = " or ".join(str(r / "master" / version / target) for r in prisma_cache_roots(options.env))
             tried.append(f"Prisma's cache: not in {roots}" + "".join(f"; {note}" for note in hit.notes))
+        shared = _shared_store(options) if writable else None
+        if "s3" in steps and shared is not None:
+            from bundler.shared_cache.engines import engine_from_shared
+
+            got = engine_from_shared(shared, entry, cache)
+            if not isinstance(got, str):
+                return found(got[0], "s3", got[1])
+            tried.append(f"shared cache: {got}")
         if "mirror" in steps:
             if options.offline:
                 tried.append(f"mirror: not contacted (--offline): {url}")
@@ -208,7 +222,12 @@ def fetch_engine(
                 tried.append(f"mirror: not tried, {fetch_failed.message}")
             else:
                 try:
-                    return found(*_download(entry, cache, url, options, label=f"{target} {kind}"))
+                    fetched = found(*_download(entry, cache, url, options, label=f"{target} {kind}"))
+                    if shared is not None:
+                        from bundler.shared_cache.engines import engine_to_shared
+
+                        engine_to_shared(shared, entry, fetched.sha256)
+                    return fetched
                 except EngineFetchError as err:
                     fetch_failed = err
                     tried.append(f"mirror: {err.message}")
@@ -216,6 +235,16 @@ def fetch_engine(
 
 
 # ----------------------------------------------------------------------------------------- helpers
+
+
+def _shared_store(options: EngineOptions) -> SharedStore | None:
+    """The shared cache for this engine, unless none is set or the run is --offline (said by the pipeline)."""
+    from bundler.shared_cache.store import shared_store
+
+    if options.offline:
+        return None
+    return shared_store(options.shared_cache, False, options.env,
+                        lambda line: log.warning("%s", line.removeprefix("warning: ")))
 
 
 def _check_source(source: str) -> str:

@@ -4,7 +4,9 @@ The container is the runtime's build image (RuntimeProfile.image, or --image / t
 profile's architecture (`--platform linux/arm64` for arm64 profiles: works where the Docker host has
 emulation, fails with a clear error where it has not). The project is copied in as a tar stream (never a
 bind mount: the user's tree is never changed), without node_modules, .git and the .photon-bundle output
-directory. The recipe runs with `sh -c` in the project directory:
+directory. A workspace member is built inside its workspace root (bundler/engines/build_root.py): the root
+with its lockfile and every workspace package is copied, installed at the root, and generated in the member
+and the workspace packages it uses that hold a schema. The recipe runs with `sh -c` in the project directory:
 
     <install>  &&  <generate>
 
@@ -17,8 +19,10 @@ directory. The recipe runs with `sh -c` in the project directory:
 - generate: `npx prisma generate` (`npx prisma2 generate` for 2019 projects that depend on `prisma2`);
   skipped when the project has no Prisma schema.
 
-The project directory (with node_modules: generated client, engines, native addons) is then copied out
-into a staging directory, from which the bundle is planned like any other project tree.
+The project directory (for a member: the whole workspace root) with node_modules (generated client, engines,
+native addons; hoisted packages and pnpm's store at the root) is then copied out into a staging directory,
+from which the bundle is planned like any other project tree (for a member: its folder inside the built root,
+so Node's lookup finds the root's node_modules as it does on the host).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Any
 
 from bundler import dockerio
 from bundler.engines import EngineKind, engine_filename, parse_engine_filename
+from bundler.engines.build_root import BuildRoot, build_root, container_path
 from bundler.errors import ConfigError, DockerError, EngineNotFoundError, ProjectError
 from bundler.targets import RuntimeProfile
 
@@ -107,11 +112,22 @@ def generate_command(project_root: Path) -> str | None:
     return None
 
 
-def default_recipe(project_root: Path) -> str:
-    steps = [install_command(project_root)]
-    generate = generate_command(project_root)
-    if generate:
-        steps.append(generate)
+def default_recipe(project_root: Path, build: BuildRoot | None = None) -> str:
+    """Install and generate for a single package (run in its folder), or, for a workspace member, install at
+    the workspace root and generate in each folder with a schema that the member uses (absolute `cd`s: the
+    recipe starts in the member's folder, like a --build-command does)."""
+    build = build or build_root(project_root)
+    if not build.is_member:
+        steps = [install_command(project_root)]
+        generate = generate_command(project_root)
+        if generate:
+            steps.append(generate)
+        return " && ".join(steps)
+    steps = [f"cd {shlex.quote(CONTAINER_PROJECT)}", install_command(build.root)]
+    for rel in build.generate_in:
+        generate = generate_command(build.root / rel)
+        if generate:
+            steps += [f"cd {shlex.quote(container_path(CONTAINER_PROJECT, rel))}", generate]
     return " && ".join(steps)
 
 
@@ -143,9 +159,13 @@ def skip_in_copy(relative: PurePosixPath, _is_dir: bool) -> bool:
     return len(relative.parts) == 1 and relative.name in EXCLUDED_AT_ROOT
 
 
-def copy_filter(leave_out: tuple[str, ...]) -> Callable[[PurePosixPath, bool], bool]:
-    """skip_in_copy, and the given project-relative folders (the output folder when --out is inside)."""
-    folders = frozenset(p.strip("/") for p in leave_out)
+def copy_filter(leave_out: tuple[str, ...], member: str = "") -> Callable[[PurePosixPath, bool], bool]:
+    """skip_in_copy, and the given project-relative folders (the output folder when --out is inside). For a
+    workspace member copied with its root, the member's own .git and output folder are left out too."""
+    prefix = member.strip("/") + "/" if member else ""
+    folders = frozenset(prefix + p.strip("/") for p in leave_out)
+    if prefix:
+        folders |= {prefix + name for name in EXCLUDED_AT_ROOT}
 
     def skip(relative: PurePosixPath, is_dir: bool) -> bool:
         return skip_in_copy(relative, is_dir) or relative.as_posix() in folders
@@ -167,7 +187,8 @@ def built_tree(
         raise ProjectError(f"{project_root} has no package.json", hint="run photon-bundle in the project directory")
     image = build_image(profile, options)
     platform = dockerio.platform_for(profile.arch)
-    recipe = options.command or default_recipe(project_root)
+    where = build_root(project_root)
+    recipe = options.command or default_recipe(project_root, where)
     staging = Path(tempfile.mkdtemp(prefix="photon-bundle-build-"))
     try:
         client = dockerio.connect()
@@ -182,12 +203,14 @@ def built_tree(
             entrypoint=["/bin/sh", "-c"],
             command=[recipe],
             env=env,
-            workdir=CONTAINER_PROJECT,
+            workdir=container_path(CONTAINER_PROJECT, where.member),
             platform=platform,
             role="build",
         ) as box:
-            copied = dockerio.put_directory(box, project_root, CONTAINER_PROJECT, skip=copy_filter(options.leave_out))
-            log(f"copied {copied} entries of {project_root} into the container")
+            copied = dockerio.put_directory(box, where.root, CONTAINER_PROJECT,
+                                            skip=copy_filter(options.leave_out, where.member))
+            log(f"copied {copied} entries of {where.root} into the container"
+                + (f" (the workspace root of {where.member})" if where.is_member else ""))
             try:
                 result = dockerio.run_logged(box, timeout=options.timeout, log=log, prefix=LOG_PREFIX)
             except DockerError as err:
@@ -199,7 +222,7 @@ def built_tree(
             report = dockerio.fetch_directory(box, CONTAINER_PROJECT, staging / "project")
             for entry in report.skipped:
                 log(f"not copied out (outside the project or a special file): {entry}")
-        yield staging / "project"
+        yield staging / "project" / where.member if where.is_member else staging / "project"
     finally:
         remove_tree(staging)
 
@@ -250,16 +273,31 @@ def remove_tree(path: Path) -> None:
 # ---------------------------------------------------------------- just the engine
 
 
-def find_engine(tree: Path, profile: RuntimeProfile, kind: EngineKind) -> Path | None:
-    """The query engine for the profile in a built tree: the generated client's own copy first."""
+def _client_homes(tree: Path) -> list[Path]:
+    """The engine folders of the generated clients Node's lookup reaches from the built tree (a workspace
+    root's node_modules, pnpm's store: bundler/clients.py through bundler/resolve.py)."""
+    from bundler.clients import find_clients
+    from bundler.project import read_project
+
+    try:
+        clients = find_clients(read_project(tree))
+    except ProjectError:
+        return []
+    homes = [tree / home for c in clients if c.generated for home in (c.layout.engine_home(c.dir), c.dir)]
+    return [Path(os.path.realpath(h)) for h in homes]
+
+
+def find_engine(tree: Path, profile: RuntimeProfile, kind: EngineKind, *, search: Path | None = None) -> Path | None:
+    """The query engine for the profile in a built tree: the generated client's own copy first (where the
+    project's client is, as Node finds it), then any copy below `search` (the built root; default the tree)."""
     wanted = {engine_filename(kind, target) for target in profile.accepted_targets if kind != "client"}
-    for directory in ENGINE_DIRS:
+    for directory in [*(tree / d for d in ENGINE_DIRS), *_client_homes(tree)]:
         for name in sorted(wanted):
-            candidate = tree / directory / name
+            candidate = directory / name
             if candidate.is_file():
                 return candidate
     found: list[Path] = []
-    modules = tree / "node_modules"
+    modules = (search or tree) / "node_modules"
     for candidate in sorted(modules.rglob("*")) if modules.is_dir() else []:
         parsed = parse_engine_filename(candidate.name)
         if (
@@ -290,7 +328,8 @@ def engine_from_container(
     if kind == "client":
         raise ConfigError("the client engine (Prisma 7 / engineType=client) has no native file to build")
     with built_tree(project_root, profile, options, log) as tree:
-        engine = find_engine(tree, profile, kind)
+        member = build_root(project_root).member
+        engine = find_engine(tree, profile, kind, search=tree.parents[member.count("/")] if member else tree)
         if engine is None:
             name = engine_filename(kind, profile.target)
             raise EngineNotFoundError(
@@ -304,7 +343,7 @@ def engine_from_container(
         shutil.copyfile(engine, out)
         mode = engine.stat().st_mode & 0o777
         out.chmod(0o755 if kind == "binary" else mode | 0o444)
-        log(f"engine from the container: {engine.relative_to(tree)} -> {out}")
+        log(f"engine from the container: {os.path.relpath(engine, tree)} -> {out}")
         return out
 
 

@@ -9,10 +9,13 @@ import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bundler.project import PackageJson, Project
 from platforms.base import Entry
+
+if TYPE_CHECKING:
+    from bundler.clients import FoundClient
 
 Log = Callable[[str], None]
 
@@ -106,11 +109,11 @@ def client_specs(project: Project) -> tuple[dict[str, str], ...]:
     name below node_modules (@generated/photon, the 2.0 previews' generated @prisma/photon / @prisma/client,
     a custom output), or a folder among the app's files. The era comes from the client layouts table
     (platforms/clients.toml); `engineDir` is the folder inside the client where that era keeps its engine."""
-    from bundler.clients import project_layout
+    from bundler.clients import find_clients, project_layout
 
     schema = project.schema
-    if schema is None:
-        return ()
+    if schema is None:  # a workspace member whose schema is in a package it uses: the clients Node reaches
+        return _installed_specs(find_clients(project))
     era = project_layout(project)
     in_package = era is not None and era.generated == era.package  # the previews: generated into the package
     specs: list[dict[str, str]] = []
@@ -137,6 +140,22 @@ def client_specs(project: Project) -> tuple[dict[str, str], ...]:
             specs.append({"kind": "dir", "path": out, **engine_dir})
     unique = {json.dumps(s, sort_keys=True): s for s in specs}
     return tuple(unique.values())
+
+
+def _installed_specs(found: list[FoundClient]) -> tuple[dict[str, str], ...]:
+    """Client specs for a project without a schema of its own (a monorepo function using a shared db package):
+    each generated client Node's lookup reaches from it (bundler/clients.py through bundler/resolve.py)."""
+    specs: dict[str, dict[str, str]] = {}
+    for client in found:
+        if not client.generated or "node_modules/" not in client.dir:
+            continue
+        layout = client.layout
+        if layout.generated == layout.package:
+            spec = {"kind": "module", "module": layout.package, "engineDir": layout.engine_dir}
+        else:
+            spec = {"kind": "prisma"}
+        specs.setdefault(json.dumps(spec, sort_keys=True), spec)
+    return tuple(specs.values())
 
 
 def provided_modules(platform: str) -> tuple[str, ...]:

@@ -119,7 +119,8 @@ def _spec(check: UnitCheck, view: Views, entries: tuple[Entry, ...]) -> dict[str
         in_layer = any(a.kind == "layer" and a.filename == check.engine_artifact for a in check.artifacts)
         path = posixpath.join(view.opt if in_layer else view.task, check.engine_arc)
         extra = sorted({c["engineDir"] for c in check.clients if c.get("engineDir")})
-        engine = {"path": path, "names": list(check.engine_names), "kind": check.kind,
+        targets = sorted({parsed.target for n in check.engine_names if (parsed := parse_engine_filename(n))})
+        engine = {"path": path, "names": list(check.engine_names), "kind": check.kind, "targets": targets,
                   "envVar": ENGINE_VARS[check.kind], "extraDirs": extra}
     dirs = sorted({posixpath.dirname(e.path) or "." for e in entries})
     return {"root": view.task, "tools": view.tools, "entries": [{"path": e.path, "export": e.export} for e in entries],

@@ -10,6 +10,8 @@ from typing import Any
 from bundler.errors import LoadCheckError
 from bundler.loadcheck.model import HINT, Run, UnitCheck, Views, module_name
 
+PROBLEMS = ("entry-fail", "export-fail", "client-fail", "engine-fail", "engine-load-fail", "async-fail")
+
 
 def _outcome(check: UnitCheck, run: Run, view: Views, mode: str, timeout: float, notes: list[str]) -> dict[str, Any]:
     label = f"{check.unit}: " if check.unit else ""
@@ -36,7 +38,7 @@ def _outcome(check: UnitCheck, run: Run, view: Views, mode: str, timeout: float,
                              + _output_tail(run.output),
                              hint="move long-running work into the handler; --load-check-timeout SECONDS allows "
                                   "more time; " + HINT)
-    problems = [e for e in run.events if e.get("event") in ("entry-fail", "export-fail", "client-fail", "engine-fail")]
+    problems = [e for e in run.events if e.get("event") in PROBLEMS]
     reported = {e.get("missing") for e in problems if e.get("event") == "entry-fail" and e.get("missing")}
     problems = [e for e in problems if not (e.get("event") == "client-fail"
                                             and (e.get("error") or {}).get("missing") in reported)]
@@ -64,6 +66,7 @@ def _outcome(check: UnitCheck, run: Run, view: Views, mode: str, timeout: float,
     if engine is not None and engine.get("found"):
         first = engine["found"][0]
         doc["engine"] = {"found": _shown(first["path"], view), "via": first["where"]}
+    _engine_loading(run, view, doc, notes)
     for e in run.events:
         if e.get("event") == "postinstall-skipped":
             step = check.postinstall[int(e.get("step", 0))]
@@ -74,6 +77,23 @@ def _outcome(check: UnitCheck, run: Run, view: Views, mode: str, timeout: float,
     return doc
 
 
+def _engine_loading(run: Run, view: Views, doc: dict[str, Any], notes: list[str]) -> None:
+    """What the real client's own engine loading did: loaded the bundled engine (on the platform's target), or
+    was not run or failed only for this machine's target (notes)."""
+    loaded = next((e for e in run.events if e.get("event") == "engine-loaded"), None)
+    if loaded is not None:
+        doc.setdefault("engine", {})["loaded_by_client"] = {"path": _shown(loaded["path"], view),
+                                                            "target": loaded.get("target")}
+    for e in run.events:
+        if e.get("event") == "engine-load-skipped":
+            notes.append(f"the Prisma client's own engine loading was not run: {e.get('reason')} (the lookup for "
+                         "the platform's target was checked)")
+        elif e.get("event") == "async-error" and e.get("offPlatform"):
+            notes.append(f"an {e.get('kind')} after {e.get('after')} loaded: {e.get('message')} (the real client "
+                         f"looked for this machine's engine, {e['offPlatform']}; on the platform it looks for the "
+                         "bundled one)")
+
+
 def describe_problem(event: dict[str, Any], check: UnitCheck, view: Views) -> str:
     kind = event["event"]
     if kind == "export-fail":
@@ -82,6 +102,15 @@ def describe_problem(event: dict[str, Any], check: UnitCheck, view: Views) -> st
                 f"{exports})\n  likely cause: the handler name does not match the code (file.export)")
     if kind == "engine-fail":
         return _engine_problem(event, check, view)
+    if kind == "engine-load-fail":
+        return _engine_load_problem(event, view)
+    if kind == "async-fail":
+        trace = "".join(f"\n    {line}" for line in (event.get("stack") or [])[1:5])
+        when = f"after {event['after']} loaded" if event.get("after") else "before any entry point loaded"
+        return (f"  an {event.get('kind')} {when}: {event.get('message')}{trace}\n"
+                "  likely cause: asynchronous work started at load time fails (a rejected promise nobody handles: "
+                "a client or connection created at module scope); on Lambda the runtime exits with "
+                "Runtime.UnhandledPromiseRejection at the first cold start")
     what = f"requiring {event['path']}" if kind == "entry-fail" else \
         f"requiring the Prisma client from {_shown(event.get('from', ''), view) or '.'}"
     err = event if kind == "entry-fail" else event.get("error", {})
@@ -117,6 +146,20 @@ def _engine_problem(event: dict[str, Any], check: UnitCheck, view: Views) -> str
                 "client's search order")
     return (f"  the bundled engine {bundled} is not executable\n  likely cause: the binary engine lost its exec bit "
             "(Prisma's chmod fails on the platform's read-only file system)")
+
+
+def _engine_load_problem(event: dict[str, Any], view: Views) -> str:
+    client = _shown(event.get("client", ""), view)
+    bundled = _shown(event.get("bundled", ""), view)
+    if event.get("stage") == "other-file":
+        return (f"  the Prisma client ({client}) loaded {_shown(event.get('loaded', ''), view)}, not the bundled "
+                f"engine {bundled}\n  likely cause: another copy of the engine lies earlier in its search order")
+    err = event.get("error") or {}
+    what = "constructing the Prisma client" if event.get("stage") == "construct" else \
+        f"the Prisma client ({client}) loading its engine for {event.get('target')}"
+    return (f"  {what} fails asynchronously: {err.get('message')}\n  likely cause: the bundled engine {bundled} does "
+            "not load on this target (a damaged or wrong-platform file, a missing system library such as libssl, "
+            "or an engine that does not match the client's version)")
 
 
 def missing_cause(missing: str, requirer: str | None, check: UnitCheck) -> str:

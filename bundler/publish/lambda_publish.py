@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from bundler.aws import Aws
 from bundler.errors import ProjectError
-from bundler.publish.aws import Aws
 from bundler.publish.plan import (
     Bundle,
     Call,

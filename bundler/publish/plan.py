@@ -1,6 +1,6 @@
 """Plan a Lambda publish: pure functions from the manifest and what is deployed to the AWS calls to make.
 
-Nothing here talks to AWS (bundler/publish/aws.py does): the plan is a list of `Call`s whose parameters may
+Nothing here talks to AWS (bundler/aws.py does): the plan is a list of `Call`s whose parameters may
 name the result of an earlier call (`Ref`), so `--dry-run` prints the same plan that a run executes.
 """
 

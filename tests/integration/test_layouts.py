@@ -106,6 +106,8 @@ def test_layout_bundles_and_loads(layout: str, tmp_path: Path, standins: dict[st
     assert doc["out_dir"] == str(out.resolve())
     assert doc["engine"]["file"] == ENGINE and doc["engine"]["source"] == "local"
     assert doc["engine"]["version"] == ENGINES_VERSION  # read from @prisma/engines-version wherever it lives
+    # the load check required the client and followed its engine lookup, a member without a schema included
+    assert doc["load_check"]["clients"] == ["node_modules/.prisma/client"], doc["load_check"]
     zip_path = out / "function.zip"
     names = zip_names(zip_path)
     engines = [n for n in names if "query_engine-" in n or "query-engine-" in n]

@@ -7,81 +7,19 @@ import base64
 import hashlib
 import io
 import json
-import logging
 import os
-import re
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.aws_faults import Fault, faulty_proxy
+from tests.aws_server import REGION, RequestLog, client
 from tests.cli_helpers import run_cli
 from tests.projects import make_project
-
-REGION = "us-east-1"
-WRITES = ("POST", "PUT", "DELETE", "PATCH")
-
-
-class RequestLog(logging.Handler):
-    """The moto server's access log (werkzeug logs one line per request)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(re.sub(r"\x1b\[[0-9;]*m", "", record.getMessage()))  # werkzeug colours some lines
-
-    def writes(self) -> list[str]:
-        return [line for line in self.lines if any(f'"{m} ' in line for m in WRITES) and "/moto-api/" not in line]
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[tuple[str, RequestLog]]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    log = RequestLog()
-    werkzeug = logging.getLogger("werkzeug")
-    werkzeug.addHandler(log)
-    old_level = werkzeug.level
-    werkzeug.setLevel(logging.INFO)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}", log
-    finally:
-        server.stop()
-        werkzeug.removeHandler(log)
-        werkzeug.setLevel(old_level)
-
-
-@pytest.fixture
-def aws(moto_server: tuple[str, RequestLog], monkeypatch: pytest.MonkeyPatch) -> Iterator[RequestLog]:
-    """Fake credentials and the endpoint in the environment, as a CI job sets them; a fresh moto state."""
-    url, log = moto_server
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    import urllib.request
-
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10).close()
-    log.lines.clear()
-    yield log
-
-
-def client(service: str) -> Any:
-    return boto3.session.Session(region_name=REGION).client(service)
 
 
 def role_arn() -> str:
@@ -199,7 +137,7 @@ def test_layer_publish_keeps_other_layers_and_variables(aws: RequestLog, project
 def test_large_zip_goes_through_s3(aws: RequestLog, project: Path, tmp_path: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     (project / "assets").mkdir()
-    (project / "assets" / "blob.bin").write_bytes(os.urandom(55 * 1024 * 1024))  # incompressible
+    (project / "assets" / "blob.bin").write_bytes(os.urandom(60 * 1024 * 1024))  # incompressible: a 60 MB zip
     (project / "photon-bundle.toml").write_text('[lambda]\nruntime = "nodejs20.x"\nverify = false\noffline = true\n'
                                                'max_size = "100mb"\ninclude = ["assets/**"]\n')
     existing_function("big")
@@ -312,7 +250,7 @@ def test_update_in_progress_waits_and_retries(aws: RequestLog, project: Path, tm
     # an update that never finishes: a bounded number of tries, then exit 8 saying so
     stuck = Fault("PUT", "/2015-03-31/functions/api/code", 409, "ResourceConflictException")
     (project / "handler.js").write_text((project / "handler.js").read_text() + "\n// v4\n")
-    monkeypatch.setattr("bundler.publish.aws.CONFLICT_RETRIES", 1)
+    monkeypatch.setattr("bundler.aws.CONFLICT_RETRIES", 1)
     with faulty_proxy(moto_server[0], [stuck]) as url:
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         code, doc, err = publish(capsys, project, tmp_path / "out", "--function", "api")
@@ -438,3 +376,97 @@ def test_serverless_bundle_each_function_by_map(aws: RequestLog, project: Path, 
     code, doc, err = publish(capsys, project, out, *base, *maps)
     assert code == 0, err
     assert doc["skipped"] is True and aws.writes() == []
+
+
+def test_publish_table_in_photon_bundle_toml(aws: RequestLog, project: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A CI job's `photon-bundle publish lambda` with no flags: platform, function map, bucket, prefix, alias and
+    region from [publish]; a flag still wins over the table."""
+    (project / "serverless.yml").write_text(SERVERLESS)
+    (project / "photon-bundle.toml").write_text(
+        'verify = false\noffline = true\n\n[publish]\nplatform = "serverless"\ns3_bucket = "deploys"\n'
+        f's3_prefix = "shop/"\nalias = "live"\nregion = "{REGION}"\n\n'
+        '[publish.functions]\napi = "shop-prod-api"\nworker = "shop-prod-worker"\n')
+    monkeypatch.delenv("AWS_REGION")  # the table's region is the one boto3 gets
+    client("s3").create_bucket(Bucket="deploys")
+    existing_function("shop-prod-api")
+    existing_function("shop-prod-worker", Architectures=["arm64"])
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(["publish", "lambda", str(project), "--out", str(out), "--json", "--via-s3"], capsys)
+    assert code == 0, err
+    doc = json.loads(stdout)
+    by_name = {r["function"]: r for r in doc["functions"]}
+    assert set(by_name) == {"shop-prod-api", "shop-prod-worker"}
+    assert all(r["region"] == REGION and r["alias"] == "live" for r in by_name.values())
+    lam = client("lambda")
+    api = lam.get_function(FunctionName="shop-prod-api")["Configuration"]
+    assert api["CodeSha256"] == code_sha256(out / "functions" / "api.zip")
+    assert lam.get_alias(FunctionName="shop-prod-api", Name="live")["FunctionVersion"] == by_name["shop-prod-api"][
+        "version"]
+    keys = [o["Key"] for o in client("s3").list_objects_v2(Bucket="deploys")["Contents"]]
+    assert keys and all(k.startswith("shop/") for k in keys)
+    # a flag wins over the table: an unknown bundle function in --function-map is refused
+    code, _, err = run_cli(["publish", "lambda", str(project), "--out", str(out), "--function-map", "nope=x"], capsys)
+    assert code == 2 and "nope" in err
+    # a typo in the table is one clear message
+    toml = project / "photon-bundle.toml"
+    toml.write_text(toml.read_text().replace("s3_bucket", "s3_bukket"))
+    code, _, err = run_cli(["publish", "lambda", str(project), "--out", str(out)], capsys)
+    assert code == 2 and "unknown key 's3_bukket' in [publish]" in err and "s3_bucket" in err
+
+
+def test_netlify_bundle_each_function_by_the_table(aws: RequestLog, project: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Netlify Functions run on Lambda: each function's zip goes to the function [publish.functions] names."""
+    functions = project / "netlify" / "functions"
+    functions.mkdir(parents=True)
+    (functions / "users.js").write_text("const { PrismaClient } = require('@prisma/client');\n"
+                                        "exports.handler = async () => ({ statusCode: 200 });\n")
+    (functions / "ping.js").write_text("exports.handler = async () => ({ statusCode: 204 });\n")
+    (project / "photon-bundle.toml").write_text(
+        'verify = false\noffline = true\n\n[netlify]\nruntime = "nodejs20.x"\n\n[publish]\nplatform = "netlify"\n\n'
+        '[publish.functions]\nusers = "site-users"\nping = "site-ping"\n')
+    out = tmp_path / "out"
+    argv = ["publish", "lambda", str(project), "--out", str(out), "--json", "--create", "--role", role_arn()]
+    code, stdout, err = run_cli(argv, capsys)
+    assert code == 0, err
+    doc = json.loads(stdout)
+    assert sorted(r["function"] for r in doc["functions"]) == ["site-ping", "site-users"]
+    zips = {a["path"] for a in json.loads((out / "manifest.json").read_text())["artifacts"]}
+    lam = client("lambda")
+    for name, fn in (("users", "site-users"), ("ping", "site-ping")):
+        path = next(out / z for z in zips if z.endswith(f"{name}.zip"))
+        conf = lam.get_function(FunctionName=fn)["Configuration"]
+        assert conf["CodeSha256"] == code_sha256(path) and conf["Runtime"] == "nodejs20.x"
+    aws.lines.clear()
+    code, stdout, err = run_cli(argv, capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["skipped"] is True and aws.writes() == []
+
+
+def test_two_runners_publish_through_the_shared_cache(aws: RequestLog, project: Path, tmp_path: Path) -> None:
+    """The CI flow: a runner bundles, shares and deploys; the next runner (another process, an empty output folder
+    and engine cache) takes the bundle from the shared cache and finds it deployed already: no write call."""
+    (project / "photon-bundle.toml").write_text('cache = "s3://ci-cache/fleet"\n\n[lambda]\nruntime = "nodejs20.x"\n'
+                                               '\n[publish]\nfunction = "orders"\n')
+    client("s3").create_bucket(Bucket="ci-cache")
+    existing_function("orders")
+
+    def runner(name: str) -> tuple[dict[str, Any], str]:
+        env = {**os.environ, "PHOTON_BUNDLE_CACHE": str(tmp_path / name / "cache")}
+        done = subprocess.run([sys.executable, "-m", "bundler", "publish", "lambda", str(project), "--out",
+                               str(tmp_path / name / "out")], capture_output=True, text=True, timeout=300,
+                              check=False, env=env)
+        assert done.returncode == 0, done.stderr
+        return json.loads((tmp_path / name / "out" / "manifest.json").read_text()), done.stderr
+
+    first, _ = runner("a")
+    assert "shared_cache" not in first
+    aws.lines.clear()
+    second, err = runner("b")
+    assert second["shared_cache"].startswith("s3://ci-cache/fleet/artifacts/") and "not rebuilt" in err
+    assert "unchanged, nothing published" in err
+    assert aws.writes() == []
+    conf = client("lambda").get_function(FunctionName="orders")["Configuration"]
+    assert conf["CodeSha256"] == code_sha256(tmp_path / "b" / "out" / "function.zip")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from bundler.plan import WHOLE_PROJECT, EngineChoice, PlanOptions, dependency_closure, plan_bundle
+from bundler.plan import WHOLE_PROJECT, EngineChoice, PlanOptions, dependency_closure, plan_bundle, vendored_dirs
 from bundler.project import PackageJson, Project, parse_schema
 from bundler.walk import FileEntry
 
@@ -33,9 +33,10 @@ def entry(rel: str, size: int = 10) -> FileEntry:
 
 FILES = [entry(r) for r in [
     "package.json", "package-lock.json", "functions/users.js", "functions/health.js", "lib/db.js",
-    "functions/own/own.js", "functions/own/node_modules/c/index.js", "node_modules/@prisma/client/index.js",
-    "node_modules/.prisma/client/index.js", "node_modules/.prisma/client/package.json", "node_modules/a/index.js",
-    "node_modules/b/index.js", "node_modules/c/index.js",
+    "functions/own/own.js", "functions/own/package.json", "functions/own/node_modules/c/index.js",
+    "node_modules/@prisma/client/index.js", "node_modules/.prisma/client/index.js",
+    "node_modules/.prisma/client/package.json", "node_modules/a/index.js", "node_modules/b/index.js",
+    "node_modules/c/index.js",
 ]] + [entry(ENGINE, 1000), entry("node_modules/.prisma/client/libquery_engine-debian-openssl-3.0.x.so.node", 1000)]
 PROJECT = Project(root=Path("/src"), package=pkg("app", {"@prisma/client": "5", "a": "1", "c": "1"}),
                   lockfile="npm", schema=parse_schema(SCHEMA, "prisma/schema.prisma"))
@@ -99,3 +100,21 @@ def test_client_only_keeps_the_generated_client_relocated_and_counts_the_rest() 
     assert plan.engine is not None and plan.engine.arc == "vendor/" + ENGINE and plan.engine.mode == 0o755
     # @prisma/client, a, b, c: the platform installs them (4 files of 10 bytes)
     assert plan.deferred_bytes == 40
+
+
+def test_a_vendored_node_modules_is_the_apps_and_stays_with_client_only() -> None:
+    """src/node_modules has no package.json beside it: vendored code (bundler/plan.py vendored_dirs), shipped whole
+    at its path, its packages' dependencies in the closure; with client-only it is not left to the platform's
+    install, which would never make it."""
+    files = [*FILES, entry("src/handler.js"), entry("src/node_modules/v/package.json"),
+             entry("src/node_modules/v/i.js"), entry("src/node_modules/loose.js")]
+    installed = {**INSTALLED, "src/node_modules/v": pkg("v", {"b": "1"})}
+    assert vendored_dirs(files) == ("src/node_modules/",)
+    for dependencies in ("all", "client-only"):
+        plan = plan_bundle(PROJECT, files, installed, CHOICE,
+                           PlanOptions(unit=replace(WHOLE_PROJECT, dependencies=dependencies)))
+        kept = {e.arc for e in plan.artifacts[0].entries}
+        assert {"src/node_modules/v/package.json", "src/node_modules/v/i.js", "src/node_modules/loose.js"} <= kept
+        assert ("node_modules/b/index.js" in kept) == (dependencies == "all")  # v's dependency: in the closure
+    closure, _ = dependency_closure(PROJECT.package, installed, vendored=["src/node_modules/v"])
+    assert {"src/node_modules/v", "node_modules/b"} <= closure

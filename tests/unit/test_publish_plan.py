@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from bundler.aws import boto_name, cloud_error, max_attempts
 from bundler.errors import CloudError, ProjectError, SizeLimitError
-from bundler.publish.aws import boto_name, cloud_error, max_attempts
 from bundler.publish.plan import (
     DIRECT_UPLOAD_MAX,
     UNZIPPED_MAX,

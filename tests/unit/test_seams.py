@@ -12,8 +12,8 @@ SEAMS = {
     "docker": {"bundler/dockerio/daemon.py", "bundler/dockerio/images.py",  # the Docker daemon: bundler/dockerio/
                "bundler/dockerio/containers.py"},
     "elftools": {"bundler/elf.py"},  # reading ELF files
-    "boto3": {"bundler/publish/aws.py"},  # AWS (photon-bundle publish)
-    "botocore": {"bundler/publish/aws.py"},
+    "boto3": {"bundler/aws.py"},  # AWS (photon-bundle publish, the shared cache on S3)
+    "botocore": {"bundler/aws.py"},
 }
 
 

@@ -1,5 +1,6 @@
-"""The one module that imports boto3/botocore: clients from the standard chain, calls, waiters, and every AWS
-failure turned into a CloudError naming the AWS error code and the fix.
+"""The one module that imports boto3/botocore (`photon-bundle publish` and the shared S3 cache): clients from the
+standard chain, calls, waiters, object streams, and every AWS failure turned into a CloudError naming the AWS
+error code and the fix.
 
 Credentials, region, profile and endpoint come from boto3's own chain (AWS_PROFILE, AWS_ACCESS_KEY_ID...,
 AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL); nothing is stored and no secret is ever printed.
@@ -8,7 +9,7 @@ AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL); nothing is stored and no sec
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -77,30 +78,68 @@ def cloud_error(service: str, operation: str, code: str, message: str, target: s
     return CloudError(text, hint=FIXES.get(code))
 
 
+CHUNK = 1024 * 1024  # bytes per read of an object's body
+
+
 class Aws:
-    """Lambda and S3 clients for one publish, with bounded retries."""
+    """Lambda and S3 clients (made on first use) with bounded retries."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.max_attempts = max_attempts(env)
         retries: Any = {"total_max_attempts": self.max_attempts, "mode": env.get("AWS_RETRY_MODE") or "standard"}
-        config = botocore.config.Config(retries=retries, connect_timeout=10, read_timeout=300)
+        self._config = botocore.config.Config(retries=retries, connect_timeout=10, read_timeout=300)
+        self._made: dict[str, Any] = {}
         try:
-            session = boto3.session.Session(region_name=env.get("AWS_REGION") or None)
-            self.region = session.region_name or ""
-            self.clients = {"lambda": session.client("lambda", config=config),
-                            "s3": session.client("s3", config=config)}
-        except botocore.exceptions.NoRegionError:
-            raise CloudError("no AWS region: the function's region is not set",
-                             hint="set AWS_REGION (or AWS_DEFAULT_REGION, or a region in the AWS_PROFILE)") from None
+            self._session = boto3.session.Session(region_name=env.get("AWS_REGION") or None)
+            self.region = self._session.region_name or ""
         except botocore.exceptions.ProfileNotFound as err:
             raise CloudError(f"AWS profile not found: {err}",
                              hint="set AWS_PROFILE to a profile in ~/.aws/config") from None
+
+    def client(self, service: str) -> Any:
+        if service not in self._made:
+            try:
+                self._made[service] = self._session.client(service, config=self._config)
+            except botocore.exceptions.NoRegionError:
+                raise CloudError("no AWS region: the function's region is not set",
+                                 hint="set AWS_REGION (or AWS_DEFAULT_REGION, or a region in the AWS_PROFILE)"
+                                 ) from None
+        return self._made[service]
+
+    def get_object(self, bucket: str, key: str, check: Callable[[dict[str, str], int], None]
+                   ) -> Generator[bytes, None, None] | None:
+        """An S3 object's body, read in chunks, once `check(metadata, length)` accepted it (what it raises is
+        raised, the body closed); None when there is no such object. A failure while the body streams is a
+        CloudError too."""
+        target = f"s3://{bucket}/{key}"
+        got = self.missing("s3", "GetObject", {"Bucket": bucket, "Key": key}, target)
+        if got is None:
+            return None
+        meta = {str(k).lower(): str(v) for k, v in (got.get("Metadata") or {}).items()}
+        try:
+            check(meta, int(got.get("ContentLength") or 0))
+        except BaseException:
+            got["Body"].close()
+            raise
+        return self._chunks(got["Body"], target)
+
+    def _chunks(self, body: Any, target: str) -> Generator[bytes, None, None]:
+        try:
+            while True:
+                block: bytes = body.read(CHUNK)
+                if not block:
+                    return
+                yield block
+        except botocore.exceptions.BotoCoreError as err:
+            raise self._client_side(err, "s3", "GetObject", target) from None
+        finally:
+            body.close()
 
     def call(self, service: str, operation: str, params: Mapping[str, Any], target: str) -> dict[str, Any]:
         """Run one API call; a ResourceConflictException waits for the function's update and tries again."""
         for attempt in range(CONFLICT_RETRIES + 1):
             try:
-                method = getattr(self.clients[service], boto_name(operation))
+                method = getattr(self.client(service), boto_name(operation))
                 result: dict[str, Any] = method(**params)
                 return result
             except botocore.exceptions.ClientError as err:
@@ -122,7 +161,7 @@ class Aws:
                 ) -> dict[str, Any] | None:
         """A read that returns None when AWS says the thing does not exist."""
         try:
-            method = getattr(self.clients[service], boto_name(operation))
+            method = getattr(self.client(service), boto_name(operation))
             result: dict[str, Any] = method(**params)
             return result
         except botocore.exceptions.ClientError as err:
@@ -137,7 +176,7 @@ class Aws:
     def pages(self, operation: str, params: Mapping[str, Any], key: str, target: str) -> list[dict[str, Any]]:
         """Every item under `key` of a paginated Lambda list call."""
         try:
-            paginator = self.clients["lambda"].get_paginator(boto_name(operation))
+            paginator = self.client("lambda").get_paginator(boto_name(operation))
             return [item for page in paginator.paginate(**params) for item in page.get(key, [])]
         except botocore.exceptions.ClientError as err:
             code = str(err.response.get("Error", {}).get("Code", "") or "")
@@ -150,7 +189,7 @@ class Aws:
 
     def wait(self, waiter: str, params: Mapping[str, Any], target: str) -> None:
         try:
-            self.clients["lambda"].get_waiter(waiter).wait(
+            self.client("lambda").get_waiter(waiter).wait(
                 **params, WaiterConfig={"Delay": WAIT_DELAY, "MaxAttempts": WAIT_ATTEMPTS})
         except botocore.exceptions.WaiterError as err:
             last = err.last_response or {}
