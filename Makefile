@@ -7,7 +7,7 @@ ENGINE_DIR := $(EXAMPLE)/node_modules/.prisma/client
 # named as Prisma names its engines (they stand in for Prisma's real ~20 MB engines).
 EXAMPLE_TARGETS := rhel-openssl-3.0.x rhel-openssl-1.0.x debian-openssl-3.0.x linux-arm64-openssl-3.0.x
 
-.PHONY: tools node-tools prisma-tarballs databases browser install demo test lint unit integration bench clean \
+.PHONY: tools node-tools prisma-tarballs trace-app databases browser install demo test lint unit integration bench clean \
 	example-engines wheel-check
 
 # zip/unzip (Debian) are used by the demo, the benchmark and archive tests.
@@ -24,6 +24,12 @@ node-tools:
 # the real-client test installs them offline with npm and generates with stand-in engines (idempotent).
 prisma-tarballs:
 	bash scripts/install-prisma-tarballs.sh
+
+# The --trace tests' app (tests/fixtures/trace-app: express, lodash, aws-sdk v2, apollo, @prisma/client ...): its
+# packages cached in an npm cache and a pnpm store under .tools/trace-app/ (the tests install offline from them),
+# and @vercel/nft pinned in .tools/nft/ to compare the traced file set with (about 220 MB; idempotent).
+trace-app: node-tools
+	bash scripts/install-trace-app.sh
 
 # PostgreSQL and MariaDB servers for the doctor's --check-database tests (the fixtures start them on 127.0.0.1).
 databases:
@@ -71,8 +77,9 @@ integration:
 
 # Installs everything the tests need (Python deps; Debian's docker.io, docker-registry, busybox-static, zip,
 # postgresql, mariadb-server, chromium; pnpm and yarn into .tools/; the real Prisma packages' tarballs into
-# .tools/prisma/), starts dockerd, lints, then runs every tier. pytest exits non-zero when no test ran.
-test: install tools node-tools prisma-tarballs databases browser
+# .tools/prisma/; the trace app's npm cache and pnpm store and @vercel/nft into .tools/), starts dockerd, lints,
+# then runs every tier. pytest exits non-zero when no test ran.
+test: install tools node-tools prisma-tarballs trace-app databases browser
 	bash scripts/ensure-docker.sh
 	$(MAKE) lint
 	$(MAKE) wheel-check

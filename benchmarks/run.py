@@ -421,9 +421,13 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.monorepo import scaling
 
         results["scaling"] = scaling([int(n) for n in args.scaling.split(",")], runs=3, log=say)
+    from benchmarks import trace  # --trace vs the production closure on a real app (skipped without it)
+
+    results["trace"] = trace.measure(lambda cmd: checked(run_timed(cmd), "photon-bundle lambda (trace app)"),
+                                     photon_bundle_command(), max(1, args.runs), log)
     results["load_after"] = os.getloadavg()
     results["self_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    results["table"] = table(results)
+    results["table"] = table(results) + (f"\n\n{trace.table(results['trace'])}" if results["trace"] else "")
     results["bundlers"] = bundlers.measure(args.runs, log)  # bundled vs unbundled (benchmarks/bundlers.py)
     results["table"] += "\n\n" + results["bundlers"].get("table", results["bundlers"].get("skipped", ""))
     results["bench_s"] = time.perf_counter() - started

@@ -66,6 +66,7 @@ from bundler.scan import Scanned, scan
 from bundler.shared_cache.artifacts import Fetched, Sharing, fetch_planned
 from bundler.shared_cache.store import shared_store
 from bundler.targets import RuntimeProfile
+from bundler.trace import Tracer, new_tracer, traced_files
 from bundler.walk import FileEntry, FolderEntry
 from platforms.base import PlatformAdapter, Unit
 
@@ -142,7 +143,7 @@ def bundle(adapter: PlatformAdapter, project_dir: Path, options: Options, env: M
         raise
 
 
-def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options: Options, env: Mapping[str, str],
+def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options: Options, env: Mapping[str, str],  # noqa: PLR0915
             log: Log, *, progress: bool) -> dict[str, Any]:
     project = read_project(project_dir)
     if options.build != "docker":  # a Docker build runs `generate` itself
@@ -172,17 +173,18 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             Prefetch(files if all(p.bundled is None for p in prepared) else ()))
         engines: dict[str, tuple[EngineChoice | None, EngineRecord]] = {}
         planned: list[PlannedUnit] = []
+        tracer = new_tracer(files) if options.trace else None
         for unit, (profile, runtime_why), ready in zip(units, profiles, prepared):
             if profile.target not in engines:
                 engines[profile.target] = _engine(project, tree, engine_files, kind, profile, options, env, stack,
                                                   progress, build, log, scanned.packages)
             choice, engine = engines[profile.target]
-            plan = _noted(plan_unit(tree_project, files, installed, choice,
-                                    replace(unit_plan_options(options, unit, out_rel, layout, template,
-                                                              scanned.client_folders),
-                                            engine_home=ready.bundled.engine_home if ready.bundled else None,
-                                            bundled_files=ready.bundled.inputs if ready.bundled else frozenset()),
-                                    problems), walked, notes)
+            plan_options, traced = _traced(tracer if ready.bundled is None else None, unit, profile, replace(
+                unit_plan_options(options, unit, out_rel, layout, template, scanned.client_folders),
+                engine_home=ready.bundled.engine_home if ready.bundled else None,
+                bundled_files=ready.bundled.inputs if ready.bundled else frozenset()))
+            plan = _noted(plan_unit(tree_project, files, installed, choice, plan_options, problems), traced, walked,
+                          notes)
             planned.append(PlannedUnit(unit, profile, runtime_why, plan, engine,
                                        _checked_limits(adapter, unit, plan, log)))
         log_skipped_problems(problems, log)
@@ -242,9 +244,10 @@ def planned_units(planned: list[PlannedUnit]) -> dict[str, list[ArtifactPlan]]:
     return {p.unit.name: list(p.plan.artifacts) for p in planned}
 
 
-def _noted(plan: BundlePlan, walked: Mapping[str, FileEntry], notes: Mapping[str, str]) -> BundlePlan:
-    """The plan with the installed packages' notes among its warnings."""
-    return replace(plan, warnings=plan.warnings + package_notes(plan, walked, notes))
+def _noted(plan: BundlePlan, traced: list[str], walked: Mapping[str, FileEntry],
+           notes: Mapping[str, str]) -> BundlePlan:
+    """The plan with the trace's warnings and the installed packages' notes among its warnings."""
+    return replace(plan, warnings=(*plan.warnings, *traced, *package_notes(plan, walked, notes)))
 
 
 def _record_state(state: Callable[[Path, list[FileEntry], list[ArtifactPlan], list[FolderEntry]], None],
@@ -339,6 +342,16 @@ def _load_check(ctx: LoadCheckContext, unit: Unit, profile: RuntimeProfile, plan
         layer_layout=layer_options()[0], tree=ctx.tree, package=ctx.project.package, postinstall=unit.postinstall,
         standin=standin, image=ctx.options.image or profile.image, arch=profile.arch)
     return load_check(check, mode, ctx.options.load_check_timeout, ctx.env, log)
+
+
+def _traced(tracer: Tracer | None, unit: Unit, profile: RuntimeProfile,
+            plan_options: PlanOptions) -> tuple[PlanOptions, list[str]]:
+    """With --trace, the unit's file set is what its entry points reach (bundler/trace/); and the trace's warnings."""
+    if tracer is None:
+        return plan_options, []
+    reached, warnings = traced_files(tracer, (e.path for e in unit.entries), unit.relocate, unit.name,
+                                     profile.runtime.node, dict(unit.generated))
+    return replace(plan_options, traced=reached), warnings
 
 
 def reuse_state(own_tree: bool, adapter: PlatformAdapter, project_dir: Path, options: Options, env: Mapping[str, str]

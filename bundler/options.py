@@ -153,6 +153,7 @@ class Options:
     load_check: str = setting(_choice(LOAD_CHECKS), "node")
     load_check_timeout: float = setting(_float, 30.0)
     report: bool = setting(_bool, False)  # report.html beside the manifest (bundler/report/)
+    trace: bool = setting(_bool, False)  # ship only the files the entry points reach (bundler/trace/)
     # the shared cache on S3 (bundler/shared_cache/); PHOTON_BUNDLE_CACHE is the local engine cache folder
     cache: str | None = optional(_s3_url, env="PHOTON_BUNDLE_SHARED_CACHE")
     # bundler/jsbundle/: bundle the entry points with esbuild (None: as the platform's config says, netlify.toml

@@ -41,6 +41,12 @@ CLI_PACKAGES = ("prisma", "prisma2", "@prisma/cli", "@prisma/engines")
 JUNK_DIRS = ("node_modules/.cache/", "node_modules/.bin/")
 JUNK_FILES = ("node_modules/.package-lock.json", "node_modules/.yarn-integrity", "node_modules/.modules.yaml")
 _WASM = re.compile(r"^query_(?:engine|compiler(?:_fast|_small)?)_bg\.(?P<provider>\w+)\.wasm(?:-base64\.js)?$")
+TRACE_REASON = "not reached from the entry points (--trace)"
+NOT_PRODUCTION = "not a production dependency"
+NOT_USED = "not used by this function"
+# Where the trace saw the file loaded, it knows better than package.json (a peer dependency, a package the app
+# requires without declaring it) and than the function's file scan.
+TRACE_OVERRIDES = (NOT_PRODUCTION, NOT_USED)
 BUNDLED = "bundled: its code is in the function's bundle (--bundler esbuild)"
 APP = "(app)"
 ENGINE = "(engine)"
@@ -117,6 +123,9 @@ class PlanOptions:
     # Generated client folders the layout placed ("node_modules/.prisma/"), found by the resolver wherever
     # they really are (beside pnpm's @prisma/client, a workspace's generator output): no package.json names them.
     client_folders: tuple[str, ...] = ()
+    # --trace: the files the unit's entry points reach (bundler/trace/); every other file is left out, except
+    # the generated client folders and the engine. None: no tracing.
+    traced: frozenset[str] | None = None
     # The folder beside a bundle that holds Prisma's client code (bundler/jsbundle/): the one engine goes there,
     # the generated client's own folders are not shipped (their code is in the bundle). None: not bundled.
     engine_home: str | None = None
@@ -309,14 +318,14 @@ def plan_bundle(
                                     vendored if unit.roots is None else ())
         if reason is None and package == APP and unit.app_files is not None and f.rel not in unit.app_files \
                 and not f.rel.startswith(app_client_dirs):
-            reason = "not used by this function"
+            reason = NOT_USED
         if (reason is None and unit.dependencies == "client-only" and _in_node_modules(f.rel)
                 and not f.rel.startswith((*client_dirs, *vendored))
                 and not (engine is not None and f.rel == engine.rel)):
             reason = "installed by the platform at deploy time"
             deferred += f.size
-        if reason is not None and f.rel in options.bundled_files:
-            reason = BUNDLED
+        reason = _late_fate(reason, f.rel, options, (engine is not None and f.rel == engine.rel)
+                            or f.rel.startswith(client_dirs + app_client_dirs))  # a traced unit keeps these whole
         reason = filters.apply(f.rel, reason, package)
         if reason is not None:
             pruned.append(Pruned(f.rel, f.size, reason))
@@ -348,6 +357,23 @@ def plan_bundle(
     carrier = next((a.filename for a in artifacts if placed is not None and placed in a.entries), None)
     return BundlePlan(artifacts=artifacts, engine=placed, engine_artifact=carrier, pruned=tuple(pruned),
                       warnings=tuple(warnings), deferred_bytes=deferred)
+
+
+def _late_fate(reason: str | None, rel: str, options: PlanOptions, kept_whole: bool) -> str | None:
+    """--trace's decision (_traced_fate), then --bundler esbuild's: a file read into the bundles is out as BUNDLED."""
+    reason = _traced_fate(reason, rel, options.traced, kept_whole)
+    return BUNDLED if reason is not None and rel in options.bundled_files else reason
+
+
+def _traced_fate(reason: str | None, rel: str, traced: frozenset[str] | None, kept_whole: bool) -> str | None:
+    """With --trace: a file the entry points reach is kept even where package.json or the function's file scan
+    would leave it out (TRACE_OVERRIDES); one they do not reach is left out, unless it is the engine or in a
+    generated client folder (`kept_whole`)."""
+    if traced is None:
+        return reason
+    if rel in traced:
+        return None if reason in TRACE_OVERRIDES else reason
+    return TRACE_REASON if reason is None and not kept_whole else reason
 
 
 def _scope(project: Project, installed: Mapping[str, PackageJson], options: PlanOptions,
@@ -464,7 +490,7 @@ def _fate(
         pkg = installed.get(owner)
         if pkg is None:
             return "not part of any installed package", label
-        return "not a production dependency", label
+        return NOT_PRODUCTION, label
     return None, label
 
 

@@ -22,6 +22,9 @@ export PHOTON_BUNDLE_CACHE="$work/engine-cache"
   --report
 grep -q 'id="report-data"' "$work/out/report.html"  # the report's script and style are installed (package data)
 "$work/venv/bin/photon-bundle" targets >/dev/null
+# --trace from the wheel: the tree-sitter query runs and bundler/trace/loaders.toml is installed (package data)
+"$work/venv/bin/photon-bundle" lambda "$root/examples/lambda-app" --out "$work/out-trace" --offline --quiet --trace
+unzip -l "$work/out-trace/function.zip" | grep -q 'node_modules/debug/src/index.js'
 # doctor from the wheel: the tree-sitter grammars and platforms/databases.toml are installed (exit 0: warnings only)
 "$work/venv/bin/photon-bundle" doctor "$root/examples/lambda-app" --platform lambda --out "$work/out" --json \
   --no-require-timing | grep -q '"placement"'

@@ -63,6 +63,15 @@ exports.handler = async () => ({ statusCode: 200, body: typeof prisma.user.findM
 """
 
 
+# @prisma/get-platform as the CLI reaches it (prisma -> @prisma/engines -> it), so pnpm's layout finds it too
+GET_PLATFORM = """\
+const { dirname } = require('path');
+const from = (name, dir) => dirname(require.resolve(name + '/package.json', { paths: [dir] }));
+const engines = from('@prisma/engines', from('prisma', process.cwd()));
+require(from('@prisma/get-platform', engines)).getBinaryTargetForCurrentPlatform().then(console.log);
+"""
+
+
 def missing_reason() -> str | None:
     """Why the real-client project cannot be made here, or None."""
     if not (TARBALLS / f".installed-{VERSION}").is_file():
@@ -104,16 +113,23 @@ def make_real_project(root: Path) -> Path:
     (project / "handler.js").write_text(HANDLER)
     subprocess.run(["npm", "install", "--offline", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=project,
                    env=env, check=True, capture_output=True)
+    generate_client(project, env)
+    return project
+
+
+def generate_client(project: Path, env: dict[str, str]) -> None:
+    """Run the real `prisma generate` of an installed project offline (stand-in engines in the download cache)."""
     native = subprocess.run(
-        ["node", "-e", "require('@prisma/get-platform').getBinaryTargetForCurrentPlatform().then(console.log)"],
+        ["node", "-e", GET_PLATFORM],
         cwd=project, env=env, check=True, capture_output=True, text=True).stdout.strip()
     _seed_engine_cache(Path(env["HOME"]), sorted({native, LAMBDA_TARGET}))
     done = subprocess.run(["node", "node_modules/prisma/build/index.js", "generate"], cwd=project, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    generated = json.loads((project / "node_modules/.prisma/client/package.json").read_text())
+    client = Path(subprocess.run(["node", "-p", "path.dirname(require.resolve('@prisma/client/package.json'))"],
+                                 cwd=project, env=env, check=True, capture_output=True, text=True).stdout.strip())
+    generated = json.loads((client.parent.parent / ".prisma/client/package.json").read_text())
     assert generated["name"].startswith("prisma-client"), generated
-    return project
 
 
 def clean_node_env() -> dict[str, str]:

@@ -59,6 +59,9 @@ COMMON_OPTIONS: list[Decorator] = [
                       "schema.prisma and the externals' node_modules."),
     click.option("--report", is_flag=True, default=None,
                  help="Write report.html beside the manifest: treemaps of each artifact and of what was left out."),
+    click.option("--trace/--no-trace", default=None,
+                 help="Ship only the files the entry points reach (followed requires and imports, their packages' "
+                      "package.json, the generated client, the engine) instead of the whole production closure."),
     click.option("--force", is_flag=True, default=None, help="Rebuild even when nothing changed."),
     click.option("--json", "json_mode", is_flag=True, help="Print the manifest as JSON on stdout."),
     click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr."),

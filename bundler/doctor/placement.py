@@ -22,9 +22,10 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+
+from bundler.jsparse import language_for, parser
 
 CLIENT_CLASSES = frozenset({"PrismaClient", "Photon"})
 FUNCTIONS = frozenset({"function_declaration", "function_expression", "function", "arrow_function",
@@ -50,30 +51,6 @@ class Placement:
     sites: tuple[Site, ...]
     files: tuple[str, ...]  # the files parsed (entry first)
     problems: tuple[str, ...] = ()  # files that could not be read or parsed
-
-
-@lru_cache(maxsize=4)
-def _parser(kind: str) -> Any:
-    import tree_sitter
-
-    if kind == "javascript":
-        import tree_sitter_javascript as grammar
-
-        language = tree_sitter.Language(grammar.language())
-    else:
-        import tree_sitter_typescript as ts_grammar
-
-        made = ts_grammar.language_tsx() if kind == "tsx" else ts_grammar.language_typescript()
-        language = tree_sitter.Language(made)
-    return tree_sitter.Parser(language)
-
-
-def language_for(path: str) -> str:
-    if path.endswith(".tsx"):
-        return "tsx"
-    if path.endswith((".ts", ".mts", ".cts")):
-        return "typescript"
-    return "javascript"
 
 
 def _text(node: Any) -> str:
@@ -102,7 +79,7 @@ class Module:
 
     def __init__(self, rel: str, source: bytes) -> None:
         self.rel = rel
-        self.tree = _parser(language_for(rel)).parse(source)
+        self.tree = parser(language_for(rel)).parse(source)
         self.root = self.tree.root_node
         self.top_names: dict[str, Any] = {}  # module-scope name -> its value node (or the declaration)
         self.exports: dict[int, str] = {}  # id of an exported function node -> export name
