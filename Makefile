@@ -85,7 +85,9 @@ test: install tools node-tools prisma-tarballs trace-app databases browser
 	$(MAKE) wheel-check
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests
 
-bench: install
+# The benchmark installs its real app once from benchmarks/realapp/package-lock.json (npm registry; tests never do)
+# and generates its synthetic project and monorepos once, under benchmarks/.work/.
+bench: install tools
 	$(PYTHON) -m benchmarks.run
 
 clean:

@@ -36,6 +36,7 @@ from typing import Any, TextIO
 
 from benchmarks import bundlers
 from benchmarks.generate import WORK, GeneratedProject, ensure_project
+from benchmarks.realapp import ensure_real_app
 from bundler.deflate import DEFLATE_BACKEND
 
 HERE = Path(__file__).resolve().parent
@@ -43,12 +44,14 @@ REPO = HERE.parent
 RESULTS = HERE / "results.json"
 MIB = 1 << 20
 
-# The issue's targets (2-core machine, ratios within one run).
-TARGET_SPEEDUP = 1.6  # zip time / photon-bundle time
+# The targets (issue 15, on the project's 2-core machine; ratios within one run, on the real app).
+TARGET_SPEEDUP = 2.0  # zip time / photon-bundle time
 TARGET_SIZE_OVER_ZIP = 0.01  # artifact at most 1 % larger than zip's
 TARGET_NOOP_SHARE = 0.10  # no-op rebuild time / full bundle time
 TARGET_HELP_S = 0.3
 TARGET_RSS_MIB = 200
+TARGET_WRITE_CPU_PCT = 180  # CPU use during the zip write, all threads (200 % = both cores busy)
+TARGET_WALK_PLAN_100K_S = 1.5  # benchmarks/monorepo.py
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class Sample:
     returncode: int
     stdout: str
     stderr: str
+    load1: float  # the 1-minute load average when the run started (other work on the machine skews wall times)
 
 
 def run_timed(cmd: Sequence[str], *, cwd: Path | None = None, stdin_text: str | None = None,
@@ -70,6 +74,7 @@ def run_timed(cmd: Sequence[str], *, cwd: Path | None = None, stdin_text: str | 
         if stdin_text is not None:
             inp.write(stdin_text)
             inp.seek(0)
+        load1 = os.getloadavg()[0]
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, stdin=inp if stdin_text is not None else subprocess.DEVNULL,
                                 stdout=out, stderr=err, env=env)
@@ -78,7 +83,8 @@ def run_timed(cmd: Sequence[str], *, cwd: Path | None = None, stdin_text: str | 
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Sample(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss, proc.returncode, out.read(), err.read())
+        return Sample(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss, proc.returncode, out.read(), err.read(),
+                      load1)
 
 
 def photon_bundle_command() -> list[str]:
@@ -146,24 +152,28 @@ def _phase_runs(root: Path, runs: int, log: TextIO) -> tuple[list[dict[str, Any]
     return phases, serial
 
 
-def bench(project: GeneratedProject, runs: int, log: TextIO) -> dict[str, Any]:
+def bench(project: GeneratedProject, label: str, runs: int, log: TextIO, *,  # noqa: PLR0915 - one straight script
+          load_check_runs: int = 0, startup: bool = True) -> dict[str, Any]:
+    """Every measurement on one project; `load_check_runs` full runs with the load check on (a real app only:
+    node must be able to require it)."""
     root = project.root
-    out_root = WORK / f"out-{project.scale:g}"
+    out_root = WORK / f"out-{label}"
     shutil.rmtree(out_root, ignore_errors=True)
     pb_out = out_root / "photon-bundle"
     zip_dest = out_root / "zip" / "function.zip"
     zip_dest.parent.mkdir(parents=True)
     pb = photon_bundle_command()
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "SOURCE_DATE_EPOCH", "PHOTON_BUNDLE_DEBUG")}
-    # The synthetic JavaScript is text of realistic sizes, not code node can run: the load check (which requires
-    # the handler in node) is off here; the benchmark measures walk, plan, zip and verify.
+    # The load check (node requires the handler and the Prisma client from the unpacked artifact) is measured on
+    # its own: the synthetic JavaScript is text of realistic sizes that node cannot run, and the comparison
+    # with zip is about walking, planning, compressing and verifying the same files.
     full_cmd = [*pb, "lambda", str(root), "--out", str(pb_out), "--force", "--json", "--no-load-check"]
     noop_cmd = [*pb, "lambda", str(root), "--out", str(pb_out), "--json", "--no-load-check"]
 
     def full() -> Sample:
         return checked(run_timed(full_cmd, env=env), "photon-bundle lambda")
 
-    print(f"warm-up: photon-bundle lambda {root} (the page cache, then the file list for zip)", file=log)
+    print(f"[{label}] warm-up: photon-bundle lambda {root} (the page cache, then the file list for zip)", file=log)
     manifest = json.loads(full().stdout)
     artifact = pb_out / manifest["artifacts"][0]["path"]
     with zipfile.ZipFile(artifact) as zf:
@@ -187,7 +197,7 @@ def bench(project: GeneratedProject, runs: int, log: TextIO) -> dict[str, Any]:
     ours: list[Sample] = []
     theirs: list[Sample] = []
     for n in range(runs):
-        print(f"round {n + 1}/{runs}: full bundle and zip", file=log)
+        print(f"[{label}] round {n + 1}/{runs}: full bundle and zip, alternating", file=log)
         pair = (full, zip_run) if n % 2 == 0 else (zip_run, full)
         first, second = pair[0](), pair[1]()
         ours.append(first if n % 2 == 0 else second)
@@ -195,22 +205,35 @@ def bench(project: GeneratedProject, runs: int, log: TextIO) -> dict[str, Any]:
     ours_bytes = artifact.stat().st_size
     zip_bytes = zip_dest.stat().st_size
 
-    print("no-op rebuilds", file=log)
+    loaded: list[Sample] = []
+    if load_check_runs:
+        print(f"[{label}] full bundle with the load check", file=log)
+        lc_cmd = [c for c in full_cmd if c != "--no-load-check"]
+        loaded = [checked(run_timed(lc_cmd, env=env), "photon-bundle lambda (load check)")
+                  for _ in range(load_check_runs)]
+        verdict = json.loads(loaded[-1].stdout).get("load_check") or {}
+        if verdict.get("skipped", True):
+            raise SystemExit(f"the load check did not run on {root}: {verdict}")
+
+    print(f"[{label}] no-op rebuilds", file=log)
     checked(run_timed(full_cmd, env=env), "photon-bundle lambda")
     noop, reused, mtime_kept = _noop_runs(noop_cmd, env, artifact, runs)
 
-    print("start-up: --help and targets", file=log)
-    helps = [checked(run_timed([*pb, "--help"], env=env), "--help") for _ in range(max(runs, 5))]
-    targets = [checked(run_timed([*pb, "targets"], env=env), "targets") for _ in range(max(runs, 5))]
+    helps: list[Sample] = []
+    targets: list[Sample] = []
+    if startup:
+        print("start-up: --help and targets", file=log)
+        helps = [checked(run_timed([*pb, "--help"], env=env), "--help") for _ in range(max(runs, 5))]
+        targets = [checked(run_timed([*pb, "targets"], env=env), "targets") for _ in range(max(runs, 5))]
     phases, serial = _phase_runs(root, runs, log)
 
     full_s = median([s.wall_s for s in ours])
     zip_s = median([s.wall_s for s in theirs])
     noop_s = median([s.wall_s for s in noop])
-    help_s = median([s.wall_s for s in helps])
     rss_mib = max(s.max_rss_kib for s in ours) / 1024
     write_s = median([p["write_s"] for p in phases])
     results: dict[str, Any] = {
+        "label": label,
         "project": {"root": str(root), "scale": project.scale, "files": project.files, "bytes": project.bytes,
                     "node_modules_files": project.node_modules_files,
                     "node_modules_bytes": project.node_modules_bytes},
@@ -222,17 +245,19 @@ def bench(project: GeneratedProject, runs: int, log: TextIO) -> dict[str, Any]:
         "runs": runs,
         "full": _summary(ours),
         "zip": _summary(theirs),
+        "load_check": _summary(loaded) if loaded else None,
         "noop": {**_summary(noop), "reused_every_time": all(reused), "artifact_untouched": mtime_kept},
-        "help": _summary(helps),
-        "targets": _summary(targets),
+        "help": _summary(helps) if helps else None,
+        "targets": _summary(targets) if targets else None,
         "phases": {
             "walk_plan_s": median([p["walk_plan_s"] for p in phases]),
-            "walk_s": median([p["walk_s"] for p in phases]),
-            "read_packages_s": median([p["read_packages_s"] for p in phases]),
+            "walk_plan_cpu_s": median([p["walk_plan_cpu_s"] for p in phases]),
+            "scan_s": median([p["scan_s"] for p in phases]),
             "plan_s": median([p["plan_s"] for p in phases]),
             "content_check_s": median([p["content_check_s"] for p in phases]),
             "walked_files": phases[0]["walk_files"],
             "write_s": write_s,
+            "write_cpu_pct": median([p["write_cpu_pct"] for p in phases]),
             "write_workers": phases[0]["write_workers"],
             "write_1_worker_s": serial["write_s"],
             "write_identical_serial_parallel": serial["write_sha256"] == phases[0]["write_sha256"],
@@ -250,16 +275,21 @@ def bench(project: GeneratedProject, runs: int, log: TextIO) -> dict[str, Any]:
         "speedup_vs_zip": results["ratios"]["speedup_vs_zip"] >= TARGET_SPEEDUP,
         "size_vs_zip": results["sizes"]["over_zip"] <= TARGET_SIZE_OVER_ZIP,
         "noop_share": results["ratios"]["noop_share"] <= TARGET_NOOP_SHARE and all(reused),
-        "help": help_s < TARGET_HELP_S,
+        "write_cpu": results["phases"]["write_cpu_pct"] >= TARGET_WRITE_CPU_PCT,
+        "help": median([s.wall_s for s in helps]) < TARGET_HELP_S if helps else None,
         "peak_rss": rss_mib < TARGET_RSS_MIB,
     }
     return results
 
 
 def _summary(samples: Sequence[Sample]) -> dict[str, Any]:
-    return {"median_s": median([s.wall_s for s in samples]), "min_s": min(s.wall_s for s in samples),
-            "max_s": max(s.wall_s for s in samples), "median_cpu_s": median([s.user_s + s.sys_s for s in samples]),
+    wall = median([s.wall_s for s in samples])
+    cpu = median([s.user_s + s.sys_s for s in samples])
+    return {"median_s": wall, "min_s": min(s.wall_s for s in samples),
+            "max_s": max(s.wall_s for s in samples), "median_cpu_s": cpu,
+            "cpu_pct": 100 * median([(s.user_s + s.sys_s) / s.wall_s for s in samples]),
             "samples_s": [round(s.wall_s, 4) for s in samples],
+            "load1": [round(s.load1, 2) for s in samples],
             "max_rss_mib": max(s.max_rss_kib for s in samples) / 1024}
 
 
@@ -267,77 +297,130 @@ def _s(value: float) -> str:
     return f"{value:.3f} s" if value < 1 else f"{value:.2f} s"
 
 
-def _ok(met: bool) -> str:
-    return "met" if met else "**missed**"
+def _ok(met: bool | None) -> str:
+    return "" if met is None else "met" if met else "**missed**"
+
+
+def _loads(summary: dict[str, Any]) -> str:
+    return f"load {min(summary['load1']):.1f}-{max(summary['load1']):.1f}"
+
+
+def _column(r: dict[str, Any]) -> dict[str, str]:
+    """One project's cells, by row name."""
+    b, ph, ratios, sizes, rss = r["bundle"], r["phases"], r["ratios"], r["sizes"], r["peak_rss_mib"]
+    verify = b.get("verify") or {}
+    return {
+        "files": f"{b['files']:,} files, {b['unzipped_bytes'] / MIB:.1f} MiB in (left out: {b['pruned_files']:,}, "
+                 f"{b['pruned_bytes'] / MIB:.0f} MiB)",
+        "full": f"**{_s(r['full']['median_s'])}**; CPU {r['full']['median_cpu_s']:.2f} s "
+                f"({r['full']['cpu_pct']:.0f} %); {'verify off' if verify.get('skipped', True) else 'verify on'}; "
+                f"{_loads(r['full'])}",
+        "zip": f"**{_s(r['zip']['median_s'])}**; CPU {r['zip']['median_cpu_s']:.2f} s; {_loads(r['zip'])}"
+               + (f"; without the {b['relaid_files']:,} files the bundle hoisted to another path"
+                  if b["relaid_files"] else ""),
+        "speedup": f"**{ratios['speedup_vs_zip']:.2f}x** (rounds: "
+                   + ", ".join(f"{x:.2f}" for x in ratios["speedup_per_round"]) + ")",
+        "size": f"{sizes['photon_bundle_bytes'] / MIB:.2f} vs {sizes['zip_bytes'] / MIB:.2f} MiB: "
+                f"{sizes['over_zip'] * 100:+.2f} %",
+        "write_cpu": f"{ph['write_cpu_pct']:.0f} % ({ph['write_workers']} workers: {_s(ph['write_s'])}; 1 worker: "
+                     f"{_s(ph['write_1_worker_s'])}, byte-identical: {ph['write_identical_serial_parallel']})",
+        "noop": f"{_s(r['noop']['median_s'])} = {ratios['noop_share'] * 100:.1f} % of a full bundle (reused every "
+                f"time: {r['noop']['reused_every_time']})",
+        "walk_plan": f"{_s(ph['walk_plan_s'])}, CPU {_s(ph['walk_plan_cpu_s'])} ({ph['walked_files']:,} files: scan "
+                     f"{_s(ph['scan_s'])}, plan {_s(ph['plan_s'])})",
+        "content_check": _s(ph["content_check_s"]),
+        "rss": f"{rss['photon_bundle']:.0f} MiB (no-op {rss['noop']:.0f} MiB, zip {rss['zip']:.0f} MiB)",
+        "load_check": (f"{_s(r['load_check']['median_s'])} with it: the load check costs "
+                       f"{r['load_check']['median_s'] - r['full']['median_s']:.2f} s" if r.get("load_check")
+                       else "not run (node cannot run the synthetic JavaScript)"),
+    }
+
+
+ROWS = (
+    ("files", "bundle", ""),
+    ("full", "photon-bundle lambda --force (end to end)", ""),
+    ("zip", "zip -X -6 -@ (same file set)", ""),
+    ("speedup", "speed-up over zip", f">= {TARGET_SPEEDUP}x"),
+    ("size", "artifact size vs zip", f"<= +{TARGET_SIZE_OVER_ZIP * 100:.0f} %"),
+    ("write_cpu", "CPU use during the zip write", f">= {TARGET_WRITE_CPU_PCT} %"),
+    ("noop", "no-op rebuild", f"<= {TARGET_NOOP_SHARE * 100:.0f} %"),
+    ("walk_plan", "walk + plan (in process, up to the write)", ""),
+    ("content_check", "no-op content check, every file re-hashed", ""),
+    ("rss", "peak RSS, photon-bundle lambda", f"< {TARGET_RSS_MIB} MiB"),
+    ("load_check", "with the load check (node requires the entries)", "reported apart"),
+)
+_MET_KEY = {"speedup": "speedup_vs_zip", "size": "size_vs_zip", "write_cpu": "write_cpu", "noop": "noop_share",
+            "rss": "peak_rss"}
 
 
 def table(r: dict[str, Any]) -> str:
-    """The README-ready markdown table."""
-    m, p, ph, ratios, met = r["machine"], r["project"], r["phases"], r["ratios"], r["targets_met"]
-    b, sizes, rss = r["bundle"], r["sizes"], r["peak_rss_mib"]
-    verify = b.get("verify") or {}
-    verified = "verify off" if verify.get("skipped", True) else "verify on"
-    rows = [
-        ("photon-bundle lambda --force (end to end)", _s(r["full"]["median_s"]),
-         f"{b['files']:,} files, {b['unzipped_bytes'] / MIB:.1f} MiB in, {sizes['photon_bundle_bytes'] / MIB:.2f} "
-         f"MiB out; {verified}; CPU {r['full']['median_cpu_s']:.2f} s"),
-        ("zip -X -6 -@ (same file set)", _s(r["zip"]["median_s"]),
-         f"{sizes['zip_bytes'] / MIB:.2f} MiB out; CPU {r['zip']['median_cpu_s']:.2f} s"
-         + (f"; without the {b['relaid_files']:,} files the bundle hoisted to another path" if b["relaid_files"]
-            else "")),
-        ("speed-up over zip", f"{ratios['speedup_vs_zip']:.2f}x",
-         f"target >= {TARGET_SPEEDUP}x: {_ok(met['speedup_vs_zip'])}"),
-        ("artifact size vs zip", f"{sizes['over_zip'] * 100:+.2f} %",
-         f"target <= +{TARGET_SIZE_OVER_ZIP * 100:.0f} %: {_ok(met['size_vs_zip'])}"),
-        ("no-op rebuild", _s(r["noop"]["median_s"]),
-         f"{ratios['noop_share'] * 100:.1f} % of a full bundle (target <= {TARGET_NOOP_SHARE * 100:.0f} %: "
-         f"{_ok(met['noop_share'])}); reused every time: {r['noop']['reused_every_time']}, artifact untouched: "
-         f"{r['noop']['artifact_untouched']}"),
-        ("photon-bundle --help", _s(r["help"]["median_s"]), f"target < {TARGET_HELP_S} s: {_ok(met['help'])}"),
-        ("photon-bundle targets", _s(r["targets"]["median_s"]), ""),
-        ("walk + plan (in process)", _s(ph["walk_plan_s"]),
-         f"{ph['walked_files']:,} files walked: walk {_s(ph['walk_s'])}, package.json reads "
-         f"{_s(ph['read_packages_s'])}, plan {_s(ph['plan_s'])}"),
-        ("no-op content check, every file re-hashed", _s(ph["content_check_s"]),
-         "what a no-op rebuild pays after a fresh checkout or `touch` (stat facts all new, contents the same)"),
-        (f"zip write phase, {ph['write_workers']} workers", _s(ph["write_s"]),
-         f"{ratios['write_parallel_speedup']:.2f}x the 1-worker write"),
-        ("zip write phase, 1 worker", _s(ph["write_1_worker_s"]),
-         f"byte-identical to the parallel write: {ph['write_identical_serial_parallel']}"),
-        ("peak RSS, photon-bundle lambda", f"{rss['photon_bundle']:.0f} MiB",
-         f"target < {TARGET_RSS_MIB} MiB: {_ok(met['peak_rss'])}; no-op {rss['noop']:.0f} MiB, zip {rss['zip']:.0f} "
-         "MiB"),
-    ]
+    """The README-ready markdown: the real app and the synthetic project side by side, then start-up."""
+    m, projects = r["machine"], r["projects"]
+    cols = [_column(p) for p in projects]
+    head = " | ".join(p["label"] for p in projects)
     lines = [
         f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), Python {m['python']}, zlib {m['zlib']}, "
-        f"deflate {m['deflate']}, Info-ZIP zip "
-        f"{m['zip']}; load average {r['load_before'][0]:.2f} before, {r['load_after'][0]:.2f} after.",
-        f"Project (scale {p['scale']:g}): {p['files']:,} files, {p['bytes'] / MIB:.0f} MiB; node_modules "
-        f"{p['node_modules_files']:,} files, {p['node_modules_bytes'] / MIB:.0f} MiB. The bundle keeps "
-        f"{b['files']:,} files and leaves out {b['pruned_files']:,} ({b['pruned_bytes'] / MIB:.0f} MiB). "
-        f"Medians of {r['runs']} runs.",
+        f"deflate {m['deflate']}, Info-ZIP zip {m['zip']}; load average {r['load_before'][0]:.2f} before, "
+        f"{r['load_after'][0]:.2f} after (each sample's load is in the JSON). Medians of {r['runs']} runs"
+        + (f"; code: {r['bundler']}." if r.get("bundler") else "."),
         "",
-        "| measurement | median | notes |",
-        "|---|---:|---|",
-        *(f"| {a} | {v} | {n} |" for a, v, n in rows),
+        f"| measurement | {head} | target |",
+        "|---|" + "---|" * len(projects) + "---|",
     ]
+    for key, name, target in ROWS:
+        marks = [_ok(p["targets_met"].get(_MET_KEY[key])) if key in _MET_KEY else "" for p in projects]
+        cells = " | ".join(c[key] + (f" ({mk})" if mk else "") for c, mk in zip(cols, marks))
+        lines.append(f"| {name} | {cells} | {target} |")
+    first = projects[0]
+    if first.get("help"):
+        lines.append("")
+        lines.append(f"Start-up: `photon-bundle --help` {_s(first['help']['median_s'])} (target < {TARGET_HELP_S} s: "
+                     f"{_ok(first['targets_met']['help'])}), `photon-bundle targets` "
+                     f"{_s(first['targets']['median_s'])}.")
+    if r.get("scaling"):
+        from benchmarks.monorepo import scaling_table
+
+        lines += ["", scaling_table(r["scaling"], TARGET_WALK_PLAN_100K_S)]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="measured runs of each command [5]")
-    parser.add_argument("--scale", type=float, default=1.0, help="project size: 1.0 = ~15k files, ~350 MB [1.0]")
+    parser.add_argument("--scale", type=float, default=1.0, help="synthetic project size: 1.0 = ~15k files [1.0]")
+    parser.add_argument("--projects", default="real,synthetic", help="which projects [real,synthetic]")
+    parser.add_argument("--scaling", default="10000,25000,50000,100000",
+                        help="monorepo sizes for the walk + plan curve, comma-separated; 'none' skips it")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout (not the table)")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"where to write the JSON [{RESULTS}]")
     args = parser.parse_args(argv)
     if shutil.which("zip") is None:
         raise SystemExit("the benchmark compares with Info-ZIP `zip`: install it (apt-get install zip)")
     log = sys.stderr
-    project = ensure_project(args.scale, log=lambda message: print(message, file=log))
+    started = time.perf_counter()
+    chosen = [p.strip() for p in args.projects.split(",") if p.strip()]
+    say = lambda message: print(message, file=log)  # noqa: E731
     load_before = os.getloadavg()
-    results: dict[str, Any] = {"machine": machine(), "load_before": load_before}
-    results.update(bench(project, max(1, args.runs), log))
+    import bundler
+
+    # the code measured: the console script imports bundler the way this process does (PYTHONPATH first)
+    results: dict[str, Any] = {"machine": machine(), "load_before": load_before, "runs": max(1, args.runs),
+                               "projects": [], "bundler": str(Path(bundler.__file__).parent)}
+    for which in chosen:
+        if which == "real":
+            project = ensure_real_app(log=say)
+            results["projects"].append(bench(project, "real app", results["runs"], log,
+                                             load_check_runs=3, startup=True))
+        elif which == "synthetic":
+            project = ensure_project(args.scale, log=say)
+            results["projects"].append(bench(project, f"synthetic (scale {args.scale:g})", results["runs"], log,
+                                             startup=not results["projects"]))
+        else:
+            raise SystemExit(f"unknown project {which!r}: real or synthetic")
+    if args.scaling != "none":
+        from benchmarks.monorepo import scaling
+
+        results["scaling"] = scaling([int(n) for n in args.scaling.split(",")], runs=3, log=say)
     from benchmarks import trace  # --trace vs the production closure on a real app (skipped without it)
 
     results["trace"] = trace.measure(lambda cmd: checked(run_timed(cmd), "photon-bundle lambda (trace app)"),
@@ -347,13 +430,14 @@ def main(argv: list[str] | None = None) -> int:
     results["table"] = table(results) + (f"\n\n{trace.table(results['trace'])}" if results["trace"] else "")
     results["bundlers"] = bundlers.measure(args.runs, log)  # bundled vs unbundled (benchmarks/bundlers.py)
     results["table"] += "\n\n" + results["bundlers"].get("table", results["bundlers"].get("skipped", ""))
+    results["bench_s"] = time.perf_counter() - started
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))
     else:
         print(results["table"])
-        print(f"\n(JSON: {args.output})", file=log)
+        print(f"\n(JSON: {args.output}; the benchmark took {results['bench_s']:.0f} s)", file=log)
     return 0
 
 

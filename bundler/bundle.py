@@ -40,6 +40,7 @@ from bundler.manifest import (
 from bundler.options import Options, output_dir
 from bundler.outdir import Written, check_out_dir, commit, prepare_out_dir, withdraw_previous, write_outputs, writing
 from bundler.plan import ArtifactPlan, BundlePlan, EngineChoice, PlanOptions
+from bundler.prefetch import Prefetch
 from bundler.problems import log_skipped_problems, plan_unit
 from bundler.project import PackageJson, Project, read_project
 from bundler.report.files import after_commit
@@ -162,7 +163,10 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         walked = {f.fspath: f for f in files}
         prepared = prepare(adapter.key, tree, tree_project, units, [p for p, _ in profiles], files, installed,
                            options, kind, env, stack, log)  # --bundler esbuild / --prebuilt: bundler/jsbundle/
-        units = [p.unit for p in prepared]
+        # the units as prepared, and the tree's small files compressing on the idle cores while the plan is made
+        # (bundler/prefetch.py; not when a JS bundler made the code: the plan then ships its output instead)
+        units, prefetch = [p.unit for p in prepared], stack.enter_context(
+            Prefetch(files if all(p.bundled is None for p in prepared) else ()))
         engines: dict[str, tuple[EngineChoice | None, EngineRecord]] = {}
         planned: list[PlannedUnit] = []
         tracer = new_tracer(files) if options.trace else None
@@ -192,7 +196,8 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
             return _record_state(state, out_dir, scanned, artifacts, previous)
         checks = LoadCheckContext(adapter.key, tree, tree_project, installed, options, env,
                                   {p.unit.name: c for p in prepared if (c := p.load_check_clients()) is not None})
-        records, all_written, sharing = _produce(planned, adapter, settings, walked, out_dir, stack, kind, log, checks)
+        records, all_written, sharing = _produce(planned, adapter, settings, walked, out_dir, stack, kind, log, checks,
+                                                 prefetch)
         plans = [(p.unit.name, p.plan) for p in planned]
         made = Manifest(
             platform=adapter.key, units=tuple(records), layout=scanned.layout.as_dict(), out_dir=str(out_dir.resolve()),
@@ -214,8 +219,8 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
 
 
 def _produce(planned: list[PlannedUnit], adapter: PlatformAdapter, settings: str, walked: Mapping[str, FileEntry],
-             out_dir: Path, stack: ExitStack, kind: EngineKind, log: Log, checks: LoadCheckContext
-             ) -> tuple[list[UnitRecord], list[Written], Sharing]:
+             out_dir: Path, stack: ExitStack, kind: EngineKind, log: Log, checks: LoadCheckContext,
+             prefetch: Prefetch | None = None) -> tuple[list[UnitRecord], list[Written], Sharing]:
     """The units' records and artifacts in temp files, and what shares them once committed: the artifacts come
     from the shared cache (`--cache s3://...`, bundler/shared_cache/) when it has this plan's contents, else they
     are written (--force always writes)."""
@@ -224,7 +229,10 @@ def _produce(planned: list[PlannedUnit], adapter: PlatformAdapter, settings: str
     store = shared_store(options.cache, options.offline, env, log)
     fetched = None if store is None or options.force else fetch_planned(
         store, settings, planned_units(planned), walked, out_dir, stack, log)
-    records, written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks, fetched)
+    if fetched is not None and prefetch is not None:
+        prefetch.stop()  # nothing is written
+    records, written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks, fetched,
+                                    prefetch)
     return records, written, Sharing(store, fetched, options.load_check != "off", log)
 
 
@@ -267,7 +275,8 @@ def doctor_section(adapter: PlatformAdapter, project: Project, options: Options,
 
 def _write_units(planned: list[PlannedUnit], adapter: PlatformAdapter, options: Options, out_dir: Path,
                  env: Mapping[str, str], stack: ExitStack, kind: EngineKind, log: Log, checks: LoadCheckContext,
-                 fetched: Fetched | None = None) -> tuple[list[UnitRecord], list[Written]]:
+                 fetched: Fetched | None = None, prefetch: Prefetch | None = None,
+                 ) -> tuple[list[UnitRecord], list[Written]]:
     """Write, size-check, verify and load-check each unit's artifacts in temp files; their records and the files.
     With `fetched` (from the shared cache, contents checked against the plan), its temp files are taken instead
     of written, and the load check's record is the one that proved these contents (bundler/shared_cache/)."""
@@ -276,7 +285,7 @@ def _write_units(planned: list[PlannedUnit], adapter: PlatformAdapter, options: 
     records: list[UnitRecord] = []
     all_written: list[Written] = []
     for p in planned:
-        written = write_artifacts(p.plan, out_dir, env, stack) if fetched is None else fetched.of(p.plan)
+        written = write_artifacts(p.plan, out_dir, env, stack, prefetch) if fetched is None else fetched.of(p.plan)
         limits = p.limits + named_for(p.unit, unit_zipped_limits(adapter, options, p.unit, written))
         raise_if_over(limits, p.plan, written)
         verification = verified(written, p.profile, kind, p.plan, log) if options.verify else Verification(None)
@@ -417,9 +426,12 @@ def _engine(project: Project, tree: Path, engine_files: list[FileEntry], kind: E
     return choice, EngineRecord(kind, profile.target, Acquired(acquired.sha256, acquired.source, acquired.version))
 
 
-def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], stack: ExitStack) -> list[Written]:
+def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], stack: ExitStack,
+                    prefetch: Prefetch | None = None) -> list[Written]:
     """Each artifact into a temp file beside its final path; temps are removed unless committed."""
     epoch = zip_epoch(dict(env))
+    if prefetch is not None:
+        prefetch.stop()  # the write's workers take the cores; what was prefetched is used
     written: list[Written] = []
     for artifact in plan.artifacts:
         final = out_dir / artifact.filename  # may be in a subfolder (Netlify's functions/<name>.zip)
@@ -429,6 +441,6 @@ def write_artifacts(plan: BundlePlan, out_dir: Path, env: Mapping[str, str], sta
             os.close(fd)
             tmp_path = Path(tmp)
             stack.callback(tmp_path.unlink, missing_ok=True)
-            result = write_zip(artifact.entries, tmp_path, epoch=epoch)
+            result = write_zip(artifact.entries, tmp_path, epoch=epoch, prefetched=prefetch)
         written.append(Written(artifact, final, result))
     return written

@@ -104,16 +104,18 @@ def virtual_files(placements: list[Placement], *, skip_link: Callable[[str], boo
     out (what it loads from there is placed on its own). `skip_link` sees virtual paths. Paths a package's
     walk cannot follow go to `problems` under their virtual path (the plan decides whether one matters)."""
     out: list[FileEntry] = []
-    walked: dict[str, tuple[list[FileEntry], list[WalkProblem]]] = {}
+    walked: dict[str, tuple[str, list[FileEntry], list[WalkProblem]]] = {}
     for placement in placements:
         prefix = placement.path + "/"
         if placement.real not in walked:
             found: list[WalkProblem] = []
             files = walk_tree(Path(placement.real), skip_dir=_no_node_modules, skip_link=_below(skip_link, prefix),
-                              folders=folders, problems=found)
-            walked[placement.real] = (files, found)
-        files, found = walked[placement.real]
-        out += [f._replace(rel=prefix + f.rel) for f in files]
+                              folders=folders, problems=found, rel_prefix=prefix, resolved=True)  # named in the walk
+            walked[placement.real] = (prefix, files, found)
+            out += files
+        else:  # the same folder placed a second time (two names for one package): renamed
+            first, files, found = walked[placement.real]
+            out += [f._replace(rel=prefix + f.rel[len(first):]) for f in files]
         if problems is not None:
             problems += [p._replace(rel=prefix + p.rel, message=p.message.replace(p.rel, prefix + p.rel, 1))
                          for p in found]

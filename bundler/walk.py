@@ -78,14 +78,19 @@ def _never(rel: str) -> bool:
 
 def walk_tree(root: Path, skip_dir: Callable[[str], bool] = _never,
               skip_link: Callable[[str], bool] = _never, folders: list[FolderEntry] | None = None,
-              problems: list[WalkProblem] | None = None, max_entries: int = MAX_WALK_ENTRIES) -> list[FileEntry]:
+              problems: list[WalkProblem] | None = None, max_entries: int = MAX_WALK_ENTRIES, *,
+              rel_prefix: str = "", resolved: bool = False) -> list[FileEntry]:
     """All files below root, sorted by relative path. Folder paths passed to the callbacks end in '/'.
+
+    `rel_prefix` is put before every FileEntry.rel (not before the paths the callbacks and problems see): a
+    caller that names the files by another place (bundler/layout.py) gets them named so in the same pass.
+    `resolved` says root is already a real path (no symlink on the way), which spares resolving it.
 
     `folders`, when given, receives every folder that was listed, with its stat facts taken before listing.
     `problems`, when given, receives every path that could not be followed (see WalkProblem) and the walk
     goes on without it; without it the first problem raises its ProjectError. The root itself must be
     readable either way. More than `max_entries` entries walked is a ProjectError."""
-    real_root = str(root.resolve())
+    real_root = str(root) if resolved else str(root.resolve())
     out: list[FileEntry] = []
     found = problems if problems is not None else _Raising()
     walked = 0
@@ -122,7 +127,7 @@ def walk_tree(root: Path, skip_dir: Callable[[str], bool] = _never,
                 hint="exclude large or generated folders (--exclude), or remove symbolic links that reach the same "
                      "folders many times")
         stack.extend(reversed(_entries(entries, prefix, ancestors, real_root, (skip_dir, skip_link), out, found,
-                                       followed)))
+                                       followed, rel_prefix)))
     out.sort(key=lambda e: e.rel)
     return out
 
@@ -130,7 +135,7 @@ def walk_tree(root: Path, skip_dir: Callable[[str], bool] = _never,
 def _entries(entries: list[os.DirEntry[str]], prefix: str, ancestors: tuple[str, ...], real_root: str,
              skips: tuple[Callable[[str], bool], Callable[[str], bool]], out: list[FileEntry],
              found: list[WalkProblem], followed: dict[str, tuple[str, os.stat_result] | WalkProblem],
-             ) -> list[tuple[str, str, tuple[str, ...]]]:
+             named: str = "") -> list[tuple[str, str, tuple[str, ...]]]:
     """Files of one listed folder go to `out`, problems to `found`; returns the folders to walk next."""
     skip_dir, skip_link = skips
     subfolders: list[tuple[str, str, tuple[str, ...]]] = []
@@ -156,7 +161,7 @@ def _entries(entries: list[os.DirEntry[str]], prefix: str, ancestors: tuple[str,
                     continue
                 subfolders.append((rel + "/", target, (*ancestors, target)))
             elif stat.S_ISREG(st.st_mode):
-                out.append(FileEntry(rel, target, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                out.append(FileEntry(named + rel, target, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
                                      st.st_ino))
             continue
         if entry.is_dir(follow_symlinks=False):
@@ -165,7 +170,7 @@ def _entries(entries: list[os.DirEntry[str]], prefix: str, ancestors: tuple[str,
             subfolders.append((rel + "/", entry.path, (*ancestors, entry.path)))
         elif entry.is_file(follow_symlinks=False):
             st = entry.stat(follow_symlinks=False)
-            out.append(FileEntry(rel, entry.path, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+            out.append(FileEntry(named + rel, entry.path, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
                                  st.st_ino))
     return subfolders
 

@@ -53,6 +53,8 @@ def mirror_filename(kind: EngineKind, target: str) -> str:
 
 def parse_engine_filename(name: str) -> EngineName | None:
     """What query engine a file name denotes, or None when it is not one."""
+    if "engine" not in name and not name.startswith("prisma-"):  # what every pattern needs: most names stop here
+        return None
     for pattern, kind in ((_BINARY, "binary"), (_LIBRARY, "library"), (_PHOTON, "binary")):
         m = pattern.match(name)
         if m:

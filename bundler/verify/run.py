@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bundler.elf import (
@@ -13,7 +13,7 @@ from bundler.engines import parse_engine_filename
 from bundler.errors import ConfigError
 from bundler.policies import Policies, load_policies
 from bundler.targets import RuntimeProfile
-from bundler.verify.artifacts import _open_artifact
+from bundler.verify.artifacts import _DirArtifact, _open_artifact, _ZipArtifact
 from bundler.verify.checks import _check_scanned, _engine_checks, _path_findings, _size_checks
 from bundler.verify.loader import _context
 from bundler.verify.report import (
@@ -27,6 +27,7 @@ from bundler.verify.report import (
     _verdict,
 )
 from bundler.verify.scan import _scan
+from bundler.verify.written import WrittenArtifact, WrittenFile
 
 
 def verify_artifact(
@@ -38,20 +39,28 @@ def verify_artifact(
     limits: tuple[int | None, int | None] | None = None,
     policies: Policies | None = None,
     heads: Mapping[str, bytes] | None = None,
+    written: tuple[Sequence[WrittenFile], Mapping[str, str | Path | None]] | None = None,
 ) -> Report:
     """Check a deployment zip or an unpacked directory against one runtime.
 
     engine_kind: "auto" expects the target's binary or library engine, "binary" / "library" that kind,
     None or "client" no native engine (Prisma 7 / engineType client). extra_unzipped: bytes of other
     artifacts deployed with this one (layers) for the combined unzipped limit. limits: (zip_max,
-    unzipped_max) overriding the platform's; None entries mean no limit. heads: see _scan.
+    unzipped_max) overriding the platform's; None entries mean no limit. heads: see _scan. written: for a zip
+    just written, the writer's entries and each entry's source (bundler/verify/written.py): the zip is then not
+    read again, its native files are read from their sources when these still hash to what was zipped.
     """
     if engine_kind == "client":
         engine_kind = None
     if engine_kind is not None and engine_kind not in ENGINE_KINDS:
         raise ConfigError(f"unknown engine kind {engine_kind!r}", hint=f"use one of: {', '.join(ENGINE_KINDS)}")
     policies = policies or load_policies()
-    artifact = _open_artifact(path)
+    artifact: _ZipArtifact | _DirArtifact | WrittenArtifact
+    if written is not None:
+        artifact = WrittenArtifact(path, *written)
+        heads = artifact.heads
+    else:
+        artifact = _open_artifact(path)
     try:
         entries = artifact.entries()
         scanned, links = _scan(artifact, sorted(entries, key=lambda e: e.path), heads)

@@ -26,8 +26,9 @@ def verified(written: list[Written], profile: RuntimeProfile, kind: EngineKind, 
     results: dict[str, Verdict] = {}
     for w in written:
         expected = kind if w.plan.filename == plan.engine_artifact else None
-        heads = {e.arc: e.head for e in w.result.entries}
-        report = verify_artifact(w.result.path, profile, engine_kind=expected, limits=(None, None), heads=heads)
+        sources = {e.arc: e.source for e in w.plan.entries}  # the zip is not read again (bundler/verify/written.py)
+        report = verify_artifact(w.result.path, profile, engine_kind=expected, limits=(None, None),
+                                 written=(w.result.entries, sources))
         report = replace(report, artifact=w.plan.filename)  # its final name, not the temp file's
         for finding in report.warnings:
             log(f"warning: {w.plan.filename}: {finding.file + ': ' if finding.file else ''}{finding.message}")

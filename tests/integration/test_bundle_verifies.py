@@ -78,3 +78,42 @@ def test_heads_from_the_writer_give_the_same_report_as_reading_the_zip(tmp_path:
         ["a/addon.node", "b/big.bin", f"node_modules/.prisma/client/{engine.name}"]
     assert with_heads.verdict == reading.verdict
     assert [(f.file, f.message) for f in with_heads.errors] == [(f.file, f.message) for f in reading.errors]
+
+
+def test_verify_through_the_writer_sees_the_zipped_bytes_not_a_changed_source(tmp_path: Path,
+                                                                             elf_cache: Path) -> None:
+    """The pipeline verifies a zip it just wrote through the writer's result (no second read of the zip): same
+    report as reading the zip; and a native source changed after it was zipped is not what gets verified."""
+    from bundler.archive import write_zip
+    from bundler.targets import resolve
+    from bundler.verify import verify_artifact
+    from tests.projects import compile_elf
+
+    project = make_project(tmp_path / "app", elf_cache=elf_cache)
+    addon = compile_elf(tmp_path / "addon.node", shared=True, marker="addon")
+    bad = compile_source(LIBSSL3, tmp_path / "bad.node", "-shared", "-fPIC", "-l:libssl.so.3")
+    engine = project / "node_modules/.prisma/client/libquery_engine-rhel-openssl-1.0.x.so.node"
+
+    class Entry:
+        def __init__(self, arc: str, source: Path | None, data: bytes | None = None) -> None:
+            self.arc, self.source, self.data, self.mode = arc, source, data, 0o755
+
+    entries = [Entry("a/addon.node", addon), Entry("b/bad.node", bad), Entry("c/handler.js", project / "handler.js"),
+               Entry("d/generated.node", None, addon.read_bytes()), Entry(f"e/{engine.name}", engine)]
+    result = write_zip(entries, tmp_path / "t.zip")
+    sources = {e.arc: e.source for e in entries}
+    profile = resolve("lambda", "nodejs18.x", "x86_64")  # Amazon Linux 2: OpenSSL 1.0, no libssl.so.3
+    written = verify_artifact(result.path, profile, engine_kind="library", written=(result.entries, sources))
+    reading = verify_artifact(result.path, profile, engine_kind="library")
+    assert [(f.path, f.verdict) for f in written.files] == [(f.path, f.verdict) for f in reading.files]
+    assert [f.path for f in written.files] == ["a/addon.node", "b/bad.node", "d/generated.node", f"e/{engine.name}"]
+    assert [(f.file, f.message) for f in written.errors] == [(f.file, f.message) for f in reading.errors]
+    assert written.sizes == reading.sizes and written.verdict == reading.verdict == "fail"
+    assert {f.file for f in written.errors} == {"b/bad.node"}
+    # the sources change after zipping: the good addon becomes the bad one and vice versa; the zip still holds
+    # the old bytes, and that is what verify reports on
+    bad_bytes, good_bytes = bad.read_bytes(), addon.read_bytes()
+    addon.write_bytes(bad_bytes)
+    bad.write_bytes(good_bytes)
+    after = verify_artifact(result.path, profile, engine_kind="library", written=(result.entries, sources))
+    assert [(f.file, f.message) for f in after.errors] == [(f.file, f.message) for f in reading.errors]

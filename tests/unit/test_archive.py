@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bundler import archive
+from bundler import zipjobs
 from bundler.archive import DOS_EPOCH, ArchiveResult, content_digest, write_zip, zip_epoch
 from bundler.errors import ProjectError
 
@@ -52,15 +52,15 @@ def unzip_test(path: Path) -> None:
 @pytest.fixture
 def small_segments(monkeypatch: pytest.MonkeyPatch) -> int:
     """Segment large files at 64 KiB (not 1 MiB) so the tests stay fast; returns the segment size."""
-    monkeypatch.setattr(archive, "SEGMENT", 64 << 10)
-    monkeypatch.setattr(archive, "SPLIT_MIN", 128 << 10)
-    return archive.SEGMENT
+    monkeypatch.setattr(zipjobs, "SEGMENT", 64 << 10)
+    monkeypatch.setattr(zipjobs, "SPLIT_MIN", 128 << 10)
+    return zipjobs.SEGMENT
 
 
 @pytest.fixture
 def mixed(tmp_path: Path, small_segments: int) -> list[Entry]:
     """Small and large, compressible and not, empty, generated, executable: every path of the writer."""
-    SEGMENT, SPLIT_MIN = small_segments, archive.SPLIT_MIN  # noqa: N806
+    SEGMENT, SPLIT_MIN = small_segments, zipjobs.SPLIT_MIN  # noqa: N806
     src = tmp_path / "src"
     src.mkdir()
     files = {
@@ -98,8 +98,8 @@ def test_serial_and_parallel_are_byte_identical(tmp_path: Path, mixed: list[Entr
 def test_small_in_flight_budget_changes_nothing(tmp_path: Path, mixed: list[Entry],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     reference = write_zip(mixed, tmp_path / "a.zip", workers=2)
-    monkeypatch.setattr(archive, "INFLIGHT_BYTES", 1)
-    monkeypatch.setattr(archive, "INFLIGHT_JOBS", 1)
+    monkeypatch.setattr(zipjobs, "INFLIGHT_BYTES", 1)
+    monkeypatch.setattr(zipjobs, "INFLIGHT_JOBS", 1)
     assert write_zip(mixed, tmp_path / "b.zip", workers=4).sha256 == reference.sha256
 
 
@@ -107,19 +107,19 @@ def test_many_small_files_between_large_ones_batch_and_keep_their_order(tmp_path
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Small entries are grouped into jobs (by bytes and by count) around segmented ones; the output is the
     same as the serial path and every entry is in its place."""
-    monkeypatch.setattr(archive, "BATCH_BYTES", 20_000)
-    monkeypatch.setattr(archive, "BATCH_MAX", 7)
+    monkeypatch.setattr(zipjobs, "BATCH_BYTES", 20_000)
+    monkeypatch.setattr(zipjobs, "BATCH_MAX", 7)
     src = tmp_path / "src"
     src.mkdir()
     entries: list[Entry] = []
     for i in range(60):
-        size = archive.SPLIT_MIN + 3 if i % 17 == 5 else (i * 997) % 9000
+        size = zipjobs.SPLIT_MIN + 3 if i % 17 == 5 else (i * 997) % 9000
         (src / f"f{i:03}").write_bytes(text(size, i))
         entries.append(Entry(f"pkg/f{i:03}.js", 0o644, source=src / f"f{i:03}"))
-    jobs = list(archive._jobs(entries))
-    batches = [j for j in jobs if isinstance(j, archive._Batch)]
+    jobs = list(zipjobs._jobs(entries))
+    batches = [j for j in jobs if isinstance(j, zipjobs._Batch)]
     assert len(batches) > 8 and all(len(b.entries) <= 7 for b in batches)
-    assert [e.arc for j in jobs for e in (j.entries if isinstance(j, archive._Batch) else (j.entry,) if j.last
+    assert [e.arc for j in jobs for e in (j.entries if isinstance(j, zipjobs._Batch) else (j.entry,) if j.last
                                           else ())] == [e.arc for e in entries]
     serial = write_zip(entries, tmp_path / "serial.zip", workers=1)
     assert write_zip(entries, tmp_path / "parallel.zip", workers=3).sha256 == serial.sha256
@@ -160,7 +160,7 @@ def test_stored_or_deflated(tmp_path: Path, mixed: list[Entry]) -> None:
 
 
 def test_segmented_deflate_costs_almost_nothing(tmp_path: Path) -> None:
-    data = text(6 * archive.SEGMENT + 123, 9)  # the real segment size
+    data = text(6 * zipjobs.SEGMENT + 123, 9)  # the real segment size
     (tmp_path / "big").write_bytes(data)
     write_zip([Entry("big", source=tmp_path / "big")], tmp_path / "out.zip")
     with zipfile.ZipFile(tmp_path / "out.zip") as zf:
@@ -242,12 +242,12 @@ def test_zip64_beyond_65535_entries(tmp_path: Path) -> None:
 
 def test_memory_stays_flat_for_large_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Shrink every buffer: a file 64x the in-flight budget must not be held in memory."""
-    monkeypatch.setattr(archive, "SEGMENT", 64 << 10)
-    monkeypatch.setattr(archive, "SPLIT_MIN", 128 << 10)
-    monkeypatch.setattr(archive, "SPOOL_MAX", 128 << 10)
-    monkeypatch.setattr(archive, "INFLIGHT_BYTES", 128 << 10)
-    monkeypatch.setattr(archive, "INFLIGHT_MAX_BYTES", 256 << 10)
-    monkeypatch.setattr(archive, "CHUNK", 64 << 10)
+    monkeypatch.setattr(zipjobs, "SEGMENT", 64 << 10)
+    monkeypatch.setattr(zipjobs, "SPLIT_MIN", 128 << 10)
+    monkeypatch.setattr(zipjobs, "SPOOL_MAX", 128 << 10)
+    monkeypatch.setattr(zipjobs, "INFLIGHT_BYTES", 128 << 10)
+    monkeypatch.setattr(zipjobs, "INFLIGHT_MAX_BYTES", 256 << 10)
+    monkeypatch.setattr(zipjobs, "CHUNK", 64 << 10)
     size = 16 << 20
     (tmp_path / "text.bin").write_bytes(text(size, 11))
     (tmp_path / "noise.bin").write_bytes(noise(size, 12))
@@ -264,7 +264,7 @@ def test_memory_stays_flat_for_large_files(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_a_file_that_changes_size_is_an_error(tmp_path: Path, small_segments: int) -> None:
-    SEGMENT, SPLIT_MIN = small_segments, archive.SPLIT_MIN  # noqa: N806
+    SEGMENT, SPLIT_MIN = small_segments, zipjobs.SPLIT_MIN  # noqa: N806
     (tmp_path / "big").write_bytes(text(SPLIT_MIN + 10))
     stale = SizedEntry("big", source=tmp_path / "big", size=SPLIT_MIN + 10 + SEGMENT)  # shrank since the walk
     with pytest.raises(ProjectError, match="changed size while it was being zipped"):
@@ -290,8 +290,8 @@ def test_on_entry_progress_and_content_digest(tmp_path: Path, mixed: list[Entry]
 def test_unreadable_source_advice_depends_on_the_reason() -> None:
     import errno
 
-    from bundler.archive import _unreadable
     from bundler.plan import PlanEntry
+    from bundler.zipjobs import _unreadable
 
     entry = PlanEntry(arc="lib/secret.js", size=1, mode=0o644, package="(app)", source="/app/lib/secret.js")
     denied = _unreadable(entry, OSError(errno.EACCES, "Permission denied"))
@@ -307,3 +307,31 @@ def test_a_file_name_that_is_not_utf8_is_a_project_error(tmp_path: Path) -> None
     entry = PlanEntry(arc=name, size=0, mode=0o644, package="(app)", data=b"")
     with pytest.raises(ProjectError, match=r"b'caf\\xe9.js' is not UTF-8"):
         write_zip([entry], tmp_path / "a.zip")
+
+
+def test_a_small_file_is_zipped_as_it_is_when_read_even_if_its_size_changed_since_the_walk(tmp_path: Path) -> None:
+    """A small file is read whole: one read of the walked size (plus one byte) when it did not change, more reads
+    when it grew, fewer bytes when it shrank; the zip holds what was read, with its own size and CRC."""
+    grown, shrunk, same = text(50_000, 1), text(300, 2), text(7000, 3)
+    for name, data in (("grown", grown), ("shrunk", shrunk), ("same", same)):
+        (tmp_path / name).write_bytes(data)
+    entries = [SizedEntry("grown.js", source=tmp_path / "grown", size=1000),
+               SizedEntry("shrunk.js", source=tmp_path / "shrunk", size=5000),
+               SizedEntry("same.js", source=tmp_path / "same", size=7000)]
+    result = write_zip(entries, tmp_path / "out.zip", workers=2)
+    with zipfile.ZipFile(tmp_path / "out.zip") as zf:
+        assert zf.testzip() is None
+        assert [zf.read(n) for n in ("grown.js", "shrunk.js", "same.js")] == [grown, shrunk, same]
+    assert [w.size for w in result.entries] == [50_000, 300, 7000]
+
+
+def test_blocks_written_entry_by_entry_near_4_gib_give_the_same_bytes(tmp_path: Path, mixed: list[Entry],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's block that would cross 4 GiB is written entry by entry with headers made for their offsets;
+    below 4 GiB those headers are the workers' own, so moving the threshold down must not change a byte."""
+    from bundler import archive
+
+    reference = write_zip(mixed, tmp_path / "a.zip", workers=2)
+    monkeypatch.setattr(archive, "ZIP64_LIMIT", 1)  # every block takes the entry-by-entry path
+    assert write_zip(mixed, tmp_path / "b.zip", workers=2).sha256 == reference.sha256
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()

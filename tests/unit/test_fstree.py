@@ -40,3 +40,46 @@ def test_extract_refuses_entries_outside_the_folder(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="lands outside"):
         extract_zip(archive, tmp_path / "dest")
     assert not (tmp_path / "escaped.txt").exists()
+
+
+@pytest.mark.parametrize("workers", [1, 2, 5])
+def test_extract_on_several_threads_gives_every_file_its_bytes_and_mode(tmp_path: Path, workers: int) -> None:
+    """Many files (so the work is split across threads), folders stored and implied, modes, an entry larger
+    than one read, and a name stored twice (the last one wins, as in order)."""
+    archive = tmp_path / "many.zip"
+    expected: dict[str, tuple[bytes, int | None]] = {}
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(zipfile.ZipInfo("empty-folder/"), b"")
+        for i in range(700):
+            name = f"pkg{i % 9}/lib/sub{i % 4}/f{i}.js"
+            data = f"module.exports = {i};\n".encode() * (i % 50)
+            info = zipfile.ZipInfo(name)
+            mode = 0o755 if i % 7 == 0 else 0o644 if i % 3 else None
+            if mode is not None:
+                info.external_attr = (0o100000 | mode) << 16
+            zf.writestr(info, data)
+            expected[name] = (data, mode)
+        big = os.urandom(17 << 20)
+        zf.writestr("engine/libquery_engine.so.node", big)
+        expected["engine/libquery_engine.so.node"] = (big, None)
+    twice = tmp_path / "twice.zip"
+    with zipfile.ZipFile(twice, "w") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+        for i in range(200):
+            zf.writestr(f"f{i}.js", b"first")
+        zf.writestr("f7.js", b"second")
+    dest = tmp_path / "out"
+    dest.mkdir()
+    extract_zip(archive, dest, workers=workers)
+    assert (dest / "empty-folder").is_dir()
+    found = {str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()}
+    assert found == set(expected)
+    umask = os.umask(0)
+    os.umask(umask)
+    with zipfile.ZipFile(archive) as zf:
+        stored = {i.filename: i.external_attr >> 16 & 0o777 for i in zf.infolist()}
+    assert {stored[n] for n, (_d, m) in expected.items() if m is not None} == {0o755, 0o644}
+    for name, (data, _mode) in expected.items():
+        assert (dest / name).read_bytes() == data
+        assert (dest / name).stat().st_mode & 0o777 == (stored[name] or 0o666 & ~umask)  # no mode: as open("wb")
+    extract_zip(twice, tmp_path / "twice", workers=workers)
+    assert (tmp_path / "twice" / "f7.js").read_bytes() == b"second"
