@@ -84,6 +84,10 @@ def dependency_closure(root: PackageJson, installed: Mapping[str, PackageJson], 
         pkg = installed[found]
         for dep in pkg.runtime_dependencies:
             queue.append((found, dep, dep in pkg.optional and dep not in pkg.dependencies, pkg.name or found))
+        # an installed peer is loaded from here like a dependency (apollo-server -> graphql); a missing one is the
+        # app's choice (peerDependenciesMeta optional, or provided by the platform), so no warning
+        for dep in sorted(set(pkg.peer) - set(pkg.dependencies) - set(pkg.optional)):
+            queue.append((found, dep, True, pkg.name or found))
     return seen, sorted(warnings)
 
 

@@ -31,6 +31,9 @@ class PackageJson:
     dependencies: dict[str, str] = field(default_factory=dict)
     optional: dict[str, str] = field(default_factory=dict)
     dev: dict[str, str] = field(default_factory=dict)
+    # peerDependencies, read for installed packages only: npm 7+, pnpm and yarn install them beside the package
+    # that names them, and Node loads them from there like any dependency
+    peer: dict[str, str] = field(default_factory=dict)
     engines_node: str | None = None
     prisma_schema: str | None = None
 
@@ -149,6 +152,7 @@ def parse_package_json(text: str, where: str, *, lenient: bool = False) -> Packa
         dependencies=deps("dependencies"),
         optional=deps("optionalDependencies"),
         dev=deps("devDependencies"),
+        peer=deps("peerDependencies") if lenient else {},
         engines_node=(_str_or_none(engines.get("node")) if isinstance(engines, dict) else None) if lenient
         else _nested_str(engines, "engines", "node", where, 'a semver range like ">=18"'),
         prisma_schema=(_str_or_none(prisma.get("schema")) if isinstance(prisma, dict) else None) if lenient
@@ -208,6 +212,7 @@ def read_installed_package_json(path: Path, rel_dir: str) -> tuple[PackageJson, 
         name=_str_or_none(data.get("name")) or name, version=_str_or_none(data.get("version")),
         main=_str_or_none(data.get("main")), dependencies=_str_map(data.get("dependencies")),
         optional=_str_map(data.get("optionalDependencies")), dev=_str_map(data.get("devDependencies")),
+        peer=_str_map(data.get("peerDependencies")),
         engines_node=_str_or_none((data.get("engines") or {}).get("node") if isinstance(data.get("engines"), dict)
                                   else None),
     )
