@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import posixpath
 import sys
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -163,11 +164,35 @@ def generator_dirs(project: Project) -> list[str]:
     return dirs
 
 
+# One lookup per Project object: a run asks several times (runtime choice per unit, the engine advice, the
+# ungenerated-client check), and the resolver's whole graph costs a walk of package.json files. Keyed by id() and
+# checked with a weak reference, so a new Project (a new run, a tree built in Docker) reads the disk again.
+_PER_PROJECT: dict[int, tuple[weakref.ref[Project], _Installed, list[tuple[FoundClient, ...]]]] = {}
+
+
+def _for(project: Project) -> tuple[_Installed, list[tuple[FoundClient, ...]]]:
+    known = _PER_PROJECT.get(id(project))
+    if known is not None and known[0]() is project:
+        return known[1], known[2]
+    for key in [k for k, (ref, _, _) in _PER_PROJECT.items() if ref() is None]:
+        del _PER_PROJECT[key]
+    entry: tuple[weakref.ref[Project], _Installed, list[tuple[FoundClient, ...]]] = (
+        weakref.ref(project), _Installed(project.root), [])
+    _PER_PROJECT[id(project)] = entry
+    return entry[1], entry[2]
+
+
 def find_clients(project: Project) -> list[FoundClient]:
     """The clients Node's lookup reaches from the project (bundler/resolve.py: a workspace root's node_modules,
     pnpm's store) and those in the generators' output folders."""
+    installed, found = _for(project)
+    if not found:
+        found.append(tuple(_find_clients(project, installed)))
+    return list(found[0])
+
+
+def _find_clients(project: Project, installed: _Installed) -> list[FoundClient]:
     root = project.root
-    installed = _Installed(root)
     found: list[FoundClient] = []
     for layout in layouts():
         folder = installed.generated(layout)
@@ -217,7 +242,7 @@ def generate_command(project: Project, layout: ClientLayout | None = None) -> st
     """The command that generates this project's client: the CLI it has installed (prisma2 or prisma)."""
     pkg = project.package
     declared = {*pkg.dependencies, *pkg.dev, *pkg.optional}
-    if "prisma2" in declared or _Installed(project.root).package("prisma2") is not None:
+    if "prisma2" in declared or _for(project)[0].package("prisma2") is not None:
         return "npx prisma2 generate"
     if layout is not None and layout.generate.startswith("prisma2"):
         return "npx prisma2 generate"
