@@ -13,7 +13,6 @@ walk, so the runtime choice can use them before the tree is walked.
 from __future__ import annotations
 
 import os
-import posixpath
 import sys
 import weakref
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pathlib import Path
 from bundler.engines import parse_engine_filename
 from bundler.errors import ProjectError
 from bundler.pkgmanager import repository_root
-from bundler.project import Project
+from bundler.project import Project, generator_dirs
 from bundler.resolve import find_module, installed_packages
 
 if sys.version_info >= (3, 11):
@@ -147,21 +146,6 @@ def _state(folder: Path, layout: ClientLayout) -> bool | None:
     if layout.stub and layout.stub in head:
         return False
     return None if layout.generated == layout.package else True
-
-
-def generator_dirs(project: Project) -> list[str]:
-    """Folders the schema's client generators write to (their `output`), project-relative with a slash."""
-    schema = project.schema
-    if schema is None:
-        return []
-    base = posixpath.dirname(schema.path)
-    dirs = []
-    for gen in schema.client_generators:
-        if gen.output and not gen.output.startswith("env:"):
-            out = posixpath.normpath(posixpath.join(base, gen.output))
-            if not out.startswith("../") and out not in (".", ".."):
-                dirs.append(out.rstrip("/") + "/")
-    return dirs
 
 
 # One lookup per Project object: a run asks several times (runtime choice per unit, the engine advice, the

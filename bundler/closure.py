@@ -7,7 +7,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Mapping
 
-from bundler.project import PackageJson, Project
+from bundler.project import PackageJson, Project, generator_dirs
 from bundler.walk import FileEntry
 
 
@@ -133,14 +133,4 @@ def module_of(folder: str) -> str:
 
 def generated_app_dirs(project: Project) -> list[str]:
     """Generator output folders outside node_modules (the client is then part of the app's own files)."""
-    schema = project.schema
-    if schema is None:
-        return []
-    base = posixpath.dirname(schema.path)
-    dirs = []
-    for gen in schema.client_generators:
-        if gen.output and not gen.output.startswith("env:"):
-            out = posixpath.normpath(posixpath.join(base, gen.output))
-            if not out.startswith(("node_modules/", "../")) and out not in (".", ".."):
-                dirs.append(out.rstrip("/") + "/")
-    return dirs
+    return [d for d in generator_dirs(project) if not d.startswith("node_modules/")]

@@ -7,6 +7,7 @@ so malformed files are tested without a file system. Every parse error names the
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,21 @@ class Project:
     package: PackageJson
     lockfile: str | None  # "npm" | "yarn" | "pnpm" | None
     schema: Schema | None
+
+
+def generator_dirs(project: Project) -> list[str]:
+    """Folders the schema's client generators write to (their `output`), project-relative with a slash."""
+    schema = project.schema
+    if schema is None:
+        return []
+    base = posixpath.dirname(schema.path)
+    dirs = []
+    for gen in schema.client_generators:
+        if gen.output and not gen.output.startswith("env:"):
+            out = posixpath.normpath(posixpath.join(base, gen.output))
+            if not out.startswith("../") and out not in (".", ".."):
+                dirs.append(out.rstrip("/") + "/")
+    return dirs
 
 
 def read_project(root: Path) -> Project:
