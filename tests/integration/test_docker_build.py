@@ -10,6 +10,7 @@ import hashlib
 import re
 import stat
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -226,7 +227,9 @@ def test_pull_from_a_registry_on_loopback(
     registry: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    local = images.imported({"/etc/marker": "pulled image\n"}, name="to-push")
+    # a layer no other image on this daemon has (a nonce), so the pull downloads it: a layer already present
+    # (left by an earlier or concurrent run) would be reported as "Already exists", not "Pull complete"
+    local = images.imported({"/etc/marker": "pulled image\n", "/etc/nonce": f"{uuid.uuid4().hex}\n"}, name="to-push")
     remote = images.track(f"{registry}/photon-bundle-test/build:{local.rsplit(':', 1)[1]}")
     docker_client.images.get(local).tag(remote)
     for event in docker_client.api.push(remote, stream=True, decode=True):
