@@ -5,7 +5,7 @@ names). Pure: values in, values out (bundler/plan.py decides each file's fate fr
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 
 from bundler.project import PackageJson, Project, generator_dirs
 from bundler.walk import FileEntry
@@ -25,8 +25,9 @@ def package_dir_of(rel: str) -> str | None:
     return "/".join(parts[: last + 2])
 
 
-def resolve_package(from_dir: str, name: str, installed: Mapping[str, PackageJson]) -> str | None:
-    """Node's lookup: <dir>/node_modules/<name> from the requiring package's folder up to the root."""
+def resolve_package(from_dir: str, name: str, installed: Container[str]) -> str | None:
+    """Node's lookup: <dir>/node_modules/<name> from the requiring package's folder up to the root, over the
+    package folders in `installed` (the project's installed packages, or a virtual tree's placements)."""
     directory = from_dir
     while True:
         if posixpath.basename(directory) != "node_modules":
@@ -100,12 +101,7 @@ def generated_client_dirs(project: Project, closure: Iterable[str]) -> list[str]
     if schema is not None:
         if schema.is_photon:
             dirs.append("node_modules/@generated/")
-        base = posixpath.dirname(schema.path)
-        for gen in schema.client_generators:
-            if gen.output and not gen.output.startswith("env:"):
-                out = posixpath.normpath(posixpath.join(base, gen.output))
-                if out.startswith("node_modules/"):
-                    dirs.append(out.rstrip("/") + "/")
+        dirs += [d for d in generator_dirs(project) if d.startswith("node_modules/")]
     return dirs
 
 
@@ -116,13 +112,10 @@ def generated_client_modules(project: Project) -> frozenset[str]:
     if schema is not None:
         if schema.is_photon:
             names.add("@generated/photon")
-        base = posixpath.dirname(schema.path)
-        for gen in schema.client_generators:
-            if gen.output and not gen.output.startswith("env:"):
-                out = posixpath.normpath(posixpath.join(base, gen.output))
-                if out.startswith("node_modules/"):
-                    parts = out.split("/")[1:]
-                    names.add("/".join(parts[:2]) if parts[0].startswith("@") else parts[0])
+        for out in generator_dirs(project):
+            if out.startswith("node_modules/"):
+                parts = out.rstrip("/").split("/")[1:]
+                names.add("/".join(parts[:2]) if parts[0].startswith("@") else parts[0])
     return frozenset(names)
 
 

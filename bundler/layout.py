@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bundler.closure import resolve_package
 from bundler.errors import ProjectError
 from bundler.resolve import ROOT, Resolution
 from bundler.walk import FileEntry, FolderEntry, WalkProblem, walk_tree
@@ -45,19 +46,6 @@ class Placement:
     name: str  # the module name it is loaded by
 
 
-def _lookup(placements: Mapping[str, str], from_dir: str, name: str) -> str | None:
-    """Node's lookup in the virtual tree, from a package folder ("" for the project's own files)."""
-    directory = from_dir
-    while True:
-        if posixpath.basename(directory) != "node_modules":
-            candidate = posixpath.join(directory, "node_modules", name) if directory else f"node_modules/{name}"
-            if candidate in placements:
-                return candidate
-        if not directory:
-            return None
-        directory = posixpath.dirname(directory)
-
-
 def hoist(edges: Mapping[str, Mapping[str, str]], subroots: tuple[tuple[str, str], ...] = ()) -> list[Placement]:
     """Placements, sorted by path, for a graph `requirer real folder (ROOT: the project) -> name -> real folder`.
 
@@ -70,7 +58,7 @@ def hoist(edges: Mapping[str, Mapping[str, str]], subroots: tuple[tuple[str, str
     while queue:
         virtual, real = queue.popleft()
         for name, target in sorted(edges.get(real, {}).items()):
-            found = _lookup(placements, virtual, name)
+            found = resolve_package(virtual, name, placements)
             if found is not None and placements[found] == target:
                 continue
             if found is None:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bundler.closure import resolve_package
 from bundler.errors import ProjectError
-from bundler.layout import _lookup, hoist
+from bundler.layout import hoist
 from bundler.pkgmanager import detect_layout, repository_root
 from bundler.resolve import ROOT, resolve_project
 
@@ -23,7 +24,7 @@ def _resolves_as_before(edges: dict[str, dict[str, str]]) -> None:
     placed = _placed(edges)
     for requirer, real in [("", ROOT), *placed.items()]:
         for name, target in edges.get(real, {}).items():
-            found = _lookup(placed, requirer, name)
+            found = resolve_package(requirer, name, placed)
             assert found is not None and placed[found] == target, (requirer, name)
 
 
