@@ -359,7 +359,7 @@ def reuse_state(own_tree: bool, adapter: PlatformAdapter, project_dir: Path, opt
         return lambda out_dir, files, artifacts, folders: None
     key = state_key(adapter.key, project_dir, options, env, whole_env=adapter.reads_environment)
     return lambda out_dir, files, artifacts, folders: save_state(out_dir, key, decisive_files(files, artifacts),
-                                                                 folders)
+                                                                 folders, {a.filename for a in artifacts})
 
 
 def _check_format(adapter: PlatformAdapter, options: Options, kind: EngineKind) -> None:

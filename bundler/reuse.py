@@ -10,8 +10,10 @@ sha256, so a damaged or replaced artifact is always rebuilt.
    environment variables that steer a bundle. When the key is the same and one stat of each recorded
    path gives the same facts, nothing that matters was added, removed, renamed or written: adding,
    removing or renaming a file changes its folder's mtime and ctime, and writing or chmod-ing a file
-   changes its ctime, which no tool can set back (npm sets mtimes, not ctimes). This costs one stat per
-   path instead of a walk, a plan and a fingerprint.
+   changes its ctime, which no tool can set back (npm sets mtimes, not ctimes). The artifacts' own stat
+   facts, taken once they were in place and known intact, are part of the record, so the same stat
+   tells that none of them was written or replaced since, without hashing them again. This costs one
+   stat per path instead of a walk, a plan and a fingerprint.
 2. The content check (`reusable`, after the walk and the plan). The inputs fingerprint is a hash over the
    settings (the key above without the project folder) and each artifact's content digest, the hash over
    its sorted (path, mode, content sha256) entries, which is what decides the zip's bytes. Each planned
@@ -209,8 +211,8 @@ def _folder_line(path: str, mtime: int, ctime: int, ino: int) -> str:
     return f"{path}\0{mtime}\0{ctime}\0{ino}\n"
 
 
-def _digest(file_lines: list[str], folder_lines: list[str]) -> str:
-    text = "".join(file_lines) + "--\n" + "".join(folder_lines)
+def _digest(file_lines: list[str], folder_lines: list[str], artifact_lines: list[str]) -> str:
+    text = "".join(file_lines) + "--\n" + "".join(folder_lines) + "--\n" + "".join(artifact_lines)
     return hashlib.sha256(text.encode(errors="surrogateescape")).hexdigest()  # names the file system kept as bytes
 
 
@@ -224,27 +226,49 @@ def decisive_files(files: list[FileEntry], artifacts: Iterable[ArtifactPlan]) ->
             or f.rel.endswith("/package.json")]
 
 
-def save_state(out_dir: Path, key: str, files: list[FileEntry], folders: list[FolderEntry]) -> None:
-    """Record the walk that produced the artifacts now in out_dir (after they were committed)."""
+def _artifact_lines(out_dir: Path, names: list[str]) -> list[str] | None:
+    """A line of stat facts per artifact (by its name in out_dir, never through a link out of it); None when one
+    is missing."""
+    lines = []
+    for name in names:
+        path = contained(out_dir, name)
+        try:
+            st = os.lstat(path) if path is not None else None
+        except OSError:
+            return None
+        if st is None:
+            return None
+        lines.append(_file_line(name, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+    return lines
+
+
+def save_state(out_dir: Path, key: str, files: list[FileEntry], folders: list[FolderEntry],
+               artifacts: Iterable[str]) -> None:
+    """Record the walk that produced the artifacts now in out_dir, and the artifacts' stat facts (after they were
+    committed, or found intact)."""
+    names = sorted(artifacts)
+    artifact_lines = _artifact_lines(out_dir, names)
+    if artifact_lines is None:  # nothing to vouch for: the next run takes the content check
+        return
     file_paths = [f.fspath for f in files]
     digest = _digest([_file_line(p, f.mode, f.size, f.mtime_ns, f.ctime_ns, f.ino) for p, f in zip(file_paths, files)],
-                     [_folder_line(d.path, d.mtime_ns, d.ctime_ns, d.ino) for d in folders])
+                     [_folder_line(d.path, d.mtime_ns, d.ctime_ns, d.ino) for d in folders], artifact_lines)
     state = {"version": STATE_VERSION, "key": key, "digest": digest, "files": file_paths,
-             "folders": [d.path for d in folders]}
+             "folders": [d.path for d in folders], "artifacts": names}
     manifest.write_atomic(out_dir / STATE_NAME, json.dumps(state, separators=(",", ":")))
 
 
-def _current_digest(files: list[str], folders: list[str]) -> str | None:
+def _current_digest(out_dir: Path, files: list[str], folders: list[str], artifacts: list[str]) -> str | None:
     """The same digest from a fresh stat of each path; None when a path is gone."""
     stat = os.stat  # one call per path is the point: Path objects cost more than the stat
-    try:
-        file_lines = [_file_line(p, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    try:  # the lines are _file_line's and _folder_line's, written out: a call per path costs more than the stat
+        file_lines = [f"{p}\0{st.st_mode:o}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n"
                       for p in files for st in (stat(p),)]
-        folder_lines = [_folder_line(p, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-                        for p in folders for st in (stat(p),)]
+        folder_lines = [f"{p}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n" for p in folders for st in (stat(p),)]
     except OSError:
         return None
-    return _digest(file_lines, folder_lines)
+    artifact_lines = _artifact_lines(out_dir, artifacts)
+    return None if artifact_lines is None else _digest(file_lines, folder_lines, artifact_lines)
 
 
 def _strings(values: list[Any]) -> bool:
@@ -257,13 +281,14 @@ def unchanged_tree(out_dir: Path, key: str) -> dict[str, Any] | None:
     state = _load_record(out_dir / STATE_NAME)
     if state is None or state.get("key") != key:
         return None
-    files, folders = state.get("files"), state.get("folders")
-    if not isinstance(files, list) or not isinstance(folders, list) or not _strings(files + folders):
+    files, folders, artifacts = state.get("files"), state.get("folders"), state.get("artifacts")
+    if not all(isinstance(v, list) and _strings(v) for v in (files, folders, artifacts)):
         return None
-    if _current_digest(files, folders) != state.get("digest"):
+    assert isinstance(files, list) and isinstance(folders, list) and isinstance(artifacts, list)
+    if _current_digest(out_dir, files, folders, artifacts) != state.get("digest"):
         return None
-    previous = manifest.read(out_dir / manifest.MANIFEST_NAME)
-    if previous is None or not intact(out_dir, previous):
+    previous = manifest.read(out_dir / manifest.MANIFEST_NAME)  # the artifacts' stat facts vouch for their bytes
+    if previous is None or sorted(str(a.get("path")) for a in previous.get("artifacts", [])) != artifacts:
         return None
     if not all(Path(o["path"]).is_file() for o in previous.get("outputs", [])):  # a stat, never a read
         return None  # a config copy or Netlify's manifest is gone: the pipeline writes it again

@@ -17,9 +17,7 @@ import click
 
 from bundler.cli.common import Console
 from bundler.engines import EngineKind, engine_filename
-from bundler.engines.version import ENV_OVERRIDE, check_version, engines_version
 from bundler.errors import ConfigError, EngineNotFoundError, ProjectError, echo
-from bundler.targets import CURRENT_TARGETS, canonical_target, closest, is_known_target
 
 if TYPE_CHECKING:
     from bundler.engines.acquire import AcquiredEngine
@@ -197,6 +195,8 @@ _SOURCE_WORDS = {"cache": "the photon-bundle cache", "prisma-cache": "Prisma's c
 
 
 def _target(name: str) -> str:
+    from bundler.targets import CURRENT_TARGETS, canonical_target, closest, is_known_target  # the table loads here
+
     if not is_known_target(name):
         raise ConfigError(f"unknown engine target {echo(name)}", hint=closest(name, sorted(CURRENT_TARGETS)))
     target = canonical_target(name)
@@ -218,6 +218,8 @@ def _shared(url: str | None) -> str | None:
 
 
 def _version(flag: str | None, env: dict[str, str], console: Console) -> str:
+    from bundler.engines.version import ENV_OVERRIDE, check_version, engines_version
+
     if flag:
         version = check_version(flag, origin="--version")
         override = env.get(ENV_OVERRIDE, "").strip()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from bundler.cli.common import Console
-from bundler.targets import load_matrix, profile_for
 
 
 @click.command()
@@ -13,6 +12,8 @@ from bundler.targets import load_matrix, profile_for
 @click.option("--json", "json_mode", is_flag=True, help="Print the matrix as JSON on stdout.")
 def targets(platform_filter: str | None, json_mode: bool) -> None:
     """Print which engine target each platform runtime needs."""
+    from bundler.targets import load_matrix, profile_for  # the table loads when it is shown
+
     matrix = load_matrix()
     platforms = [platform_filter] if platform_filter else list(matrix.platforms)
     rows: list[dict[str, str]] = []

@@ -178,3 +178,34 @@ def test_a_damaged_state_file_only_costs_the_quick_check(project: Path, tmp_path
     assert quick(project, out) is None
     assert bundle(project, out, capsys)["reused"] is True
     assert quick(project, out) is not None
+
+
+def test_the_quick_check_vouches_for_the_artifacts_by_their_stat_facts(project: Path, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The artifacts are not hashed again by the quick check: their own stat facts, recorded once they were
+    in place, are part of the tree state; any write or replacement changes them."""
+    out = tmp_path / "out"
+    bundle(project, out, capsys)
+    import bundler.reuse
+
+    def no_hashing(path: Path) -> str:
+        raise AssertionError(f"the quick check hashed {path}")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(bundler.reuse, "sha256_file", no_hashing)
+        assert quick(project, out) is not None
+    # the same bytes written back, mtime restored: the ctime tells, and the content check then reuses
+    artifact = out / "function.zip"
+    st = artifact.stat()
+    artifact.write_bytes(artifact.read_bytes())
+    os.utime(artifact, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert quick(project, out) is None
+    assert bundle(project, out, capsys)["reused"] is True
+    assert quick(project, out) is not None
+    # the output folder restored elsewhere (a CI cache): other inodes, so the content check decides
+    moved = tmp_path / "restored"
+    shutil.copytree(out, moved)
+    assert quick(project, moved) is None
+    assert bundle(project, moved, capsys)["reused"] is True
+    assert quick(project, moved) is not None
