@@ -37,6 +37,7 @@ from bundler.manifest import (
     bundled_units,
     unit_record,
 )
+from bundler.offload import Offloaded
 from bundler.options import Options, output_dir
 from bundler.outdir import Written, check_out_dir, commit, prepare_out_dir, withdraw_previous, write_outputs, writing
 from bundler.plan import ArtifactPlan, BundlePlan, EngineChoice, PlanOptions
@@ -50,20 +51,21 @@ from bundler.reuse import (
     HASHES_NAME,
     STATE_NAME,
     decisive_files,
+    hashes_text,
     reusable,
-    save_hashes,
-    save_state,
+    save_records,
     settings_key,
     state_key,
+    tree_text,
     written_fingerprint,
 )
 from bundler.runtime_choice import unit_profile
-from bundler.scan import Scanned, scan
+from bundler.scan import scan
 from bundler.shared_cache.artifacts import Fetched, Sharing, fetch_planned
 from bundler.shared_cache.store import shared_store
 from bundler.targets import RuntimeProfile
 from bundler.trace import Tracer, new_tracer, traced_files
-from bundler.walk import FileEntry, FolderEntry
+from bundler.walk import FileEntry
 from platforms.base import PlatformAdapter, Unit
 
 if TYPE_CHECKING:
@@ -188,16 +190,26 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         artifacts = [a for p in planned for a in p.plan.artifacts]
         previous = None if options.force else reusable(out_dir, settings, artifacts, walked)
         # a bundle is made from files the plan does not list: no quick no-op check (the content check still runs)
-        state = reuse_state(tree == project.root and all(p.bundled is None for p in prepared), adapter, project_dir,
-                            options, env)
+        key = reuse_key(tree == project.root and all(p.bundled is None for p in prepared), adapter, project_dir,
+                        options, env)
+        tree_record = (lambda: tree_text(key, decisive_files(files, artifacts), folders)) if key else lambda: None
+        names = [a.filename for a in artifacts]
         if previous is not None:
             log("nothing changed since the last run: reusing the artifacts (--force rebuilds)")
             write_outputs(adapter.outputs(project, options, units, bundled_units(previous), out_dir), log)
-            return _record_state(state, out_dir, scanned, artifacts, previous)
+            with writing(out_dir / STATE_NAME):
+                save_records(out_dir, None, tree_record(), names)  # reusable() refreshed the hashes
+            return previous
         checks = LoadCheckContext(adapter.key, tree, tree_project, installed, options, env,
                                   {p.unit.name: c for p in prepared if (c := p.load_check_clients()) is not None})
-        records, all_written, sharing = _produce(planned, adapter, settings, walked, out_dir, stack, kind, log, checks,
-                                                 prefetch)
+
+        def next_records(written: list[Written]) -> Offloaded:
+            """The next run's records, built on the idle core while the artifacts are checked and committed."""
+            return stack.enter_context(Offloaded(lambda: [hashes_text(((w.plan, w.result) for w in written), walked),
+                                                          tree_record() or ""]))
+
+        records, all_written, sharing, offloaded = _produce(planned, adapter, settings, walked, out_dir, stack, kind,
+                                                            log, checks, prefetch, next_records)
         plans = [(p.unit.name, p.plan) for p in planned]
         made = Manifest(
             platform=adapter.key, units=tuple(records), layout=scanned.layout.as_dict(), out_dir=str(out_dir.resolve()),
@@ -211,19 +223,20 @@ def _bundle(adapter: PlatformAdapter, project_dir: Path, out_dir: Path, options:
         commit(all_written, out_dir, doc, report=lambda: after_commit(
             out_dir, doc, options.report, lambda: file_details(plans, all_written, installed)))
         write_outputs(outputs, log)
+        hashes, tree_state = offloaded.result()
         with writing(out_dir / HASHES_NAME):
-            save_hashes(out_dir, ((w.plan, w.result) for w in all_written), walked)
-            state(out_dir, files, artifacts, folders)
+            save_records(out_dir, hashes, tree_state or None, names)
         sharing.share(made, all_written)
     return doc
 
 
 def _produce(planned: list[PlannedUnit], adapter: PlatformAdapter, settings: str, walked: Mapping[str, FileEntry],
              out_dir: Path, stack: ExitStack, kind: EngineKind, log: Log, checks: LoadCheckContext,
-             prefetch: Prefetch | None = None) -> tuple[list[UnitRecord], list[Written], Sharing]:
-    """The units' records and artifacts in temp files, and what shares them once committed: the artifacts come
-    from the shared cache (`--cache s3://...`, bundler/shared_cache/) when it has this plan's contents, else they
-    are written (--force always writes)."""
+             prefetch: Prefetch | None, after_write: Callable[[list[Written]], Offloaded],
+             ) -> tuple[list[UnitRecord], list[Written], Sharing, Offloaded]:
+    """The units' records and artifacts in temp files, what shares them once committed, and what `after_write`
+    started once every artifact was there: the artifacts come from the shared cache (`--cache s3://...`,
+    bundler/shared_cache/) when it has this plan's contents, else they are written (--force always writes)."""
     options, env = checks.options, checks.env
     prepare_out_dir(out_dir)
     store = shared_store(options.cache, options.offline, env, log)
@@ -231,9 +244,11 @@ def _produce(planned: list[PlannedUnit], adapter: PlatformAdapter, settings: str
         store, settings, planned_units(planned), walked, out_dir, stack, log)
     if fetched is not None and prefetch is not None:
         prefetch.stop()  # nothing is written
-    records, written = _write_units(planned, adapter, options, out_dir, env, stack, kind, log, checks, fetched,
-                                    prefetch)
-    return records, written, Sharing(store, fetched, options.load_check != "off", log)
+    produced = _write_units(planned, adapter, options, out_dir, env, stack, log, fetched, prefetch)
+    all_written = [w for _, written, _ in produced for w in written]
+    started = after_write(all_written)
+    records = _check_units(produced, options, kind, log, checks, fetched)
+    return records, all_written, Sharing(store, fetched, options.load_check != "off", log), started
 
 
 def planned_units(planned: list[PlannedUnit]) -> dict[str, list[ArtifactPlan]]:
@@ -244,15 +259,6 @@ def _noted(plan: BundlePlan, traced: list[str], walked: Mapping[str, FileEntry],
            notes: Mapping[str, str]) -> BundlePlan:
     """The plan with the trace's warnings and the installed packages' notes among its warnings."""
     return replace(plan, warnings=(*plan.warnings, *traced, *package_notes(plan, walked, notes)))
-
-
-def _record_state(state: Callable[[Path, list[FileEntry], list[ArtifactPlan], list[FolderEntry]], None],
-                  out_dir: Path, scanned: Scanned, artifacts: list[ArtifactPlan],
-                  doc: dict[str, Any]) -> dict[str, Any]:
-    """Record the walked tree for the next run's quick no-op check; returns the manifest."""
-    with writing(out_dir / STATE_NAME):
-        state(out_dir, scanned.files, artifacts, scanned.folders)
-    return doc
 
 
 def _checked_limits(adapter: PlatformAdapter, unit: Unit, plan: BundlePlan, log: Log) -> list[Limit]:
@@ -274,27 +280,33 @@ def doctor_section(adapter: PlatformAdapter, project: Project, options: Options,
 
 
 def _write_units(planned: list[PlannedUnit], adapter: PlatformAdapter, options: Options, out_dir: Path,
-                 env: Mapping[str, str], stack: ExitStack, kind: EngineKind, log: Log, checks: LoadCheckContext,
-                 fetched: Fetched | None = None, prefetch: Prefetch | None = None,
-                 ) -> tuple[list[UnitRecord], list[Written]]:
-    """Write, size-check, verify and load-check each unit's artifacts in temp files; their records and the files.
-    With `fetched` (from the shared cache, contents checked against the plan), its temp files are taken instead
-    of written, and the load check's record is the one that proved these contents (bundler/shared_cache/)."""
-    from bundler.verify.step import verified  # the ELF checks load only when there is something to verify
-
-    records: list[UnitRecord] = []
-    all_written: list[Written] = []
+                 env: Mapping[str, str], stack: ExitStack, log: Log, fetched: Fetched | None = None,
+                 prefetch: Prefetch | None = None) -> list[tuple[PlannedUnit, list[Written], list[Limit]]]:
+    """Write each unit's artifacts in temp files and hold them against the zipped size limits; with `fetched` (from
+    the shared cache, contents checked against the plan), its temp files are taken instead of written."""
+    produced: list[tuple[PlannedUnit, list[Written], list[Limit]]] = []
     for p in planned:
         written = write_artifacts(p.plan, out_dir, env, stack, prefetch) if fetched is None else fetched.of(p.plan)
         limits = p.limits + named_for(p.unit, unit_zipped_limits(adapter, options, p.unit, written))
         raise_if_over(limits, p.plan, written)
+        produced.append((p, written, limits))
+    return produced
+
+
+def _check_units(produced: list[tuple[PlannedUnit, list[Written], list[Limit]]], options: Options, kind: EngineKind,
+                 log: Log, checks: LoadCheckContext, fetched: Fetched | None = None) -> list[UnitRecord]:
+    """Verify and load-check each unit's temp artifacts; their records. From the shared cache, the load check's
+    record is the one that proved these contents (bundler/shared_cache/)."""
+    from bundler.verify.step import verified  # the ELF checks load only when there is something to verify
+
+    records: list[UnitRecord] = []
+    for p, written, limits in produced:
         verification = verified(written, p.profile, kind, p.plan, log) if options.verify else Verification(None)
         loaded = (_load_check(checks, p.unit, p.profile, p.plan, written, kind, log) if fetched is None
                   else fetched.load_checks[p.unit.name])
         records.append(unit_record(p.unit, p.profile, p.runtime_why, p.plan, written, limits, p.engine, verification,
                                    loaded))
-        all_written += written
-    return records, all_written
+    return records
 
 
 @dataclass(frozen=True)
@@ -352,14 +364,12 @@ def _traced(tracer: Tracer | None, unit: Unit, profile: RuntimeProfile,
     return replace(plan_options, traced=reached), warnings
 
 
-def reuse_state(own_tree: bool, adapter: PlatformAdapter, project_dir: Path, options: Options, env: Mapping[str, str]
-                ) -> Callable[[Path, list[FileEntry], list[ArtifactPlan], list[FolderEntry]], None]:
-    """What records the walked tree for the next run's quick no-op check (nothing for a Docker-built tree)."""
+def reuse_key(own_tree: bool, adapter: PlatformAdapter, project_dir: Path, options: Options,
+              env: Mapping[str, str]) -> str | None:
+    """The key of the walked tree's state for the next run's quick no-op check (none for a Docker-built tree)."""
     if not own_tree:
-        return lambda out_dir, files, artifacts, folders: None
-    key = state_key(adapter.key, project_dir, options, env, whole_env=adapter.reads_environment)
-    return lambda out_dir, files, artifacts, folders: save_state(out_dir, key, decisive_files(files, artifacts),
-                                                                 folders, {a.filename for a in artifacts})
+        return None
+    return state_key(adapter.key, project_dir, options, env, whole_env=adapter.reads_environment)
 
 
 def _check_format(adapter: PlatformAdapter, options: Options, kind: EngineKind) -> None:

@@ -169,9 +169,8 @@ def reusable(out_dir: Path, settings: str, artifacts: list[ArtifactPlan],
     return {**previous, "reused": True}
 
 
-def save_hashes(out_dir: Path, written: Iterable[tuple[ArtifactPlan, ArchiveResult]],
-                walked: Mapping[str, FileEntry]) -> None:
-    """Record the sha256 of every source file the writer read, with its stat facts, for the next run."""
+def hashes_text(written: Iterable[tuple[ArtifactPlan, ArchiveResult]], walked: Mapping[str, FileEntry]) -> str:
+    """The record of the sha256 of every source file the writer read, with its stat facts, for the next run."""
     hashes: dict[str, list[Any]] = {}
     for plan, result in written:
         sha_by_arc = {w.arc: w.sha256 for w in result.entries}
@@ -181,12 +180,15 @@ def save_hashes(out_dir: Path, written: Iterable[tuple[ArtifactPlan, ArchiveResu
                     hashes[str(e.source)] = [*_facts(str(e.source), walked), sha_by_arc[e.arc]]
                 except OSError:
                     continue
-    _save_hashes(out_dir, hashes)
+    return _hashes_json(hashes)
+
+
+def _hashes_json(hashes: Mapping[str, list[Any]]) -> str:
+    return json.dumps({"version": STATE_VERSION, "files": hashes}, separators=(",", ":"))
 
 
 def _save_hashes(out_dir: Path, hashes: Mapping[str, list[Any]]) -> None:
-    text = json.dumps({"version": STATE_VERSION, "files": hashes}, separators=(",", ":"), sort_keys=True)
-    manifest.write_atomic(out_dir / HASHES_NAME, text)
+    manifest.write_atomic(out_dir / HASHES_NAME, _hashes_json(hashes))
 
 
 # ------------------------------------------------------------------------------------------ tree state
@@ -211,8 +213,8 @@ def _folder_line(path: str, mtime: int, ctime: int, ino: int) -> str:
     return f"{path}\0{mtime}\0{ctime}\0{ino}\n"
 
 
-def _digest(file_lines: list[str], folder_lines: list[str], artifact_lines: list[str]) -> str:
-    text = "".join(file_lines) + "--\n" + "".join(folder_lines) + "--\n" + "".join(artifact_lines)
+def _digest(file_lines: list[str], folder_lines: list[str]) -> str:
+    text = "".join(file_lines) + "--\n" + "".join(folder_lines)
     return hashlib.sha256(text.encode(errors="surrogateescape")).hexdigest()  # names the file system kept as bytes
 
 
@@ -226,10 +228,20 @@ def decisive_files(files: list[FileEntry], artifacts: Iterable[ArtifactPlan]) ->
             or f.rel.endswith("/package.json")]
 
 
-def _artifact_lines(out_dir: Path, names: list[str]) -> list[str] | None:
-    """A line of stat facts per artifact (by its name in out_dir, never through a link out of it); None when one
-    is missing."""
-    lines = []
+def tree_text(key: str, files: list[FileEntry], folders: list[FolderEntry]) -> str:
+    """The tree state without the artifacts' facts (state_text adds them once the artifacts are in place): the key,
+    the digest of the files' and folders' stat facts, and their paths, as a JSON object."""
+    file_paths = [f.fspath for f in files]
+    digest = _digest([_file_line(p, f.mode, f.size, f.mtime_ns, f.ctime_ns, f.ino) for p, f in zip(file_paths, files)],
+                     [_folder_line(d.path, d.mtime_ns, d.ctime_ns, d.ino) for d in folders])
+    return json.dumps({"version": STATE_VERSION, "key": key, "tree": digest, "files": file_paths,
+                       "folders": [d.path for d in folders]}, separators=(",", ":"))
+
+
+def _artifact_facts(out_dir: Path, names: list[str]) -> list[list[Any]] | None:
+    """[name, mode, size, mtime, ctime, inode] of each artifact (by its name in out_dir, never through a link out of
+    it); None when one is missing."""
+    facts: list[list[Any]] = []
     for name in names:
         path = contained(out_dir, name)
         try:
@@ -238,37 +250,39 @@ def _artifact_lines(out_dir: Path, names: list[str]) -> list[str] | None:
             return None
         if st is None:
             return None
-        lines.append(_file_line(name, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
-    return lines
+        facts.append([name, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino])
+    return facts
 
 
-def save_state(out_dir: Path, key: str, files: list[FileEntry], folders: list[FolderEntry],
-               artifacts: Iterable[str]) -> None:
-    """Record the walk that produced the artifacts now in out_dir, and the artifacts' stat facts (after they were
-    committed, or found intact)."""
-    names = sorted(artifacts)
-    artifact_lines = _artifact_lines(out_dir, names)
-    if artifact_lines is None:  # nothing to vouch for: the next run takes the content check
-        return
-    file_paths = [f.fspath for f in files]
-    digest = _digest([_file_line(p, f.mode, f.size, f.mtime_ns, f.ctime_ns, f.ino) for p, f in zip(file_paths, files)],
-                     [_folder_line(d.path, d.mtime_ns, d.ctime_ns, d.ino) for d in folders], artifact_lines)
-    state = {"version": STATE_VERSION, "key": key, "digest": digest, "files": file_paths,
-             "folders": [d.path for d in folders], "artifacts": names}
-    manifest.write_atomic(out_dir / STATE_NAME, json.dumps(state, separators=(",", ":")))
+def state_text(tree: str, out_dir: Path, artifacts: Iterable[str]) -> str | None:
+    """The tree state with the stat facts of the artifacts now in out_dir (committed, or found intact); None when
+    one is missing (nothing to vouch for: the next run takes the content check)."""
+    facts = _artifact_facts(out_dir, sorted(artifacts))
+    if facts is None or not tree.endswith("}"):
+        return None
+    return f"{tree[:-1]},\"artifacts\":{json.dumps(facts, separators=(',', ':'))}}}"
 
 
-def _current_digest(out_dir: Path, files: list[str], folders: list[str], artifacts: list[str]) -> str | None:
+def save_records(out_dir: Path, hashes: str | None, tree: str | None, artifacts: Iterable[str]) -> None:
+    """Write the records the next run's no-op checks read: the source files' hashes and the tree state."""
+    if hashes is not None:
+        manifest.write_atomic(out_dir / HASHES_NAME, hashes)
+    state = state_text(tree, out_dir, artifacts) if tree is not None else None
+    if state is not None:
+        manifest.write_atomic(out_dir / STATE_NAME, state)
+
+
+def _current_digest(files: list[str], folders: list[str]) -> str | None:
     """The same digest from a fresh stat of each path; None when a path is gone."""
     stat = os.stat  # one call per path is the point: Path objects cost more than the stat
     try:  # the lines are _file_line's and _folder_line's, written out: a call per path costs more than the stat
         file_lines = [f"{p}\0{st.st_mode:o}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n"
                       for p in files for st in (stat(p),)]
-        folder_lines = [f"{p}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n" for p in folders for st in (stat(p),)]
+        folder_lines = [f"{p}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n" for p in folders
+                        for st in (stat(p),)]
     except OSError:
         return None
-    artifact_lines = _artifact_lines(out_dir, artifacts)
-    return None if artifact_lines is None else _digest(file_lines, folder_lines, artifact_lines)
+    return _digest(file_lines, folder_lines)
 
 
 def _strings(values: list[Any]) -> bool:
@@ -282,13 +296,18 @@ def unchanged_tree(out_dir: Path, key: str) -> dict[str, Any] | None:
     if state is None or state.get("key") != key:
         return None
     files, folders, artifacts = state.get("files"), state.get("folders"), state.get("artifacts")
-    if not all(isinstance(v, list) and _strings(v) for v in (files, folders, artifacts)):
+    if not isinstance(files, list) or not isinstance(folders, list) or not _strings(files + folders):
         return None
-    assert isinstance(files, list) and isinstance(folders, list) and isinstance(artifacts, list)
-    if _current_digest(out_dir, files, folders, artifacts) != state.get("digest"):
+    if not isinstance(artifacts, list) or not all(isinstance(a, list) and a and isinstance(a[0], str)
+                                                  for a in artifacts):
         return None
-    previous = manifest.read(out_dir / manifest.MANIFEST_NAME)  # the artifacts' stat facts vouch for their bytes
-    if previous is None or sorted(str(a.get("path")) for a in previous.get("artifacts", [])) != artifacts:
+    names = [a[0] for a in artifacts]
+    if _artifact_facts(out_dir, names) != artifacts:  # the artifacts' own stat facts vouch for their bytes
+        return None
+    if _current_digest(files, folders) != state.get("tree"):
+        return None
+    previous = manifest.read(out_dir / manifest.MANIFEST_NAME)
+    if previous is None or sorted(str(a.get("path")) for a in previous.get("artifacts", [])) != names:
         return None
     if not all(Path(o["path"]).is_file() for o in previous.get("outputs", [])):  # a stat, never a read
         return None  # a config copy or Netlify's manifest is gone: the pipeline writes it again

@@ -36,6 +36,8 @@ def _path_findings(entries: Iterable[_Entry]) -> list[Finding]:
     """Entries that would land outside the folder the artifact is unpacked in: absolute or with '..'."""
     findings: list[Finding] = []
     for entry in entries:
+        if ".." not in entry.path and not entry.path.startswith(("/", "\\")) and entry.path[1:2] != ":":
+            continue  # the common case, decided without a regular expression
         parts = re.split(r"[/\\]", entry.path)
         absolute = entry.path.startswith(("/", "\\")) or bool(re.match(r"^[A-Za-z]:", entry.path))
         if absolute or ".." in parts:
