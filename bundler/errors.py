@@ -96,3 +96,11 @@ class FindingsError(BundleError):
     """`photon-bundle doctor` found errors (with --strict: warnings too); the findings were printed first."""
 
     exit_code = 10
+
+
+def closest(word: str, choices: list[str]) -> str:
+    """A 'did you mean' sentence for an unknown name."""
+    import difflib  # only when there is a message to write
+
+    close = difflib.get_close_matches(word, choices, n=3, cutoff=0.5)
+    return f"did you mean {' or '.join(close)}?" if close else f"choose one of: {', '.join(choices)}"

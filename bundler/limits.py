@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from bundler.errors import ConfigError, SizeLimitError, echo
-from bundler.targets import load_matrix
 
 if TYPE_CHECKING:
     from bundler.options import Options
@@ -116,6 +115,8 @@ def unit_zipped_limits(adapter: PlatformAdapter, options: Options, unit: Unit, w
 
 def unzipped_limits(adapter: PlatformAdapter, plan: BundlePlan) -> list[Limit]:
     """The platform's unzipped limit (function and layers together) on the plan's sizes."""
+    from bundler.targets import load_matrix  # the runtime table loads only when limits are looked up
+
     info = load_matrix().platform(adapter.key)
     total = sum(a.unzipped_size for a in plan.artifacts) + plan.deferred_bytes
     if info.unzipped_max is None:

@@ -13,9 +13,8 @@ from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import TypeVar
 
-from bundler.errors import ConfigError, echo
+from bundler.errors import ConfigError, closest, echo
 from bundler.limits import parse_size
-from bundler.targets import closest
 
 if sys.version_info >= (3, 11):
     import tomllib

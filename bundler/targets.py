@@ -7,14 +7,13 @@ runtime profiles and `photon-bundle detect` both use it.
 
 from __future__ import annotations
 
-import difflib
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from bundler.errors import ConfigError, ProjectError, echo
+from bundler.errors import ConfigError, ProjectError, closest, echo
 from bundler.resources import data_file
 
 if sys.version_info >= (3, 11):
@@ -325,9 +324,3 @@ def _node_range(spec: str, where: str) -> Any:
             hint='write an npm semver range such as ">=18", "18.x" or "^18 || ^20" (aliases like lts/* are '
                  "nvm's, not npm's), or pass --runtime",
         ) from None
-
-
-def closest(word: str, choices: list[str]) -> str:
-    """A 'did you mean' sentence for an unknown name."""
-    close = difflib.get_close_matches(word, choices, n=3, cutoff=0.5)
-    return f"did you mean {' or '.join(close)}?" if close else f"choose one of: {', '.join(choices)}"

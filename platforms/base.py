@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Protocol
 from bundler.jsbundle.model import EsbuildSettings
 from bundler.options import Extras, NoExtras, Options
 from bundler.project import Project
-from bundler.targets import PlatformInfo, load_matrix
 
 if TYPE_CHECKING:
     from bundler.manifest import BundledUnit
+    from bundler.targets import PlatformInfo
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,8 @@ class AdapterDefaults:
 
     @property
     def info(self) -> PlatformInfo:
+        from bundler.targets import load_matrix  # the runtime table loads when a platform's facts are needed
+
         return load_matrix().platform(self.key)
 
     @property

@@ -315,12 +315,8 @@ def _make_handler(server: MirrorServer) -> type[http.server.BaseHTTPRequestHandl
 
 
 def engines_cli() -> list[str]:
-    """argv prefix for `photon-bundle engines` in a subprocess (`python -m bundler engines` once registered)."""
-    from bundler.cli import COMMANDS
-
-    if any(command.name == "engines" for command in COMMANDS):
-        return [sys.executable, "-m", "bundler", "engines"]
-    return [sys.executable, "-m", "bundler.cli.engines_cmd"]  # until the lead registers the group
+    """argv prefix for `photon-bundle engines` in a subprocess."""
+    return [sys.executable, "-m", "bundler", "engines"]
 
 
 def cli_env(cache: Path, home: Path, **extra: str) -> dict[str, str]:

@@ -1,11 +1,13 @@
 """The `photon-bundle` command line: parse, call, present. No bundling logic lives here.
 
-Commands are registered explicitly in COMMANDS below. Heavy libraries (boto3, docker, pyelftools) are
-imported inside the commands that use them, so `photon-bundle --help` starts fast.
+Commands are registered explicitly in COMMANDS below, by the module that defines each; a command's module is
+imported only when it runs or is listed (`--help`), and heavy libraries (boto3, docker, pyelftools) only inside
+the commands that use them, so a no-op rebuild and `photon-bundle --help` start fast.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import signal
 import sys
@@ -13,26 +15,38 @@ import sys
 import click
 
 from bundler import __version__
-from bundler.cli.bundle_cmds import (
-    gcf_command,
-    lambda_command,
-    netlify_command,
-    now_command,
-    serverless_command,
-    up_command,
-    vercel_command,
-)
 from bundler.cli.common import run_guarded
-from bundler.cli.detect_cmd import detect
-from bundler.cli.doctor_cmd import doctor
-from bundler.cli.engines_cmd import engines
-from bundler.cli.publish_cmd import publish
-from bundler.cli.report_cmd import report
-from bundler.cli.targets_cmd import targets
-from bundler.cli.verify_cmd import verify
+
+PLATFORMS = ("lambda", "gcf", "netlify", "now", "vercel", "up", "serverless")
+# name -> (module, attribute): the command object, or for a platform the factory bundle_cmds.platform_command
+COMMANDS: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(PLATFORMS, ("bundler.cli.bundle_cmds", "platform_command")),
+    "targets": ("bundler.cli.targets_cmd", "targets"),
+    "engines": ("bundler.cli.engines_cmd", "engines"),
+    "detect": ("bundler.cli.detect_cmd", "detect"),
+    "verify": ("bundler.cli.verify_cmd", "verify"),
+    "doctor": ("bundler.cli.doctor_cmd", "doctor"),
+    "publish": ("bundler.cli.publish_cmd", "publish"),
+    "report": ("bundler.cli.report_cmd", "report"),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group whose commands (COMMANDS) are imported when they are looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[cmd_name]
+        found = getattr(importlib.import_module(module), attribute)
+        command: click.Command = found(cmd_name) if cmd_name in PLATFORMS else found
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="photon-bundle")
 def cli() -> None:
     """Package Node.js serverless functions that use Prisma's native query engine.
@@ -43,14 +57,6 @@ def cli() -> None:
     6 engine download/cache failure · 7 Docker failure · 8 AWS failure of publish · 9 output folder cannot be
     written · 10 doctor found errors (warnings with --strict) · 130 interrupted (SIGINT or SIGTERM).
     """
-
-
-COMMANDS: list[click.Command] = [
-    lambda_command, gcf_command, netlify_command, now_command, vercel_command, up_command, serverless_command,
-    targets, engines, detect, verify, doctor, publish, report,
-]
-for _command in COMMANDS:
-    cli.add_command(_command)
 
 
 def main() -> None:

@@ -177,57 +177,56 @@ def doctor_lines(section: Any) -> list[str]:
     return lines
 
 
-lambda_command = bundle_command(
-    "lambda",
-    "Bundle the project for AWS Lambda: a function zip (and/or a layer) carrying only the engine the runtime needs.",
-    [click.option("--handler", help="The function's handler as Lambda names it, file.export (e.g. src/app.handler); "
-                                    "the load check requires that file and checks the export "
-                                    "[default: package.json main, else handler.js / index.js].")],
-)
-
-gcf_command = bundle_command(
-    "gcf",
-    "Bundle a source zip for Google Cloud Functions: the app, package.json, the lockfile and the generated "
-    "Prisma client with the runtime's engine (GCF installs the other dependencies at deploy time; "
-    ".gcloudignore is respected).",
-)
-
-netlify_command = bundle_command(
-    "netlify",
-    "Bundle Netlify Functions: one zip per function with only its own files and dependencies and the engine "
-    "of the Lambda runtime it runs on, plus Netlify's manifest.json (netlify.toml is read, never written).",
-    [click.option("--functions-dir", help="Functions folder [default: netlify.toml, else netlify/functions].")],
-)
-
 WRITE_CONFIG = click.option("--write-config", is_flag=True, default=None,
                             help="Update the platform's config file in place (default: write a copy to the output).")
 ENTRY = click.option("--entry", multiple=True,
                      help="Entry file to bundle as a function (repeatable) [default: from the config file].")
 
-now_command = bundle_command(
-    "now",
-    "Bundle for ZEIT Now v2 (@now/node): one zip per entry point of now.json builds, each checked against its "
-    "maxLambdaSize (--max-size; default the build's config, else 5mb; at most 50mb), and an updated now.json.",
-    [ENTRY, WRITE_CONFIG],
-)
+# Each platform's command: its help and its own flags besides COMMON_OPTIONS (made when it is invoked or listed).
+PLATFORM_COMMANDS: dict[str, tuple[str, list[Decorator]]] = {
+    "lambda": (
+        "Bundle the project for AWS Lambda: a function zip (and/or a layer) carrying only the engine the runtime "
+        "needs.",
+        [click.option("--handler", help="The function's handler as Lambda names it, file.export (e.g. "
+                                        "src/app.handler); the load check requires that file and checks the export "
+                                        "[default: package.json main, else handler.js / index.js].")],
+    ),
+    "gcf": (
+        "Bundle a source zip for Google Cloud Functions: the app, package.json, the lockfile and the generated "
+        "Prisma client with the runtime's engine (GCF installs the other dependencies at deploy time; "
+        ".gcloudignore is respected).",
+        [],
+    ),
+    "netlify": (
+        "Bundle Netlify Functions: one zip per function with only its own files and dependencies and the engine "
+        "of the Lambda runtime it runs on, plus Netlify's manifest.json (netlify.toml is read, never written).",
+        [click.option("--functions-dir", help="Functions folder [default: netlify.toml, else netlify/functions].")],
+    ),
+    "now": (
+        "Bundle for ZEIT Now v2 (@now/node): one zip per entry point of now.json builds, each checked against its "
+        "maxLambdaSize (--max-size; default the build's config, else 5mb; at most 50mb), and an updated now.json.",
+        [ENTRY, WRITE_CONFIG],
+    ),
+    "vercel": (
+        "Bundle Vercel functions: one zip per function with the runtime's engine, vercel.json functions entries "
+        "(includeFiles for the engine), checked against the 250 MB unzipped limit.",
+        [ENTRY, WRITE_CONFIG],
+    ),
+    "up": (
+        "Bundle for apex/up: one zip for the runtime in up.json (default nodejs10.x), .upignore respected, "
+        "250 MiB unzipped limit.",
+        [],
+    ),
+    "serverless": (
+        "Bundle for the Serverless Framework: one zip per function (package.individually) or one shared, and a "
+        "copy of serverless.yml with package.artifact set (--write-config updates yours).",
+        [click.option("--stage", help="Stage for ${opt:stage} / ${sls:stage} in serverless.yml [default: dev]."),
+         WRITE_CONFIG],
+    ),
+}
 
-vercel_command = bundle_command(
-    "vercel",
-    "Bundle Vercel functions: one zip per function with the runtime's engine, vercel.json functions entries "
-    "(includeFiles for the engine), checked against the 250 MB unzipped limit.",
-    [ENTRY, WRITE_CONFIG],
-)
 
-up_command = bundle_command(
-    "up",
-    "Bundle for apex/up: one zip for the runtime in up.json (default nodejs10.x), .upignore respected, "
-    "250 MiB unzipped limit.",
-)
-
-serverless_command = bundle_command(
-    "serverless",
-    "Bundle for the Serverless Framework: one zip per function (package.individually) or one shared, and a copy "
-    "of serverless.yml with package.artifact set (--write-config updates yours).",
-    [click.option("--stage", help="Stage for ${opt:stage} / ${sls:stage} in serverless.yml [default: dev]."),
-     WRITE_CONFIG],
-)
+def platform_command(platform: str) -> click.Command:
+    """The command of one platform (PLATFORM_COMMANDS)."""
+    help_text, extra = PLATFORM_COMMANDS[platform]
+    return bundle_command(platform, help_text, extra)

@@ -8,7 +8,6 @@ the project in the current folder like the bundle command does.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -17,7 +16,7 @@ import click
 
 from bundler.cli.common import Console
 from bundler.engines import EngineKind, engine_filename
-from bundler.errors import ConfigError, EngineNotFoundError, ProjectError, echo
+from bundler.errors import ConfigError, EngineNotFoundError, ProjectError, closest, echo
 
 if TYPE_CHECKING:
     from bundler.engines.acquire import AcquiredEngine
@@ -195,7 +194,7 @@ _SOURCE_WORDS = {"cache": "the photon-bundle cache", "prisma-cache": "Prisma's c
 
 
 def _target(name: str) -> str:
-    from bundler.targets import CURRENT_TARGETS, canonical_target, closest, is_known_target  # the table loads here
+    from bundler.targets import CURRENT_TARGETS, canonical_target, is_known_target  # the table loads here
 
     if not is_known_target(name):
         raise ConfigError(f"unknown engine target {echo(name)}", hint=closest(name, sorted(CURRENT_TARGETS)))
@@ -261,8 +260,3 @@ def _size(n: int) -> str:
 def _ok(value: object) -> str:
     return "" if value is None else ("yes" if value else "DAMAGED")
 
-
-if __name__ == "__main__":  # `python -m bundler.cli.engines_cmd ...` until the group is registered in COMMANDS
-    from bundler.cli.common import run_guarded
-
-    sys.exit(run_guarded(engines))

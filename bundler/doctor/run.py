@@ -23,10 +23,9 @@ from bundler.doctor.data import load as load_data
 from bundler.doctor.dburl import DbUrl
 from bundler.doctor.deployment import Deployment, FunctionConfig, read_deployment
 from bundler.doctor.findings import Finding, bundle_warnings, render_text, report_doc
-from bundler.errors import BundleError, ConfigError
+from bundler.errors import BundleError, ConfigError, closest
 from bundler.options import Options
 from bundler.project import Project
-from bundler.targets import closest
 
 
 @dataclass(frozen=True)

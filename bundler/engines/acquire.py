@@ -29,9 +29,8 @@ from bundler.engines.mirror import MirrorClient, Progress
 from bundler.engines.mirror_urls import engine_url, mirror_base
 from bundler.engines.prisma_cache import find_in_prisma_cache, prisma_cache_roots
 from bundler.engines.version import engines_version
-from bundler.errors import BundleError, ConfigError, EngineFetchError, EngineNotFoundError, ProjectError
+from bundler.errors import BundleError, ConfigError, EngineFetchError, EngineNotFoundError, ProjectError, closest
 from bundler.hashing import sha256_file
-from bundler.targets import closest
 
 if TYPE_CHECKING:
     from bundler.shared_cache.store import SharedStore

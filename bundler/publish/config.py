@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bundler.errors import ConfigError, echo
+from bundler.errors import ConfigError, closest, echo
 from bundler.publish.functions import MULTI_PLATFORMS
-from bundler.targets import closest
 
 TABLE = "publish"
 TEXT_KEYS = ("platform", "function", "s3_bucket", "s3_prefix", "layer_name", "alias", "region")

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bundler.errors import ConfigError, ProjectError
+from bundler.errors import ConfigError, ProjectError, closest
 from bundler.jsbundle.model import EsbuildSettings
 from bundler.options import Options
-from bundler.targets import closest, load_matrix
+from bundler.targets import load_matrix
 from platforms.base import Entry
 from platforms.configfiles import load_yaml
 from platforms.serverless.patterns import SLS_DEFAULT_EXCLUDES, Pattern, package_patterns

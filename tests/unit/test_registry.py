@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import click
 import pytest
 
-from bundler.cli import cli
+from bundler.cli import PLATFORMS, cli
 from bundler.options import KEYS, option_keys
 from bundler.targets import load_matrix
 from platforms import REGISTRY, adapter
@@ -17,11 +18,17 @@ def test_each_platform_has_an_adapter_data_and_a_command(name: str) -> None:
     assert loaded.key == name
     assert load_matrix().runtimes_for(name), f"no runtimes for {name} in runtimes.toml"
     assert load_matrix().platform(name).title
-    command = cli.commands[name]
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None and command.name == name
     flags = {p.name for p in command.params}
     # an adapter's own config keys are flags of its command, and never shadow a shared key
     assert set(option_keys(loaded.extras)) <= flags
     assert not set(option_keys(loaded.extras)) & set(KEYS)
+
+
+def test_the_command_line_knows_every_platform_and_only_those() -> None:
+    assert set(PLATFORMS) == set(REGISTRY)
+    assert cli.get_command(click.Context(cli), "heroku") is None
 
 
 def test_unknown_platform_is_a_key_error() -> None:
