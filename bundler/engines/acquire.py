@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Protocol
 
 from bundler.engines import EngineKind, engine_filename
 from bundler.engines.cache import CacheEntry, EngineCache, cache_root
-from bundler.engines.mirror import MirrorClient, Progress
 from bundler.engines.mirror_urls import engine_url, mirror_base
 from bundler.engines.prisma_cache import find_in_prisma_cache, prisma_cache_roots
 from bundler.engines.version import engines_version
@@ -33,6 +32,7 @@ from bundler.errors import BundleError, ConfigError, EngineFetchError, EngineNot
 from bundler.hashing import sha256_file
 
 if TYPE_CHECKING:
+    from bundler.engines.mirror import Progress
     from bundler.shared_cache.store import SharedStore
 
 log = logging.getLogger(__name__)
@@ -297,6 +297,8 @@ def _from_local(
 def _download(
     entry: CacheEntry, cache: EngineCache, url: str, options: EngineOptions, *, label: str
 ) -> tuple[Path, str, str]:
+    from bundler.engines.mirror import MirrorClient  # the HTTP stack loads only for a download
+
     client = MirrorClient(env=options.env, timeout=options.timeout)
     expected = client.checksums(url)
     with _progress_bar(options.progress, label) as progress:

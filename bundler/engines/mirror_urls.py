@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import re
 import socket
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -118,11 +116,15 @@ def bypasses_proxy(url: str, proxies: Mapping[str, str]) -> bool:
     no_proxy = proxies.get("no", "")
     if not host or not no_proxy:
         return False
-    return bool(urllib.request.proxy_bypass_environment(host, {"no": no_proxy}))  # type: ignore[attr-defined]
+    from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]  # loads the HTTP stack: here only
+
+    return bool(proxy_bypass_environment(host, {"no": no_proxy}))
 
 
 def describe(err: BaseException) -> str:
-    if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
+    from urllib.error import HTTPError, URLError
+
+    if isinstance(err, URLError) and not isinstance(err, HTTPError):
         return describe(err.reason) if isinstance(err.reason, BaseException) else str(err.reason)
     if isinstance(err, (TimeoutError, socket.timeout)):
         return "timed out"
