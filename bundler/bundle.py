@@ -350,7 +350,8 @@ def _load_check(ctx: LoadCheckContext, unit: Unit, profile: RuntimeProfile, plan
         engine_names=names, clients=ctx.bundled_clients.get(unit.name, client_specs(ctx.project)),
         node_major=profile.runtime.node,
         layer_layout=layer_options()[0], tree=ctx.tree, package=ctx.project.package, postinstall=unit.postinstall,
-        standin=standin, image=ctx.options.image or profile.image, arch=profile.arch)
+        standin=standin, image=ctx.options.image or profile.image, arch=profile.arch,
+        unpacked_bytes=sum(a.unzipped_size for a in plan.artifacts))
     return load_check(check, mode, ctx.options.load_check_timeout, ctx.env, log)
 
 

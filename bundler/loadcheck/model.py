@@ -82,6 +82,7 @@ class UnitCheck:
     standin: tuple[str, ...] = ()  # installed package folders (relative to tree) the cloud would install
     image: str | None = None
     arch: str = "x86_64"
+    unpacked_bytes: int = 0  # the artifacts' contents (0: unknown), to pick a scratch folder with room
 
 
 @dataclass(frozen=True)

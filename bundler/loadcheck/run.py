@@ -17,7 +17,7 @@ from typing import Any
 
 from bundler.engines import parse_engine_filename
 from bundler.errors import ConfigError, LoadCheckError
-from bundler.fstree import extract_zip, temporary_folder
+from bundler.fstree import extract_zip, scratch_dir, temporary_folder
 from bundler.loadcheck.model import (
     COMMAND_NOT_FOUND,
     CONTAINER_TOOLS,
@@ -55,7 +55,11 @@ def load_check(check: UnitCheck, mode: str, timeout: float, env: Mapping[str, st
     elif not check.entries:
         notes.append("no entry point: the client was required from the artifact's root")
         log(f"warning: {label}{function.filename}: no entry point to load-check; only the Prisma client is required")
-    with temporary_folder("photon-bundle-loadcheck-") as tmp:
+    # a local check unpacks into memory when there is room: tens of thousands of files created on a busy disk
+    # cost seconds (bundler/fstree.py scratch_dir); a container's mounts, and GCF's stand-in install (its size is
+    # not known ahead), stay in the temp folder
+    scratch = scratch_dir(check.unpacked_bytes, os.environ) if mode == "node" and not check.standin else None
+    with temporary_folder("photon-bundle-loadcheck-", scratch) as tmp:
         local = _views_local(tmp, check)
         _unpack(check, tmp, local)
         missing = [e.path for e in check.entries if function is not None and not (Path(local.task) / e.path).is_file()]

@@ -51,6 +51,33 @@ def test_a_loading_bundle_records_what_was_required_and_the_engine_found(
     assert check["artifacts"] == ["function.zip"]
 
 
+def test_the_check_unpacks_in_memory_when_there_is_room_and_leaves_nothing_there(
+        project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unpacked bundle goes to /dev/shm (a tmpfs) when it has room and no TMPDIR is set; it is gone after."""
+    from bundler.fstree import SHM, scratch_dir
+
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        monkeypatch.delenv(name, raising=False)
+    if scratch_dir(1, {}) is None:
+        pytest.skip(f"no writable {SHM} with room on this machine")
+    import tempfile
+
+    made: list[Path] = []
+    mkdtemp = tempfile.mkdtemp
+
+    def recording(*args: Any, **kwargs: Any) -> str:
+        folder: str = mkdtemp(*args, **kwargs)
+        if Path(folder).name.startswith("photon-bundle-loadcheck-"):
+            made.append(Path(folder))
+        return folder
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording)
+    doc = bundle_ok("lambda", project, tmp_path / "out", capsys, "--runtime", "nodejs20.x")
+    assert doc["load_check"]["skipped"] is False
+    assert [folder.parent for folder in made] == [Path(SHM)]
+    assert not made[0].exists()
+
+
 def test_generated_client_left_out_fails_naming_it_and_who_required_it(
         project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     err = fails("lambda", project, tmp_path / "out", capsys, "--runtime", "nodejs20.x",

@@ -83,3 +83,46 @@ def test_extract_on_several_threads_gives_every_file_its_bytes_and_mode(tmp_path
         assert (dest / name).stat().st_mode & 0o777 == (stored[name] or 0o666 & ~umask)  # no mode: as open("wb")
     extract_zip(twice, tmp_path / "twice", workers=workers)
     assert (tmp_path / "twice" / "f7.js").read_bytes() == b"second"
+
+
+def test_scratch_dir_is_memory_only_with_room_and_no_chosen_temp_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bundler.fstree import SHM, scratch_dir
+
+    assert scratch_dir(0, {}) is None  # nothing known about the size
+    assert scratch_dir(1, {"TMPDIR": "/elsewhere"}) is None  # the user's temp folder wins
+    assert scratch_dir(1 << 60, {}) is None  # more than any machine holds
+    if Path(SHM).is_dir() and os.access(SHM, os.W_OK):
+        assert scratch_dir(1 << 20, {}) == SHM
+
+
+def test_extract_handles_stored_deflated_chunked_and_other_methods_and_checks_crcs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bundler.fstree
+
+    monkeypatch.setattr(bundler.fstree, "_WHOLE_MAX", 1000)  # the 5,000-byte entries go through the chunked path
+    monkeypatch.setattr(bundler.fstree, "_CHUNK", 777)
+    contents = {"stored.txt": (b"s" * 5000, zipfile.ZIP_STORED), "small.js": (b"x = 1;\n" * 10, zipfile.ZIP_DEFLATED),
+                "big.js": (os.urandom(2500) * 2, zipfile.ZIP_DEFLATED), "empty": (b"", zipfile.ZIP_DEFLATED),
+                "bz.txt": (b"b" * 3000, zipfile.ZIP_BZIP2)}
+    archive = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, (data, method) in contents.items():
+            info = zipfile.ZipInfo(f"dir/{name}")
+            info.compress_type = method
+            info.external_attr = 0o100640 << 16
+            zf.writestr(info, data)
+    extract_zip(archive, tmp_path / "out", workers=2)
+    for name, (data, _method) in contents.items():
+        target = tmp_path / "out" / "dir" / name
+        assert target.read_bytes() == data, name
+        assert target.stat().st_mode & 0o777 == 0o640
+    # a flipped byte in a deflated entry's data: refused, never unpacked silently
+    raw = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo("dir/stored.txt")
+    at = info.header_offset + 30 + len(info.filename) + len(info.extra) + 10
+    raw[at] ^= 0xFF
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(zipfile.BadZipFile, match="CRC"):
+        extract_zip(damaged, tmp_path / "out2", workers=1)
