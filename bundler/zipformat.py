@@ -60,6 +60,9 @@ def needed_version(record: Record, offset: int) -> int:
 
 def local_header(record: Record, offset: int, dos: tuple[int, int]) -> bytes:
     """The local file header and name of an entry whose header starts at `offset`."""
+    if record.size < ZIP64_LIMIT and record.csize < ZIP64_LIMIT and offset < ZIP64_LIMIT:  # all but huge entries
+        return _LOCAL.pack(0x04034B50, 20, record.flags, record.method, dos[0], dos[1], record.crc, record.csize,
+                           record.size, len(record.name), 0) + record.name
     zip64 = _zip64(record)
     extra = struct.pack("<HHQQ", 1, 16, record.size, record.csize) if zip64 else b""
     csize, size = (ZIP64_LIMIT, ZIP64_LIMIT) if zip64 else (record.csize, record.size)

@@ -142,7 +142,7 @@ class _Batch:
             done = cache.take(str(entry.source), size) if cache and entry.data is None and isinstance(size, int) \
                 else None
             if done is None:
-                done = compress_whole(_read_whole(entry), level)
+                done = compress_whole(_read_whole(entry, size), level)
             name, flags = zip_name(entry.arc, entry.source)
             record = Record(name, flags, done.method, done.crc, done.size, len(done.payload))
             header = local_header(record, 0, dos)
@@ -215,16 +215,15 @@ def _source_size(entry: ArchiveEntry) -> int:
         raise _unreadable(entry, err) from None
 
 
-def _read_whole(entry: ArchiveEntry) -> bytes:
-    """A small entry's bytes as they are now: one read of the size the walk saw (plus one byte, to see a file
-    that grew), more reads only when the size changed since."""
+def _read_whole(entry: ArchiveEntry, expected: object = None) -> bytes:
+    """A small entry's bytes as they are now: one read of the size the walk saw (`expected`, the entry's `size`;
+    plus one byte, to see a file that grew), more reads only when the size changed since."""
     if entry.data is not None:
         return entry.data
     assert entry.source is not None
     try:
         fd = os.open(entry.source, os.O_RDONLY)
         try:
-            expected = getattr(entry, "size", None)
             first = os.read(fd, expected + 1) if isinstance(expected, int) else b""
             if isinstance(expected, int) and len(first) == expected:
                 return first  # the common case; a regular file reads short only at its end
