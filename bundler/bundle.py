@@ -244,7 +244,7 @@ def _produce(planned: list[PlannedUnit], adapter: PlatformAdapter, settings: str
         store, settings, planned_units(planned), walked, out_dir, stack, log)
     if fetched is not None and prefetch is not None:
         prefetch.stop()  # nothing is written
-    produced = _write_units(planned, adapter, options, out_dir, env, stack, log, fetched, prefetch)
+    produced = _write_units(planned, adapter, options, out_dir, env, stack, fetched, prefetch)
     all_written = [w for _, written, _ in produced for w in written]
     started = after_write(all_written)
     records = _check_units(produced, options, kind, log, checks, fetched)
@@ -280,7 +280,7 @@ def doctor_section(adapter: PlatformAdapter, project: Project, options: Options,
 
 
 def _write_units(planned: list[PlannedUnit], adapter: PlatformAdapter, options: Options, out_dir: Path,
-                 env: Mapping[str, str], stack: ExitStack, log: Log, fetched: Fetched | None = None,
+                 env: Mapping[str, str], stack: ExitStack, fetched: Fetched | None = None,
                  prefetch: Prefetch | None = None) -> list[tuple[PlannedUnit, list[Written], list[Limit]]]:
     """Write each unit's artifacts in temp files and hold them against the zipped size limits; with `fetched` (from
     the shared cache, contents checked against the plan), its temp files are taken instead of written."""
