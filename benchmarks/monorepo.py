@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.generate import WORK, elf_head
+from tests.real_prisma import SCHEMA_HEAD
 
 SEED = "photon-bundle-monorepo-1"
 FILES_PER_PACKAGE = 40  # on average; a lognormal spread around it
@@ -126,7 +127,7 @@ def generate(dest: Path, total_files: int, heads: Path = WORK / "elf-heads") -> 
     generated = client_store / ".prisma" / "client"
     _write(generated / "package.json", json.dumps({"name": ".prisma/client", "main": "index.js"}).encode())
     _write(generated / "index.js", b"exports.PrismaClient = class PrismaClient {};\n")
-    _write(generated / "schema.prisma", SCHEMA.encode())
+    _write(generated / "schema.prisma", SCHEMA_HEAD.encode())
     engine = elf_head(heads, shared=True, marker="rhel-openssl-3.0.x")
     _write(generated / "libquery_engine-rhel-openssl-3.0.x.so.node", engine)
     (generated / "libquery_engine-rhel-openssl-3.0.x.so.node").chmod(0o755)
@@ -145,7 +146,7 @@ def generate(dest: Path, total_files: int, heads: Path = WORK / "elf-heads") -> 
         if ws == "api":
             deps["@prisma/client"] = "5.22.0"
             deps["@mono/shared"] = "workspace:*"
-            _write(folder / "prisma" / "schema.prisma", SCHEMA.encode())
+            _write(folder / "prisma" / "schema.prisma", SCHEMA_HEAD.encode())
             _write(folder / "handler.js", HANDLER.encode())
             written += 2
         _write(folder / "package.json", json.dumps({"name": f"@mono/{ws}", "version": "1.0.0", "private": True,
@@ -186,17 +187,6 @@ def _closure(dest: Path, direct: list[_Pkg], by_name: dict[str, _Pkg], store_dir
                       str(client.resolve()), str(generated.parent.resolve())}  # .prisma: a module of the client
 
 
-SCHEMA = """\
-generator client {
-  provider      = "prisma-client-js"
-  binaryTargets = ["native", "rhel-openssl-3.0.x"]
-}
-
-datasource db {
-  provider = "postgresql"
-  url      = env("DATABASE_URL")
-}
-"""
 
 HANDLER = """\
 const { PrismaClient } = require('@prisma/client');

@@ -95,6 +95,23 @@ exports.handler = async () => ({ statusCode: 200, body: JSON.stringify({ engine:
 """
 
 
+# serverless.yml of two functions packaged one by one, one of them on arm64 (publish and shared-cache tests)
+TWO_FUNCTION_SERVERLESS = """\
+service: shop
+provider:
+  name: aws
+  runtime: nodejs20.x
+package:
+  individually: true
+functions:
+  api:
+    handler: handler.handler
+  worker:
+    handler: handler.handler
+    architecture: arm64
+"""
+
+
 def make_project(root: Path, *, engine_kind: str = "library", targets: tuple[str, ...] = ALL_TARGETS,
                  engines_node: str | None = None, secrets: bool = True, elf_cache: Path | None = None,
                  engines_version: str | None = "0123456789abcdef0123456789abcdef01234567") -> Path:

@@ -39,7 +39,8 @@ PACKAGES = {
     "@prisma/fetch-engine": f"prisma-fetch-engine-{VERSION}.tgz",
 }
 
-SCHEMA = """\
+# the generator and datasource every generated test project shares (tests/trace_app.py, benchmarks/monorepo.py)
+SCHEMA_HEAD = """\
 generator client {
   provider      = "prisma-client-js"
   binaryTargets = ["native", "rhel-openssl-3.0.x"]
@@ -49,7 +50,9 @@ datasource db {
   provider = "postgresql"
   url      = env("DATABASE_URL")
 }
+"""
 
+SCHEMA = SCHEMA_HEAD + """
 model User {
   id    Int    @id @default(autoincrement())
   email String @unique

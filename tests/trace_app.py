@@ -21,23 +21,13 @@ import subprocess
 from pathlib import Path
 
 from tests.layouts import TOOLS, tool
-from tests.real_prisma import generate_client, generate_env
+from tests.real_prisma import SCHEMA_HEAD, generate_client, generate_env
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "trace-app"
 CACHE = TOOLS / "trace-app"
 NFT = TOOLS / "nft" / "node_modules" / "@vercel" / "nft"
 
-SCHEMA = """\
-generator client {
-  provider      = "prisma-client-js"
-  binaryTargets = ["native", "rhel-openssl-3.0.x"]
-}
-
-datasource db {
-  provider = "postgresql"
-  url      = env("DATABASE_URL")
-}
-
+SCHEMA = SCHEMA_HEAD + """
 model Order {
   id        String   @id
   customer  String

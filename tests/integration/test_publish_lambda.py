@@ -19,7 +19,7 @@ import pytest
 from tests.aws_faults import Fault, faulty_proxy
 from tests.aws_server import REGION, RequestLog, client
 from tests.cli_helpers import run_cli
-from tests.projects import make_project
+from tests.projects import TWO_FUNCTION_SERVERLESS, make_project
 
 
 def role_arn() -> str:
@@ -334,25 +334,9 @@ def test_example_app_as_a_user_runs_it(aws: RequestLog, tmp_path: Path) -> None:
     assert aws.writes() == [] and aws.lines
 
 
-SERVERLESS = """\
-service: shop
-provider:
-  name: aws
-  runtime: nodejs20.x
-package:
-  individually: true
-functions:
-  api:
-    handler: handler.handler
-  worker:
-    handler: handler.handler
-    architecture: arm64
-"""
-
-
 def test_serverless_bundle_each_function_by_map(aws: RequestLog, project: Path, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    (project / "serverless.yml").write_text(SERVERLESS)
+    (project / "serverless.yml").write_text(TWO_FUNCTION_SERVERLESS)
     (project / "photon-bundle.toml").write_text("verify = false\noffline = true\n")
     out = tmp_path / "out"
     arn = role_arn()
@@ -383,7 +367,7 @@ def test_publish_table_in_photon_bundle_toml(aws: RequestLog, project: Path, tmp
                                              capsys: pytest.CaptureFixture[str]) -> None:
     """A CI job's `photon-bundle publish lambda` with no flags: platform, function map, bucket, prefix, alias and
     region from [publish]; a flag still wins over the table."""
-    (project / "serverless.yml").write_text(SERVERLESS)
+    (project / "serverless.yml").write_text(TWO_FUNCTION_SERVERLESS)
     (project / "photon-bundle.toml").write_text(
         'verify = false\noffline = true\n\n[publish]\nplatform = "serverless"\ns3_bucket = "deploys"\n'
         f's3_prefix = "shop/"\nalias = "live"\nregion = "{REGION}"\n\n'

@@ -20,7 +20,7 @@ import pytest
 
 from tests.aws_server import RequestLog, client
 from tests.mirror_server import MirrorServer, cli_env, compile_elf, publish_engine
-from tests.projects import make_project
+from tests.projects import TWO_FUNCTION_SERVERLESS, make_project
 
 BUCKET = "ci-cache"
 CACHE = f"s3://{BUCKET}/fleet"
@@ -351,26 +351,10 @@ def test_bad_cache_location_is_exit_2(aws: RequestLog, project: Path, tmp_path: 
     assert not (tmp_path / "out").exists()
 
 
-SERVERLESS = """\
-service: shop
-provider:
-  name: aws
-  runtime: nodejs20.x
-package:
-  individually: true
-functions:
-  api:
-    handler: handler.handler
-  worker:
-    handler: handler.handler
-    architecture: arm64
-"""
-
-
 def test_several_functions_come_down_together(bucket: RequestLog, project: Path, tmp_path: Path) -> None:
     """A serverless bundle (one zip per function, each with its own engine target) is shared as one entry; the
     second runner's serverless.yml copy points at its own output folder."""
-    (project / "serverless.yml").write_text(SERVERLESS)
+    (project / "serverless.yml").write_text(TWO_FUNCTION_SERVERLESS)
     (project / "photon-bundle.toml").write_text(f'cache = "{CACHE}"\nverify = false  # the stand-in arm64 engine\n')
     first, doc1 = run(["serverless", str(project), "--out", str(tmp_path / "s1")], runner_env(tmp_path, "a"))
     assert first.returncode == 0, first.stderr
