@@ -66,23 +66,26 @@ def temporary_folder(prefix: str, parent: str | None = None) -> Iterator[Path]:
 SHM = "/dev/shm"
 
 
-def scratch_dir(need: int, env: Mapping[str, str]) -> str | None:
-    """A folder in memory (Linux's /dev/shm tmpfs) for `need` bytes of short-lived files, when the user chose
-    no temp folder (TMPDIR, TEMP or TMP, as tempfile reads them) and both the tmpfs and the machine's available
-    memory hold twice that; else None (the temp folder). Unpacking a bundle of 14,000 files into a folder on
+def scratch_dir(need: int, env: Mapping[str, str], memory: str = SHM) -> str | None:
+    """A folder in memory (`memory`: Linux's /dev/shm tmpfs) for `need` bytes of short-lived files, when the
+    user chose no temp folder (TMPDIR, TEMP or TMP, as tempfile reads them), both the tmpfs and the machine's
+    available memory hold twice that, and it is not mounted noexec or read-only (a library engine is mapped
+    executable from there); else None (the temp folder). Unpacking a bundle of 14,000 files into a folder on
     disk measured 1.3-4.5 s on the project's machine, depending on what the disk was still writing back; in
     memory 0.5 s."""
-    if need <= 0 or any(env.get(name) for name in ("TMPDIR", "TEMP", "TMP")) or not os.path.isdir(SHM):  # noqa: PTH112
+    if need <= 0 or any(env.get(name) for name in ("TMPDIR", "TEMP", "TMP")) or not os.path.isdir(memory):  # noqa: PTH112
         return None
     try:
-        room = os.statvfs(SHM)
+        room = os.statvfs(memory)
         available = _mem_available()
     except OSError:
         return None
     free = room.f_bavail * room.f_frsize
-    if free < 2 * need or available < 2 * need or not os.access(SHM, os.W_OK | os.X_OK):
+    if free < 2 * need or available < 2 * need or not os.access(memory, os.W_OK | os.X_OK):
         return None
-    return SHM
+    if room.f_flag & (getattr(os, "ST_NOEXEC", 0) | getattr(os, "ST_RDONLY", 0)):
+        return None  # mounted noexec (hardened hosts) or read-only: the engine could not be loaded from there
+    return memory
 
 
 def _mem_available() -> int:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from bundler.fstree import extract_zip, make_dirs, remove_tree, temporary_folder
+from bundler.fstree import extract_zip, make_dirs, remove_tree, scratch_dir, temporary_folder
 
 DEPTH = 1500  # deeper than Python's default recursion limit (1000)
 
@@ -85,13 +86,13 @@ def test_extract_on_several_threads_gives_every_file_its_bytes_and_mode(tmp_path
     assert (tmp_path / "twice" / "f7.js").read_bytes() == b"second"
 
 
-def test_scratch_dir_is_memory_only_with_room_and_no_chosen_temp_folder(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bundler.fstree import SHM, scratch_dir
+def test_scratch_dir_is_memory_only_with_room_and_no_chosen_temp_folder() -> None:
+    from bundler.fstree import SHM
 
     assert scratch_dir(0, {}) is None  # nothing known about the size
     assert scratch_dir(1, {"TMPDIR": "/elsewhere"}) is None  # the user's temp folder wins
     assert scratch_dir(1 << 60, {}) is None  # more than any machine holds
-    if Path(SHM).is_dir() and os.access(SHM, os.W_OK):
+    if Path(SHM).is_dir() and os.access(SHM, os.W_OK) and not os.statvfs(SHM).f_flag & os.ST_NOEXEC:
         assert scratch_dir(1 << 20, {}) == SHM
 
 
@@ -126,3 +127,19 @@ def test_extract_handles_stored_deflated_chunked_and_other_methods_and_checks_cr
     damaged.write_bytes(bytes(raw))
     with pytest.raises(zipfile.BadZipFile, match="CRC"):
         extract_zip(damaged, tmp_path / "out2", workers=1)
+
+
+@pytest.mark.parametrize("options", ["size=64m", "size=64m,noexec", "size=64m,ro", "size=1m"])
+def test_scratch_dir_refuses_a_tmpfs_mounted_noexec_read_only_or_too_small(tmp_path: Path, options: str) -> None:
+    """A real tmpfs mounted with each option: only the plain one with room is taken."""
+    mount_point = tmp_path / "mem"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount_point)], capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        got = scratch_dir(8 << 20, {}, str(mount_point))
+        assert got == (str(mount_point) if options == "size=64m" else None)
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
