@@ -88,6 +88,14 @@ def scratch_dir(need: int, env: Mapping[str, str], memory: str = SHM) -> str | N
     return memory
 
 
+def executable_folder(folder: str) -> bool:
+    """Whether files in `folder` can be executed or mapped executable: its file system is not mounted noexec."""
+    try:
+        return not os.statvfs(folder).f_flag & getattr(os, "ST_NOEXEC", 0)
+    except OSError:
+        return True  # nothing known
+
+
 def _mem_available() -> int:
     """MemAvailable of /proc/meminfo, in bytes (0 when it cannot be read)."""
     with open("/proc/meminfo", encoding="ascii") as fh:  # noqa: PTH123

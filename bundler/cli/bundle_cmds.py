@@ -99,7 +99,7 @@ def bundle_command(platform: str, help_text: str, extra: list[Decorator] | None 
         else:
             from bundler.bundle import bundle  # the pipeline's imports only when there is work to do
 
-            doc = bundle(adapter, project_dir, options, env, console.info, progress=console.interactive)
+            doc = bundle(adapter, project_dir, options, env, console.log, progress=console.interactive)
         if options.report and doc.get("reused"):  # an earlier --report run wrote it; again if it was removed
             from bundler.report.files import ensure_report
 

@@ -105,6 +105,13 @@ class Console:
         if not self.silent:
             click.echo(f"warning: {message}", err=True)
 
+    def log(self, line: str) -> None:
+        """A line of a step's progress (the pipeline's `log`): a "warning: " line as warn, any other as info."""
+        if line.startswith("warning: "):
+            self.warn(line[len("warning: "):])
+        else:
+            self.info(line)
+
     def data(self, payload: Any) -> None:
         Console.data_printed = True
         click.echo(json.dumps(payload, indent=2, sort_keys=True))

@@ -44,7 +44,7 @@ def detect(root: Path | None, image: str | None, arch: str | None, no_pull: bool
         from bundler import dockerio
 
         platform = dockerio.platform_for(machine) if machine else None
-        with dockerio.image_tree(image, platform=platform, pull=not no_pull, log=console.info) as (tree, info):
+        with dockerio.image_tree(image, platform=platform, pull=not no_pull, log=console.log) as (tree, info):
             found = detection.detect_tree(
                 tree,
                 machine or info.machine,

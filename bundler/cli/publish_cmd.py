@@ -65,7 +65,7 @@ def publish_lambda(project_dir: Path, function: str | None, platform: str | None
     s3_bucket, alias = chosen.s3_bucket, chosen.alias
     check_choices(chosen, format_=format_, create=create, role=role, via_s3=via_s3)
     flags = {"out": out, "runtime": runtime, "arch": arch, "format": format_, "handler": handler, "cache": cache}
-    doc, out_dir = lambda_bundle(project_dir, flags, env, console.info, rebuild=not no_bundle and not dry_run,
+    doc, out_dir = lambda_bundle(project_dir, flags, env, console.log, rebuild=not no_bundle and not dry_run,
                                  progress=console.interactive, platform=platform)
     base = Request(function="", layer_name="", s3_bucket=s3_bucket, s3_prefix=chosen.s3_prefix, via_s3=via_s3,
                    create=create, role=role, publish_version=publish_version or bool(alias), alias=alias)
@@ -102,7 +102,7 @@ def publish_lambda(project_dir: Path, function: str | None, platform: str | None
         return
     from bundler.publish.lambda_publish import publish as run_publish
 
-    results = [run_publish(env, bundle, request, console.info) for bundle, request in targets]
+    results = [run_publish(env, bundle, request, console.log) for bundle, request in targets]
     if json_mode:
         console.data(results[0] if platform == "lambda" else
                      {"functions": results, "skipped": all(r["skipped"] for r in results)})

@@ -9,6 +9,7 @@ import posixpath
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping
 from importlib import resources
@@ -17,7 +18,7 @@ from typing import Any
 
 from bundler.engines import parse_engine_filename
 from bundler.errors import ConfigError, LoadCheckError
-from bundler.fstree import extract_zip, scratch_dir, temporary_folder
+from bundler.fstree import executable_folder, extract_zip, scratch_dir, temporary_folder
 from bundler.loadcheck.model import (
     COMMAND_NOT_FOUND,
     CONTAINER_TOOLS,
@@ -59,6 +60,10 @@ def load_check(check: UnitCheck, mode: str, timeout: float, env: Mapping[str, st
     # cost seconds (bundler/fstree.py scratch_dir); a container's mounts, and GCF's stand-in install (its size is
     # not known ahead), stay in the temp folder
     scratch = scratch_dir(check.unpacked_bytes, os.environ) if mode == "node" and not check.standin else None
+    if check.kind == "library" and not executable_folder(scratch or tempfile.gettempdir()):
+        log(f"warning: {label}the temp folder {scratch or tempfile.gettempdir()} is mounted noexec: the query engine "
+            "cannot be loaded from the unpacked bundle there, so the load check may fail where the platform would "
+            "not; set TMPDIR to a folder on a file system mounted with exec")
     with temporary_folder("photon-bundle-loadcheck-", scratch) as tmp:
         local = _views_local(tmp, check)
         _unpack(check, tmp, local)

@@ -78,6 +78,30 @@ def test_the_check_unpacks_in_memory_when_there_is_room_and_leaves_nothing_there
     assert not made[0].exists()
 
 
+def test_a_temp_folder_mounted_noexec_is_named_with_the_fix(
+        project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real tmpfs mounted noexec as TMPDIR: the library engine could not be mapped from there, and the run says
+    which folder and what to set."""
+    noexec = tmp_path / "noexec"
+    noexec.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m,noexec", "tmpfs", str(noexec)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        import tempfile
+
+        monkeypatch.setenv("TMPDIR", str(noexec))
+        monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again, as a fresh process does
+        code, _stdout, err = run(["lambda", str(project), "--out", str(tmp_path / "out"), "--offline"],
+                                 capsys)
+        assert code == 0, err  # the stand-in engine is not loaded off its target: the check itself passes
+        assert f"the temp folder {noexec} is mounted noexec" in err and "set TMPDIR" in err
+        assert list(noexec.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(noexec)], check=True)
+
+
 def test_generated_client_left_out_fails_naming_it_and_who_required_it(
         project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     err = fails("lambda", project, tmp_path / "out", capsys, "--runtime", "nodejs20.x",

@@ -119,3 +119,14 @@ def test_warnings_are_silenced_by_quiet_but_not_by_json(capsys: pytest.CaptureFi
     assert capsys.readouterr().err == ""
     Console(json_mode=True).warn("engine cache is shared")
     assert capsys.readouterr().err == "warning: engine cache is shared\n"
+
+
+def test_a_steps_warning_lines_reach_stderr_with_json_but_not_with_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+    """The pipeline logs through Console.log: its "warning: " lines are warnings, the rest is progress."""
+    Console(json_mode=True).log("warning: handler.js: no entry point to load-check")
+    Console(json_mode=True).log("wrote function.zip")
+    assert capsys.readouterr() == ("", "warning: handler.js: no entry point to load-check\n")
+    Console(quiet=True).log("warning: handler.js: no entry point to load-check")
+    assert capsys.readouterr() == ("", "")
+    Console().log("wrote function.zip")
+    assert capsys.readouterr() == ("", "wrote function.zip\n")
