@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 
 def make_dirs(path: Path) -> None:
@@ -83,8 +84,8 @@ def scratch_dir(need: int, env: Mapping[str, str], memory: str = SHM) -> str | N
     free = room.f_bavail * room.f_frsize
     if free < 2 * need or available < 2 * need or not os.access(memory, os.W_OK | os.X_OK):
         return None
-    if room.f_flag & (getattr(os, "ST_NOEXEC", 0) | getattr(os, "ST_RDONLY", 0)):
-        return None  # mounted noexec (hardened hosts) or read-only: the engine could not be loaded from there
+    if room.f_flag & getattr(os, "ST_RDONLY", 0) or not executable_folder(memory):
+        return None  # read-only, or mounted noexec (hardened hosts): the engine could not be loaded from there
     return memory
 
 
@@ -173,7 +174,7 @@ def _extract_files(zip_path: Path, view: mmap.mmap, files: list[tuple[zipfile.Zi
             os.close(fd)
 
 
-def _write_entry(view: mmap.mmap, info: zipfile.ZipInfo, fd: int, backend: object) -> int:
+def _write_entry(view: mmap.mmap, info: zipfile.ZipInfo, fd: int, backend: ModuleType) -> int:
     """Write one stored or deflated entry's bytes to fd from the map of the zip; their CRC-32."""
     signature, name_length, extra_length = _LOCAL.unpack_from(view, info.header_offset)
     if signature != b"PK\x03\x04":
@@ -182,7 +183,7 @@ def _write_entry(view: mmap.mmap, info: zipfile.ZipInfo, fd: int, backend: objec
     if start + info.compress_size > len(view):
         raise zipfile.BadZipFile(f"{info.filename!r} runs past the end of the zip")
     raw = memoryview(view)[start:start + info.compress_size]
-    crc32 = backend.crc32  # type: ignore[attr-defined]
+    crc32 = backend.crc32
     try:
         if info.compress_type == zipfile.ZIP_STORED:
             if info.compress_size != info.file_size:
@@ -190,12 +191,12 @@ def _write_entry(view: mmap.mmap, info: zipfile.ZipInfo, fd: int, backend: objec
             _write_all(fd, raw)
             return int(crc32(raw))
         if info.file_size <= _WHOLE_MAX:
-            data = backend.decompress(raw, -15, max(info.file_size, 1))  # type: ignore[attr-defined]
+            data = backend.decompress(raw, -15, max(info.file_size, 1))
             if len(data) != info.file_size:
                 raise zipfile.BadZipFile(f"{info.filename!r}: {len(data)} bytes, the zip says {info.file_size}")
             _write_all(fd, data)
             return int(crc32(data))
-        inflater = backend.decompressobj(-15)  # type: ignore[attr-defined]
+        inflater = backend.decompressobj(-15)
         crc, size = 0, 0
         for at in range(0, len(raw), _CHUNK):
             data = inflater.decompress(raw[at:at + _CHUNK])

@@ -60,8 +60,9 @@ def load_check(check: UnitCheck, mode: str, timeout: float, env: Mapping[str, st
     # cost seconds (bundler/fstree.py scratch_dir); a container's mounts, and GCF's stand-in install (its size is
     # not known ahead), stay in the temp folder
     scratch = scratch_dir(check.unpacked_bytes, os.environ) if mode == "node" and not check.standin else None
-    if check.kind == "library" and not executable_folder(scratch or tempfile.gettempdir()):
-        log(f"warning: {label}the temp folder {scratch or tempfile.gettempdir()} is mounted noexec: the query engine "
+    unpack_in = scratch or tempfile.gettempdir()
+    if check.kind == "library" and not executable_folder(unpack_in):
+        log(f"warning: {label}the temp folder {unpack_in} is mounted noexec: the query engine "
             "cannot be loaded from the unpacked bundle there, so the load check may fail where the platform would "
             "not; set TMPDIR to a folder on a file system mounted with exec")
     with temporary_folder("photon-bundle-loadcheck-", scratch) as tmp:
